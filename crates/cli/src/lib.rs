@@ -1,0 +1,137 @@
+//! The dlt-rs command line: `dlt-rs load FILE... --destination postgres ...`.
+//!
+//! This crate is the one place that links the destination crates (`use dest_postgres as _`),
+//! so their `inventory` registrations are in the binary.
+
+pub mod input;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pipeline::{Pipeline, Resource};
+
+// Link the destinations: without a use, the linker drops their registrations.
+use dest_postgres as _;
+
+/// Load JSON data into databases the way dlt does.
+#[derive(Debug, Parser)]
+#[command(name = "dlt-rs", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load JSON Lines or JSON array files (optionally gzip-compressed) into a table.
+    Load(LoadArgs),
+    /// List the destinations this binary knows.
+    Destinations,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Input files: JSON Lines, or a JSON array; `.gz` compressed or not.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Destination name.
+    #[arg(long, default_value = "postgres")]
+    pub destination: String,
+    /// Connection string; without it credentials come from `.dlt/secrets.toml`,
+    /// `DESTINATION__POSTGRES__CREDENTIALS*` variables or `~/.dlt/`.
+    #[arg(long)]
+    pub credentials: Option<String>,
+    /// Pipeline name (names the working folder and the state).
+    #[arg(long)]
+    pub pipeline: String,
+    /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
+    #[arg(long)]
+    pub pipelines_dir: Option<PathBuf>,
+    /// Dataset (PostgreSQL schema); default `<pipeline>_dataset`.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Root table name.
+    #[arg(long)]
+    pub table: String,
+    /// append, replace or merge.
+    #[arg(long, default_value = "append")]
+    pub write_disposition: String,
+    /// delete-insert, upsert or scd2 (implies merge).
+    #[arg(long)]
+    pub merge_strategy: Option<String>,
+    /// truncate-and-insert, insert-from-staging or staging-optimized.
+    #[arg(long)]
+    pub replace_strategy: Option<String>,
+    /// Primary key columns, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub primary_key: Vec<String>,
+    /// Merge key columns, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub merge_key: Vec<String>,
+    /// Below this nesting depth data stays JSON instead of becoming child tables.
+    #[arg(long)]
+    pub max_table_nesting: Option<u32>,
+    /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// insert_values (default).
+    #[arg(long)]
+    pub loader_file_format: Option<String>,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Load(args) => load(args).await,
+        Command::Destinations => {
+            for name in dest_core::registry::names() {
+                let d = dest_core::registry::find(name)?;
+                println!("{name}\t{}", d.description);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn load(a: LoadArgs) -> Result<()> {
+    let (disposition, strategy) = match (&a.merge_strategy, &a.replace_strategy) {
+        (Some(_), Some(_)) => bail!("--merge-strategy and --replace-strategy exclude each other"),
+        (Some(m), None) => ("merge", Some(m.as_str())),
+        (None, Some(r)) => (a.write_disposition.as_str(), Some(r.as_str())),
+        (None, None) => (a.write_disposition.as_str(), None),
+    };
+    if a.replace_strategy.is_some() && disposition != "replace" {
+        bail!("--replace-strategy needs --write-disposition replace");
+    }
+    let mut resource = Resource::from_results(&a.table, input::read_files(a.files.clone()))
+        .write_disposition(disposition, strategy)?
+        .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
+        .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());
+    if let Some(n) = a.max_table_nesting {
+        resource = resource.max_table_nesting(n);
+    }
+    if let Some(c) = &a.columns {
+        let spec: serde_json::Value =
+            serde_json::from_str(c).context("--columns is not valid JSON")?;
+        resource = resource.columns_json(&spec)?;
+    }
+
+    let mut builder = Pipeline::builder(&a.pipeline).destination(&a.destination);
+    if let Some(d) = &a.dataset {
+        builder = builder.dataset_name(d);
+    }
+    if let Some(d) = &a.pipelines_dir {
+        builder = builder.pipelines_dir(d);
+    }
+    if let Some(c) = &a.credentials {
+        builder = builder.credentials(c);
+    }
+    if let Some(f) = &a.loader_file_format {
+        builder = builder.loader_file_format(f);
+    }
+    let mut p = builder.build()?;
+    let info = p.run(vec![resource]).await?;
+    println!("{info}");
+    Ok(())
+}

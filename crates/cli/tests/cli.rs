@@ -1,0 +1,176 @@
+//! The `dlt-rs` binary against a real PostgreSQL: dlt conformance cases, input formats,
+//! bad input and configuration errors.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use test_support::{connect, fresh_schema, pg_url, query_rows};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
+
+/// The cases of the first milestone (append path).
+const CASES: &[&str] = &[
+    "flat_types",
+    "nested_basic",
+    "naming",
+    "variant_columns",
+    "append_evolve",
+    "hints_json_unique",
+    "max_nesting",
+    "text_escapes",
+    "empty_and_null",
+];
+
+fn shared_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    assert!(
+        root.join("conformance/check.py").exists(),
+        "the shared folder with the conformance corpus must sit beside the repository (looked in {})",
+        root.display()
+    );
+    root
+}
+
+/// Runs the binary in an isolated folder: no `.dlt/` files, no inherited dlt variables.
+fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd).env("HOME", cwd).env_remove("DLT_DATA_DIR");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("DESTINATION__") || k.starts_with("CREDENTIALS") || k.starts_with("LOAD__") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("the dlt-rs binary runs")
+}
+
+fn load_args<'a>(file: &'a str, dataset: &'a str, url: &'a str, pipes: &'a str) -> Vec<&'a str> {
+    vec![
+        "load", file, "--destination", "postgres", "--credentials", url, "--pipeline", dataset,
+        "--pipelines-dir", pipes, "--dataset", dataset, "--table", "items",
+    ]
+}
+
+#[test]
+fn postgres_is_registered_in_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dlt_rs(&["destinations"], dir.path());
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("postgres\t")), "{text}");
+}
+
+#[test]
+fn conformance_cases_match_dlt() {
+    let shared = shared_dir();
+    let out = Command::new("python3")
+        .arg(shared.join("conformance/check.py"))
+        .arg(pg_url())
+        .arg(shared.join("conformance/cases"))
+        .arg(shared.join("conformance/expected"))
+        .arg(BIN)
+        .args(CASES)
+        .output()
+        .expect("python3 runs the conformance checker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    let want = format!("conformance: {n}/{n} cases match", n = CASES.len());
+    assert!(out.status.success() && text.contains(&want), "{text}");
+}
+
+#[tokio::test]
+async fn gzip_and_json_array_files_load() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::gzip_and_json_array_files_load").await;
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("a.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    enc.write_all(b"{\"id\": 1}\n\n{\"id\": 2}\n").unwrap();
+    enc.finish().unwrap();
+    let arr = dir.path().join("b.json");
+    std::fs::write(&arr, "  [{\"id\": 3, \"l\": [1]}, {\"id\": 4}]").unwrap();
+    let url = pg_url();
+    let pipes = dir.path().join("pipes");
+    let (gz_s, arr_s, pipes_s) = (gz.to_string_lossy(), arr.to_string_lossy(), pipes.to_string_lossy());
+    let mut args = load_args(&gz_s, &ds, &url, &pipes_s);
+    args.insert(2, &arr_s);
+    let out = dlt_rs(&args, dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = query_rows(&db, &format!("select id::text from {ds}.items order by id")).await;
+    let ids: Vec<String> = got.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    let child = query_rows(&db, &format!("select count(*)::text from {ds}.items__l")).await;
+    assert_eq!(child, [[Some("1".to_string())]]);
+}
+
+#[tokio::test]
+async fn a_malformed_line_names_file_and_line_and_loads_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::malformed_line_loads_nothing").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3,\n{\"id\": 4}\n").unwrap();
+    let url = pg_url();
+    let pipes = dir.path().join("pipes");
+    let (f, p) = (file.to_string_lossy(), pipes.to_string_lossy());
+    let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.jsonl, line 3: malformed JSON"), "{err}");
+    let tables = query_rows(
+        &db,
+        &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}'"),
+    )
+    .await;
+    assert_eq!(tables, [[Some("0".to_string())]]);
+
+    // fixed input loads, and nothing of the failed run comes with it
+    std::fs::write(&file, "{\"id\": 1}\n{\"id\": 2}\n").unwrap();
+    let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let n = query_rows(&db, &format!("select count(*)::text from {ds}.items")).await;
+    assert_eq!(n, [[Some("2".to_string())]]);
+}
+
+#[test]
+fn missing_credentials_list_every_key_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.jsonl");
+    std::fs::write(&file, "{\"id\": 1}\n").unwrap();
+    let f = file.to_string_lossy();
+    let out = dlt_rs(
+        &["load", &f, "--pipeline", "p", "--pipelines-dir", &f, "--table", "t"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "DESTINATION__POSTGRES__CREDENTIALS__DATABASE",
+        "destination.postgres.credentials.host",
+        "CREDENTIALS__USERNAME",
+    ] {
+        assert!(err.contains(key), "{key} missing in: {err}");
+    }
+}
+
+#[test]
+fn credentials_from_secrets_toml_and_a_wrong_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".dlt")).unwrap();
+    std::fs::write(
+        dir.path().join(".dlt/secrets.toml"),
+        "[destination.postgres.credentials]\ndatabase = \"no_such_db_dltrs\"\nusername = \"postgres\"\n\
+         password = \"s3cr3t-pw\"\nhost = \"127.0.0.1\"\nport = 1\nconnect_timeout = 2\n",
+    )
+    .unwrap();
+    let file = dir.path().join("x.jsonl");
+    std::fs::write(&file, "{\"id\": 1}\n").unwrap();
+    let f = file.to_string_lossy();
+    let pipes = dir.path().join("pipes");
+    let p = pipes.to_string_lossy();
+    let out = dlt_rs(&["load", &f, "--pipeline", "p", "--pipelines-dir", &p, "--table", "t"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:1/no_such_db_dltrs"), "{err}");
+    assert!(!err.contains("s3cr3t-pw"), "{err}");
+}

@@ -1,0 +1,171 @@
+//! The object-safe destination boundary the pipeline holds as `dyn`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{DispositionKind, FileFormat, FollowUp, LoadTarget, Result, Schema, TableSchema};
+
+/// What a destination supports, as data. The pipeline checks it before loading.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    /// The format used when the user names none.
+    pub preferred_file_format: &'static str,
+    pub file_formats: &'static [&'static str],
+    pub write_dispositions: &'static [DispositionKind],
+    pub merge_strategies: &'static [&'static str],
+    pub replace_strategies: &'static [&'static str],
+    /// Longest table or column name; longer names are shortened by the naming convention.
+    pub max_identifier_length: usize,
+    /// Longest SQL statement the destination accepts, in bytes.
+    pub max_query_length: usize,
+    /// Whether schema changes can run inside a transaction.
+    pub supports_ddl_transactions: bool,
+    /// Fractional second digits a timestamp keeps.
+    pub timestamp_precision: u32,
+}
+
+impl Capabilities {
+    /// Checks that a disposition and its strategy are supported; the error lists what is.
+    pub fn check_disposition(
+        &self,
+        destination: &str,
+        kind: DispositionKind,
+        strategy: Option<&str>,
+    ) -> Result<()> {
+        if !self.write_dispositions.contains(&kind) {
+            return Err(crate::Error::Unsupported {
+                destination: destination.into(),
+                what: format!("write disposition `{}`", kind.as_str()),
+                hint: Some(format!(
+                    "supported: {}",
+                    self.write_dispositions
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+        }
+        let known: &[&str] = match kind {
+            DispositionKind::Merge => self.merge_strategies,
+            DispositionKind::Replace => self.replace_strategies,
+            DispositionKind::Append => &[],
+        };
+        if let Some(s) = strategy {
+            if !known.contains(&s) {
+                return Err(crate::Error::Unsupported {
+                    destination: destination.into(),
+                    what: format!("{} strategy `{s}`", kind.as_str()),
+                    hint: Some(format!("supported: {}", known.join(", "))),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check_file_format(&self, destination: &str, format: &str) -> Result<()> {
+        if self.file_formats.contains(&format) {
+            Ok(())
+        } else {
+            Err(crate::Error::Unsupported {
+                destination: destination.into(),
+                what: format!("loader file format `{format}`"),
+                hint: Some(format!("supported: {}", self.file_formats.join(", "))),
+            })
+        }
+    }
+}
+
+/// The dataset a client loads into (a schema in SQL databases).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetRef {
+    pub name: String,
+}
+
+/// One job file to load.
+#[derive(Debug, Clone)]
+pub struct LoadJob {
+    pub load_id: String,
+    /// Table the rows belong to.
+    pub table: String,
+    pub file: PathBuf,
+    /// File format name (`insert_values`).
+    pub format: String,
+    pub target: LoadTarget,
+}
+
+/// The result of a job that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub rows: u64,
+}
+
+/// The newest pipeline state stored in the destination.
+#[derive(Debug, Clone)]
+pub struct StoredState {
+    pub version: i64,
+    pub engine_version: i64,
+    pub pipeline_name: String,
+    /// dlt's encoding: base64(zlib(compact JSON)).
+    pub state: String,
+    pub load_id: String,
+}
+
+/// The newest schema stored in the destination.
+#[derive(Debug, Clone)]
+pub struct StoredSchema {
+    pub version: i64,
+    pub version_hash: String,
+    pub schema: String,
+}
+
+/// A destination chosen by name from the registry, configured and ready to open clients.
+#[async_trait]
+pub trait Destination: fmt::Debug + Send + Sync {
+    /// The registry name (`postgres`).
+    fn name(&self) -> &str;
+    fn capabilities(&self) -> &Capabilities;
+    /// The writer for a supported file format, `None` for others.
+    fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>>;
+    /// Number of jobs that may load at once (dlt's `[load] workers`).
+    fn workers(&self) -> usize;
+    /// Connects to the destination for loading into `dataset`.
+    async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>>;
+}
+
+/// A connected destination for one dataset. Methods take `&self` and may run concurrently
+/// (load jobs do), so implementations hold a pool of connections.
+#[async_trait]
+pub trait LoadClient: Send + Sync {
+    /// Creates the dataset (and the staging dataset when `staging`) if missing.
+    async fn initialize(&self, staging: bool) -> Result<()>;
+    /// Brings the tables named in `tables` (plus the system tables) in line with `schema`
+    /// in the dataset or in staging, and records the schema version. Idempotent: a schema
+    /// whose version hash is already stored changes nothing. Returns the statements run.
+    async fn update_schema(
+        &self,
+        schema: &Schema,
+        tables: &[String],
+        target: LoadTarget,
+    ) -> Result<Vec<String>>;
+    /// Empties tables (replace with truncate-and-insert; staging tables before a load).
+    async fn truncate(&self, tables: &[String], target: LoadTarget) -> Result<()>;
+    /// Loads one job file in one transaction.
+    async fn run_job(&self, job: &LoadJob) -> Result<JobOutcome>;
+    /// Moves a chain from staging into the dataset after its data jobs completed.
+    async fn follow_up(
+        &self,
+        follow_up: FollowUp,
+        chain: &[&TableSchema],
+        load_id: &str,
+    ) -> Result<()>;
+    /// Records a completed load (`_dlt_loads`).
+    async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()>;
+    /// The newest state of `pipeline_name` that belongs to a completed load.
+    async fn stored_state(&self, pipeline_name: &str) -> Result<Option<StoredState>>;
+    /// The newest stored version of schema `schema_name`.
+    async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>>;
+}

@@ -1,0 +1,287 @@
+//! Write dispositions: types that plan what happens to a table chain (a root table and
+//! its nested tables). A destination turns the [`ChainPlan`] into its own SQL.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, TableSchema};
+
+/// append, replace or merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DispositionKind {
+    Append,
+    Replace,
+    Merge,
+}
+
+impl DispositionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DispositionKind::Append => "append",
+            DispositionKind::Replace => "replace",
+            DispositionKind::Merge => "merge",
+        }
+    }
+}
+
+/// Where a chain's data jobs load into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadTarget {
+    /// The dataset itself.
+    Dataset,
+    /// The staging dataset (`<dataset>_staging`), moved over by a follow-up.
+    Staging,
+}
+
+/// What runs after all data jobs of a chain loaded into staging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FollowUp {
+    /// replace / insert-from-staging: truncate, then copy every table of the chain.
+    InsertFromStaging,
+    /// replace / staging-optimized: swap the staging tables in.
+    SwapStaging,
+    /// merge / delete-insert.
+    DeleteInsert,
+    /// merge / upsert.
+    Upsert,
+    /// merge / scd2.
+    Scd2,
+}
+
+/// The plan for one table chain in one load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainPlan {
+    pub target: LoadTarget,
+    /// Empty the chain's tables in the dataset before loading (replace).
+    pub truncate_before: bool,
+    pub follow_up: Option<FollowUp>,
+}
+
+/// How the root table's `_dlt_id` is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowIdKind {
+    /// Random 10 bytes (append, replace, delete-insert).
+    Random,
+    /// A hash of the primary key values (upsert).
+    KeyHash,
+    /// A hash of the whole source item (scd2).
+    RowHash,
+}
+
+/// A write disposition with its strategy. Open set: a new strategy is a new type.
+pub trait WriteDisposition: fmt::Debug + Send + Sync {
+    fn kind(&self) -> DispositionKind;
+    /// The strategy name (`truncate-and-insert`, `delete-insert`, ...), if the disposition has one.
+    fn strategy(&self) -> Option<&'static str>;
+    /// Plans a chain whose root table is `chain[0]`.
+    fn plan(&self, chain: &[&TableSchema]) -> Result<ChainPlan>;
+    /// How root rows get their `_dlt_id`.
+    fn row_id(&self) -> RowIdKind {
+        RowIdKind::Random
+    }
+    /// Whether nested rows carry `_dlt_root_id`.
+    fn propagates_root_key(&self) -> bool {
+        false
+    }
+}
+
+/// Rows are added to the tables as they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Append;
+
+impl WriteDisposition for Append {
+    fn kind(&self) -> DispositionKind {
+        DispositionKind::Append
+    }
+    fn strategy(&self) -> Option<&'static str> {
+        None
+    }
+    fn plan(&self, _chain: &[&TableSchema]) -> Result<ChainPlan> {
+        Ok(ChainPlan {
+            target: LoadTarget::Dataset,
+            truncate_before: false,
+            follow_up: None,
+        })
+    }
+}
+
+/// replace strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplaceStrategy {
+    #[default]
+    TruncateAndInsert,
+    InsertFromStaging,
+    StagingOptimized,
+}
+
+impl ReplaceStrategy {
+    pub const ALL: [&'static str; 3] = [
+        "truncate-and-insert",
+        "insert-from-staging",
+        "staging-optimized",
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplaceStrategy::TruncateAndInsert => "truncate-and-insert",
+            ReplaceStrategy::InsertFromStaging => "insert-from-staging",
+            ReplaceStrategy::StagingOptimized => "staging-optimized",
+        }
+    }
+}
+
+impl FromStr for ReplaceStrategy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "truncate-and-insert" => Ok(Self::TruncateAndInsert),
+            "insert-from-staging" => Ok(Self::InsertFromStaging),
+            "staging-optimized" => Ok(Self::StagingOptimized),
+            other => Err(Error::Config(format!(
+                "unknown replace strategy `{other}`; known strategies: {}",
+                Self::ALL.join(", ")
+            ))),
+        }
+    }
+}
+
+/// The table chain is replaced by the rows of this load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replace {
+    pub strategy: ReplaceStrategy,
+}
+
+impl WriteDisposition for Replace {
+    fn kind(&self) -> DispositionKind {
+        DispositionKind::Replace
+    }
+    fn strategy(&self) -> Option<&'static str> {
+        Some(self.strategy.as_str())
+    }
+    fn plan(&self, _chain: &[&TableSchema]) -> Result<ChainPlan> {
+        Ok(match self.strategy {
+            ReplaceStrategy::TruncateAndInsert => ChainPlan {
+                target: LoadTarget::Dataset,
+                truncate_before: true,
+                follow_up: None,
+            },
+            ReplaceStrategy::InsertFromStaging => ChainPlan {
+                target: LoadTarget::Staging,
+                truncate_before: false,
+                follow_up: Some(FollowUp::InsertFromStaging),
+            },
+            ReplaceStrategy::StagingOptimized => ChainPlan {
+                target: LoadTarget::Staging,
+                truncate_before: false,
+                follow_up: Some(FollowUp::SwapStaging),
+            },
+        })
+    }
+}
+
+/// merge strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeStrategy {
+    #[default]
+    DeleteInsert,
+    Upsert,
+    Scd2,
+}
+
+impl MergeStrategy {
+    pub const ALL: [&'static str; 3] = ["delete-insert", "upsert", "scd2"];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeStrategy::DeleteInsert => "delete-insert",
+            MergeStrategy::Upsert => "upsert",
+            MergeStrategy::Scd2 => "scd2",
+        }
+    }
+}
+
+impl FromStr for MergeStrategy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "delete-insert" => Ok(Self::DeleteInsert),
+            "upsert" => Ok(Self::Upsert),
+            "scd2" => Ok(Self::Scd2),
+            other => Err(Error::Config(format!(
+                "unknown merge strategy `{other}`; known strategies: {}",
+                Self::ALL.join(", ")
+            ))),
+        }
+    }
+}
+
+/// Rows are merged into the tables by key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Merge {
+    pub strategy: MergeStrategy,
+}
+
+impl WriteDisposition for Merge {
+    fn kind(&self) -> DispositionKind {
+        DispositionKind::Merge
+    }
+    fn strategy(&self) -> Option<&'static str> {
+        Some(self.strategy.as_str())
+    }
+    fn plan(&self, chain: &[&TableSchema]) -> Result<ChainPlan> {
+        let root = chain
+            .first()
+            .ok_or_else(|| Error::Internal("merge plan for an empty chain".into()))?;
+        if self.strategy == MergeStrategy::Upsert && !root.columns.iter().any(|c| c.primary_key) {
+            return Err(Error::InvalidSchema(format!(
+                "table `{}` uses the upsert merge strategy but has no primary key; set one with --primary-key or the resource's primary_key",
+                root.name
+            )));
+        }
+        Ok(ChainPlan {
+            target: LoadTarget::Staging,
+            truncate_before: false,
+            follow_up: Some(match self.strategy {
+                MergeStrategy::DeleteInsert => FollowUp::DeleteInsert,
+                MergeStrategy::Upsert => FollowUp::Upsert,
+                MergeStrategy::Scd2 => FollowUp::Scd2,
+            }),
+        })
+    }
+    fn row_id(&self) -> RowIdKind {
+        match self.strategy {
+            MergeStrategy::DeleteInsert => RowIdKind::Random,
+            MergeStrategy::Upsert => RowIdKind::KeyHash,
+            MergeStrategy::Scd2 => RowIdKind::RowHash,
+        }
+    }
+    fn propagates_root_key(&self) -> bool {
+        matches!(
+            self.strategy,
+            MergeStrategy::DeleteInsert | MergeStrategy::Upsert
+        )
+    }
+}
+
+/// Parses user-facing disposition and strategy names (`merge`, `upsert`) into a disposition.
+pub fn parse_write_disposition(
+    disposition: &str,
+    strategy: Option<&str>,
+) -> Result<Arc<dyn WriteDisposition>> {
+    Ok(match disposition {
+        "append" => Arc::new(Append),
+        "replace" => Arc::new(Replace {
+            strategy: strategy.map(str::parse).transpose()?.unwrap_or_default(),
+        }),
+        "merge" => Arc::new(Merge {
+            strategy: strategy.map(str::parse).transpose()?.unwrap_or_default(),
+        }),
+        other => {
+            return Err(Error::Config(format!(
+                "unknown write disposition `{other}`; known dispositions: append, replace, merge"
+            )))
+        }
+    })
+}

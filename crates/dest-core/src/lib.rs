@@ -1,0 +1,36 @@
+//! The destination contract of dlt-rs.
+//!
+//! Everything a destination and the pipeline agree on lives here: the schema model
+//! ([`Schema`], [`TableSchema`], [`Column`], [`DataType`]), the normalized row value
+//! ([`Value`]), capabilities as data ([`Capabilities`]), the object-safe traits the
+//! pipeline holds ([`Destination`], [`LoadClient`], [`WriteDisposition`], [`FileFormat`]),
+//! typed errors that say transient or terminal ([`Error`]), configuration lookup
+//! ([`config`]) and the `inventory` registry of destinations by name ([`registry`]).
+//!
+//! Architecture invariant: this crate depends on no database driver and knows no
+//! destination by name.
+
+pub mod config;
+mod destination;
+mod disposition;
+mod error;
+mod format;
+pub mod registry;
+mod schema;
+mod value;
+
+pub use destination::{
+    Capabilities, DatasetRef, Destination, JobOutcome, LoadClient, LoadJob, StoredSchema,
+    StoredState,
+};
+pub use disposition::{
+    parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,
+    MergeStrategy, Replace, ReplaceStrategy, RowIdKind, WriteDisposition,
+};
+pub use error::{DestinationError, Error, Result, Retry};
+pub use format::{FileFormat, JobWriter};
+pub use schema::{
+    loads_table, state_table, version_table, Column, DataType, Schema, SortOrder, TableSchema,
+    ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+};
+pub use value::Value;

@@ -1,0 +1,443 @@
+//! The schema model: tables, columns, dlt's data types and column hints.
+//!
+//! The serialized shape follows dlt's stored schema (`tables.<name>.columns.<name>` with
+//! `data_type`, `nullable` and hint flags) so a schema in `_dlt_version` reads like dlt's.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Sha3_256};
+
+use crate::Error;
+
+/// dlt's schema engine version, written to `_dlt_version.engine_version`.
+pub const ENGINE_VERSION: i64 = 11;
+
+/// dlt's data types (the `data_type` of a column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum DataType {
+    Text,
+    Double,
+    Bool,
+    Timestamp,
+    Date,
+    Time,
+    Bigint,
+    Binary,
+    Json,
+    Decimal,
+    Wei,
+}
+
+impl DataType {
+    /// The name dlt uses, also the suffix of variant columns (`<col>__v_<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Text => "text",
+            DataType::Double => "double",
+            DataType::Bool => "bool",
+            DataType::Timestamp => "timestamp",
+            DataType::Date => "date",
+            DataType::Time => "time",
+            DataType::Bigint => "bigint",
+            DataType::Binary => "binary",
+            DataType::Json => "json",
+            DataType::Decimal => "decimal",
+            DataType::Wei => "wei",
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DataType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Ok(match s {
+            "text" => DataType::Text,
+            "double" => DataType::Double,
+            "bool" => DataType::Bool,
+            "timestamp" => DataType::Timestamp,
+            "date" => DataType::Date,
+            "time" => DataType::Time,
+            "bigint" => DataType::Bigint,
+            "binary" => DataType::Binary,
+            "json" | "complex" => DataType::Json,
+            "decimal" => DataType::Decimal,
+            "wei" => DataType::Wei,
+            other => {
+                return Err(Error::InvalidSchema(format!(
+                    "unknown data type `{other}`; known types: text, double, bool, timestamp, date, time, bigint, binary, json, decimal, wei"
+                )))
+            }
+        })
+    }
+}
+
+/// Sort direction of a `dedup_sort` hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn yes() -> bool {
+    true
+}
+
+/// One column with dlt's hints. A column without `data_type` is "incomplete": it carries
+/// hints only and is never created in the destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<DataType>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub nullable: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub merge_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub row_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub parent_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub root_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hard_delete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_sort: Option<SortOrder>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<bool>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub variant: bool,
+}
+
+impl Column {
+    /// A nullable column of `data_type` without hints.
+    pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
+        Column {
+            name: name.into(),
+            data_type: Some(data_type),
+            ..Column::incomplete("")
+        }
+    }
+
+    /// A column that only carries hints (no data type yet).
+    pub fn incomplete(name: impl Into<String>) -> Self {
+        Column {
+            name: name.into(),
+            data_type: None,
+            nullable: true,
+            unique: false,
+            primary_key: false,
+            merge_key: false,
+            row_key: false,
+            parent_key: false,
+            root_key: false,
+            hard_delete: false,
+            dedup_sort: None,
+            precision: None,
+            scale: None,
+            timezone: None,
+            variant: false,
+        }
+    }
+
+    /// Builder: not nullable.
+    pub fn not_null(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+
+    /// A column is complete when it has a data type; only complete columns reach the destination.
+    pub fn is_complete(&self) -> bool {
+        self.data_type.is_some()
+    }
+
+    /// Merges hints given by the user (a `columns` argument) into this column: every hint
+    /// the other column sets wins; unset hints keep their current value.
+    pub fn merge_hints(&mut self, other: &Column) {
+        if other.data_type.is_some() {
+            self.data_type = other.data_type;
+        }
+        self.nullable &= other.nullable;
+        self.unique |= other.unique;
+        self.primary_key |= other.primary_key;
+        self.merge_key |= other.merge_key;
+        self.row_key |= other.row_key;
+        self.parent_key |= other.parent_key;
+        self.root_key |= other.root_key;
+        self.hard_delete |= other.hard_delete;
+        self.variant |= other.variant;
+        if other.dedup_sort.is_some() {
+            self.dedup_sort = other.dedup_sort;
+        }
+        if other.precision.is_some() {
+            self.precision = other.precision;
+        }
+        if other.scale.is_some() {
+            self.scale = other.scale;
+        }
+        if other.timezone.is_some() {
+            self.timezone = other.timezone;
+        }
+    }
+}
+
+/// One table: its columns in schema order and table-level hints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSchema {
+    pub name: String,
+    /// Columns in dlt's schema order (declared first, then in order of first appearance).
+    pub columns: Vec<Column>,
+    /// `append`, `replace` or `merge`. Nested tables inherit their root's disposition.
+    pub write_disposition: String,
+    /// The merge or replace strategy, when the disposition has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Parent table of a nested table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Name of the resource that produced a root table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Whether the table has ever received a row (dlt's `x-normalizer.seen-data`).
+    #[serde(default, rename = "x-seen-data", skip_serializing_if = "is_false")]
+    pub seen_data: bool,
+    /// Per-resource `max_table_nesting` (dlt's `x-normalizer.max_nesting`).
+    #[serde(default, rename = "x-max-nesting", skip_serializing_if = "Option::is_none")]
+    pub max_nesting: Option<u32>,
+}
+
+impl TableSchema {
+    /// An empty root table with `append` disposition.
+    pub fn new(name: impl Into<String>) -> Self {
+        TableSchema {
+            name: name.into(),
+            columns: Vec::new(),
+            write_disposition: "append".into(),
+            strategy: None,
+            parent: None,
+            resource: None,
+            seen_data: false,
+            max_nesting: None,
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Columns that have a data type, in schema order.
+    pub fn complete_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.is_complete())
+    }
+
+    pub fn is_nested(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    /// dlt system tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`).
+    pub fn is_system(&self) -> bool {
+        self.name.starts_with("_dlt")
+    }
+}
+
+/// `_dlt_version`: one row per stored schema version.
+pub const VERSION_TABLE: &str = "_dlt_version";
+/// `_dlt_loads`: one row per completed load.
+pub const LOADS_TABLE: &str = "_dlt_loads";
+/// `_dlt_pipeline_state`: the pipeline state, one row per load that changed it.
+pub const STATE_TABLE: &str = "_dlt_pipeline_state";
+
+fn sys(name: &str, ty: DataType, nullable: bool) -> Column {
+    let mut c = Column::new(name, ty);
+    c.nullable = nullable;
+    c
+}
+
+fn sys_table(name: &str, columns: Vec<Column>) -> TableSchema {
+    let mut t = TableSchema::new(name);
+    t.columns = columns;
+    t.write_disposition = "skip".into();
+    t
+}
+
+/// dlt's `_dlt_version` table.
+pub fn version_table() -> TableSchema {
+    sys_table(
+        VERSION_TABLE,
+        vec![
+            sys("version", DataType::Bigint, false),
+            sys("engine_version", DataType::Bigint, false),
+            sys("inserted_at", DataType::Timestamp, false),
+            sys("schema_name", DataType::Text, false),
+            sys("version_hash", DataType::Text, false),
+            sys("schema", DataType::Text, false),
+        ],
+    )
+}
+
+/// dlt's `_dlt_loads` table.
+pub fn loads_table() -> TableSchema {
+    let mut load_id = sys("load_id", DataType::Text, false);
+    load_id.precision = Some(64);
+    sys_table(
+        LOADS_TABLE,
+        vec![
+            load_id,
+            sys("schema_name", DataType::Text, true),
+            sys("status", DataType::Bigint, false),
+            sys("inserted_at", DataType::Timestamp, false),
+            sys("schema_version_hash", DataType::Text, true),
+        ],
+    )
+}
+
+/// dlt's `_dlt_pipeline_state` table (an append table loaded like user data).
+pub fn state_table() -> TableSchema {
+    let mut load_id = sys("_dlt_load_id", DataType::Text, false);
+    load_id.precision = Some(64);
+    let mut id = sys("_dlt_id", DataType::Text, false);
+    id.unique = true;
+    id.row_key = true;
+    let mut t = sys_table(
+        STATE_TABLE,
+        vec![
+            sys("version", DataType::Bigint, false),
+            sys("engine_version", DataType::Bigint, false),
+            sys("pipeline_name", DataType::Text, false),
+            sys("state", DataType::Text, false),
+            sys("created_at", DataType::Timestamp, false),
+            sys("version_hash", DataType::Text, true),
+            load_id,
+            id,
+        ],
+    );
+    t.write_disposition = "append".into();
+    t
+}
+
+/// A schema: named, versioned set of tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub name: String,
+    pub version: i64,
+    pub version_hash: String,
+    #[serde(default)]
+    pub engine_version: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_hashes: Vec<String>,
+    /// Tables in creation order; parents come before their nested tables.
+    pub tables: Vec<TableSchema>,
+}
+
+impl Schema {
+    pub fn new(name: impl Into<String>) -> Self {
+        let mut s = Schema {
+            name: name.into(),
+            version: 1,
+            version_hash: String::new(),
+            engine_version: ENGINE_VERSION,
+            previous_hashes: Vec::new(),
+            tables: vec![version_table(), loads_table(), state_table()],
+        };
+        s.version_hash = s.content_hash();
+        s
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableSchema> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn table_mut(&mut self, name: &str) -> Option<&mut TableSchema> {
+        self.tables.iter_mut().find(|t| t.name == name)
+    }
+
+    /// The root table of `name` (itself for a root table).
+    pub fn root_of<'a>(&'a self, name: &'a str) -> &'a str {
+        let mut cur = name;
+        while let Some(p) = self.table(cur).and_then(|t| t.parent.as_deref()) {
+            cur = p;
+        }
+        cur
+    }
+
+    /// `root` and every table below it, parents before children (a table chain).
+    pub fn chain(&self, root: &str) -> Vec<&TableSchema> {
+        self.tables
+            .iter()
+            .filter(|t| !t.is_system() && self.root_of(&t.name) == root)
+            .collect()
+    }
+
+    /// Hash of the schema content (tables, columns, hints), independent of the version fields.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha3_256::new();
+        // serde_json output of these plain structs is deterministic (field order is fixed)
+        h.update(self.name.as_bytes());
+        for t in &self.tables {
+            h.update(serde_json::to_vec(t).unwrap_or_default());
+        }
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    }
+
+    /// Recomputes the hash and bumps the version when the content changed. Returns true on change.
+    pub fn bump_version(&mut self) -> bool {
+        let hash = self.content_hash();
+        if hash == self.version_hash {
+            return false;
+        }
+        if !self.version_hash.is_empty() {
+            self.previous_hashes.insert(0, std::mem::take(&mut self.version_hash));
+            self.previous_hashes.truncate(10);
+            self.version += 1;
+        }
+        self.version_hash = hash;
+        true
+    }
+
+    /// A compact map table -> columns, used in error messages and logs.
+    pub fn summary(&self) -> BTreeMap<String, Vec<String>> {
+        self.tables
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.complete_columns().map(|c| c.name.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,317 @@
+//! The `insert_values` file format: multi-row `INSERT ... VALUES` statements.
+//!
+//! File layout (one job = one table): statements of at most about
+//! [`MAX_STATEMENT_BYTES`], each
+//!
+//! ```text
+//! INSERT INTO {}("a","b")
+//! VALUES
+//! (1,E'x'),
+//! (2,NULL);
+//! ```
+//!
+//! `{}` stands for the qualified table name, filled in at load time (the same file loads
+//! into the dataset or into staging). Literals never contain a raw line break
+//! ([`crate::sql::escape_literal`] writes `\n`), so a statement ends exactly at a line that
+//! ends with `;`.
+
+use std::io::Write;
+
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Timelike, Utc};
+use dest_core::{Column, Error, FileFormat, JobWriter, Result, Value};
+
+use crate::sql::{escape_literal, quote_ident};
+
+/// Statements are cut at about this size (dlt cuts at half its 32 MiB query limit).
+pub const MAX_STATEMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The placeholder for the table name in a statement header.
+pub const TABLE_PLACEHOLDER: &str = "{}";
+
+/// The `insert_values` format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InsertValues {
+    /// Statement size limit in bytes.
+    pub max_statement_bytes: usize,
+}
+
+impl InsertValues {
+    pub fn new() -> Self {
+        InsertValues {
+            max_statement_bytes: MAX_STATEMENT_BYTES,
+        }
+    }
+}
+
+impl FileFormat for InsertValues {
+    fn name(&self) -> &'static str {
+        "insert_values"
+    }
+
+    fn writer(
+        &self,
+        table: &str,
+        columns: &[Column],
+        out: Box<dyn Write + Send>,
+    ) -> Result<Box<dyn JobWriter>> {
+        let mut header = format!("INSERT INTO {TABLE_PLACEHOLDER}(");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            header.push_str(&quote_ident(&c.name));
+        }
+        header.push_str(")\nVALUES\n");
+        Ok(Box::new(InsertValuesWriter {
+            table: table.to_string(),
+            columns: columns.to_vec(),
+            header,
+            out,
+            buf: Vec::with_capacity(64 * 1024),
+            statement_bytes: 0,
+            rows_in_statement: 0,
+            max_statement_bytes: self.max_statement_bytes.max(1),
+        }))
+    }
+}
+
+struct InsertValuesWriter {
+    table: String,
+    columns: Vec<Column>,
+    header: String,
+    out: Box<dyn Write + Send>,
+    /// rendered but not yet written bytes
+    buf: Vec<u8>,
+    statement_bytes: usize,
+    rows_in_statement: u64,
+    max_statement_bytes: usize,
+}
+
+impl InsertValuesWriter {
+    fn flush_buf(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.out
+                .write_all(&self.buf)
+                .map_err(|e| Error::io("writing an insert_values job", &self.table, e))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl JobWriter for InsertValuesWriter {
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        if self.rows_in_statement > 0 && self.statement_bytes >= self.max_statement_bytes {
+            // close the statement; the next row opens a new one
+            self.buf.extend_from_slice(b";\n");
+            self.rows_in_statement = 0;
+            self.statement_bytes = 0;
+        }
+        let start = self.buf.len();
+        if self.rows_in_statement == 0 {
+            self.buf.extend_from_slice(self.header.as_bytes());
+        } else {
+            self.buf.extend_from_slice(b",\n");
+        }
+        self.buf.push(b'(');
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            if let Err(reason) = render_value(&mut self.buf, v) {
+                let column = self.columns.get(i).map(|c| c.name.as_str()).unwrap_or("?");
+                return Err(Error::InvalidSchema(format!(
+                    "table `{}`, column `{column}`: {reason}",
+                    self.table
+                )));
+            }
+        }
+        self.buf.push(b')');
+        self.statement_bytes += self.buf.len() - start;
+        self.rows_in_statement += 1;
+        if self.buf.len() >= 256 * 1024 {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Box<dyn Write + Send>> {
+        if self.rows_in_statement > 0 {
+            self.buf.push(b';');
+        }
+        self.flush_buf()?;
+        Ok(self.out)
+    }
+}
+
+/// Renders one value as a PostgreSQL literal (dlt's rendering, see the spec §7.2).
+pub fn render_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), String> {
+    match v {
+        Value::Null => out.extend_from_slice(b"NULL"),
+        Value::Bool(true) => out.extend_from_slice(b"True"),
+        Value::Bool(false) => out.extend_from_slice(b"False"),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Double(f) => {
+            if f.is_finite() {
+                // `{:?}` is the shortest text that reads back to the same double
+                let _ = write!(out, "{f:?}");
+            } else {
+                out.extend_from_slice(b"NULL");
+            }
+        }
+        Value::Number(n) => {
+            if !is_numeric_text(n) {
+                return Err(format!("`{n}` is not a number"));
+            }
+            out.extend_from_slice(n.as_bytes());
+        }
+        Value::Text(s) => escape_literal(out, s).map_err(|e| e.to_string())?,
+        Value::Timestamp(ts) => {
+            out.push(b'\'');
+            write_timestamp(out, ts);
+            out.push(b'\'');
+        }
+        Value::NaiveTimestamp(ts) => {
+            out.push(b'\'');
+            write_naive(out, ts);
+            out.push(b'\'');
+        }
+        Value::Date(d) => {
+            let _ = write!(out, "'{}'", d.format("%Y-%m-%d"));
+        }
+        Value::Time(t) => {
+            out.push(b'\'');
+            write_time(out, t);
+            out.push(b'\'');
+        }
+        Value::Binary(b) => {
+            out.extend_from_slice(b"'\\x");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+            out.extend_from_slice(b"'::bytea");
+        }
+        Value::Json(j) => {
+            let text = serde_json::to_string(j).map_err(|e| e.to_string())?;
+            escape_literal(out, &text).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A decimal number: optional sign, digits, optional fraction and exponent.
+fn is_numeric_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().any(u8::is_ascii_digit)
+        && b
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+}
+
+fn write_time(out: &mut Vec<u8>, t: &NaiveTime) {
+    let _ = write!(out, "{}", t.format("%H:%M:%S"));
+    let micros = t.nanosecond() / 1000;
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
+    }
+}
+
+fn write_naive(out: &mut Vec<u8>, ts: &NaiveDateTime) {
+    let _ = write!(out, "{}T", ts.date().format("%Y-%m-%d"));
+    write_time(out, &ts.time());
+}
+
+fn write_timestamp(out: &mut Vec<u8>, ts: &DateTime<Utc>) {
+    write_naive(out, &ts.naive_utc());
+    out.extend_from_slice(b"+00:00");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+    use dest_core::DataType;
+    use expect_test::expect;
+
+    fn render(v: Value) -> String {
+        let mut out = Vec::new();
+        render_value(&mut out, &v).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn values_render_like_dlt() {
+        let ts = Utc.with_ymd_and_hms(2024, 1, 1, 10, 0, 0).unwrap();
+        let cases = [
+            (Value::Null, "NULL"),
+            (Value::Bool(true), "True"),
+            (Value::Int(-3), "-3"),
+            (Value::Double(1.5), "1.5"),
+            (Value::Double(7.0), "7.0"),
+            (Value::Double(1e-7), "1e-7"),
+            (Value::Double(1.5e300), "1.5e300"),
+            (Value::Double(f64::NAN), "NULL"),
+            (Value::Number("123456789012345678901234567890".into()), "123456789012345678901234567890"),
+            (Value::Text("Alice O'Neil\nx\\y".into()), r"E'Alice O''Neil\nx\\y'"),
+            (Value::Timestamp(ts), "'2024-01-01T10:00:00+00:00'"),
+            (
+                Value::Timestamp(ts + chrono::Duration::microseconds(500_000)),
+                "'2024-01-01T10:00:00.500000+00:00'",
+            ),
+            (
+                Value::Date(NaiveDate::from_ymd_opt(2024, 2, 3).unwrap()),
+                "'2024-02-03'",
+            ),
+            (Value::Binary(vec![1, 2]), r"'\x0102'::bytea"),
+            (
+                Value::Json(serde_json::json!({"b": [1, "x'y"], "a": null})),
+                r#"E'{"b":[1,"x''y"],"a":null}'"#,
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(render(v.clone()), want, "{v:?}");
+        }
+        let mut out = Vec::new();
+        assert!(render_value(&mut out, &Value::Number("1; DROP".into())).is_err());
+    }
+
+    #[test]
+    fn file_layout_and_statement_split() {
+        let cols = vec![
+            Column::new("id", DataType::Bigint),
+            Column::new("name", DataType::Text),
+        ];
+        let format = InsertValues {
+            max_statement_bytes: 50,
+        };
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = format.writer("t", &cols, Box::new(Shared(buf.clone()))).unwrap();
+        for i in 0..3 {
+            w.write_row(&[Value::Int(i), Value::Text(format!("n{i}"))]).unwrap();
+        }
+        w.finish().unwrap();
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        expect![[r#"
+            INSERT INTO {}("id","name")
+            VALUES
+            (0,E'n0'),
+            (1,E'n1');
+            INSERT INTO {}("id","name")
+            VALUES
+            (2,E'n2');"#]]
+        .assert_eq(&text);
+    }
+}

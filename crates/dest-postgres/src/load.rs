@@ -1,0 +1,358 @@
+//! The load client: schema migration, job files, system tables. One instance per dataset.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dest_core::{
+    Error, FollowUp, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
+    StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+};
+use tokio::io::AsyncBufReadExt;
+use tokio_postgres::error::SqlState;
+
+use crate::client::{db_err, Pool};
+use crate::config::PostgresSettings;
+use crate::insert_values::TABLE_PLACEHOLDER;
+use crate::sql::{add_columns, create_table, qualified, quote_ident};
+
+/// A connected PostgreSQL dataset (schema) and its staging schema.
+#[derive(Debug)]
+pub struct PostgresClient {
+    pub(crate) pool: Pool,
+    pub(crate) dataset: String,
+    pub(crate) staging: String,
+    pub(crate) settings: Arc<PostgresSettings>,
+}
+
+fn missing_relation(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME
+    )
+}
+
+impl PostgresClient {
+    fn schema_of(&self, target: LoadTarget) -> &str {
+        match target {
+            LoadTarget::Dataset => &self.dataset,
+            LoadTarget::Staging => &self.staging,
+        }
+    }
+
+    /// The statements that make `tables` of `schema` exist with all their complete columns,
+    /// given the columns that already exist.
+    fn migration_sql(
+        &self,
+        ds: &str,
+        schema: &Schema,
+        tables: &[&TableSchema],
+        existing: &HashMap<String, HashSet<String>>,
+    ) -> Result<Vec<String>> {
+        let mut sql = Vec::new();
+        for t in tables {
+            if t.complete_columns().next().is_none() {
+                continue;
+            }
+            let stmt = match existing.get(&t.name) {
+                None => Some(create_table(ds, t, self.settings.create_indexes)),
+                Some(cols) => {
+                    let missing: Vec<_> = t
+                        .complete_columns()
+                        .filter(|c| !cols.contains(&c.name))
+                        .collect();
+                    add_columns(ds, &t.name, &missing, self.settings.create_indexes).transpose()
+                }
+            };
+            if let Some(stmt) = stmt {
+                sql.push(stmt.map_err(|e| {
+                    Error::InvalidSchema(format!("schema `{}`, table `{}`: {e}", schema.name, t.name))
+                })?);
+            }
+        }
+        Ok(sql)
+    }
+}
+
+#[async_trait]
+impl LoadClient for PostgresClient {
+    async fn initialize(&self, staging: bool) -> Result<()> {
+        let client = self.pool.get().await?;
+        let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.dataset));
+        if staging {
+            sql.push_str(&format!(";\nCREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.staging)));
+        }
+        // concurrent CREATE SCHEMA IF NOT EXISTS can still race on the catalog: take a lock
+        let locked = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext({})); {sql}; COMMIT",
+            crate::sql::literal(&self.dataset).map_err(|e| Error::Config(e.to_string()))?
+        );
+        client
+            .batch_execute(&locked)
+            .await
+            .map_err(|e| db_err(format!("creating schema `{}`", self.dataset), e))?;
+        self.pool.put(client);
+        Ok(())
+    }
+
+    async fn update_schema(
+        &self,
+        schema: &Schema,
+        tables: &[String],
+        target: LoadTarget,
+    ) -> Result<Vec<String>> {
+        let ds = self.schema_of(target).to_string();
+        let version_table = qualified(&ds, VERSION_TABLE);
+        let stored_q = format!("SELECT 1 FROM {version_table} WHERE version_hash = $1 LIMIT 1");
+        let mut client = self.pool.get().await?;
+        match client.query_opt(&stored_q, &[&schema.version_hash]).await {
+            Ok(Some(_)) => {
+                self.pool.put(client);
+                return Ok(Vec::new());
+            }
+            Ok(None) => {}
+            Err(e) if missing_relation(&e) => {}
+            Err(e) => return Err(db_err(format!("reading `{ds}`.`{VERSION_TABLE}`"), e)),
+        }
+
+        let ctx = format!("migrating schema `{}` in `{ds}`", schema.name);
+        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
+        // one migration per dataset at a time
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&ds])
+            .await
+            .map_err(|e| db_err(&ctx, e))?;
+
+        let mut wanted: Vec<&TableSchema> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut push = |t: &'_ str| {
+            if !names.iter().any(|n| n == t) {
+                names.push(t.to_string());
+            }
+        };
+        push(VERSION_TABLE);
+        if target == LoadTarget::Dataset {
+            push(LOADS_TABLE);
+        }
+        for t in tables {
+            push(t);
+        }
+        for n in &names {
+            match schema.table(n) {
+                Some(t) => wanted.push(t),
+                None => {
+                    return Err(Error::Internal(format!(
+                        "table `{n}` has a load job but is not in schema `{}`",
+                        schema.name
+                    )))
+                }
+            }
+        }
+        let rows = tx
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = ANY($2)",
+                &[&ds, &names],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?;
+        let mut existing: HashMap<String, HashSet<String>> = HashMap::new();
+        for r in rows {
+            let t: String = r.try_get(0).map_err(|e| db_err(&ctx, e))?;
+            let c: String = r.try_get(1).map_err(|e| db_err(&ctx, e))?;
+            existing.entry(t).or_default().insert(c);
+        }
+        let statements = self.migration_sql(&ds, schema, &wanted, &existing)?;
+        if !statements.is_empty() {
+            let script = format!("{};", statements.join(";\n"));
+            tx.batch_execute(&script).await.map_err(|e| db_err(&ctx, e))?;
+        }
+        // another loader may have stored this version while we waited for the lock
+        let stored = tx
+            .query_opt(&stored_q, &[&schema.version_hash])
+            .await
+            .map_err(|e| db_err(&ctx, e))?;
+        if stored.is_none() {
+            let json = serde_json::to_string(schema)
+                .map_err(|e| Error::Internal(format!("serializing schema: {e}")))?;
+            let insert = format!(
+                "INSERT INTO {version_table}(\"version\", \"engine_version\", \"inserted_at\", \"schema_name\", \"version_hash\", \"schema\") \
+                 VALUES ($1, $2, now(), $3, $4, $5)"
+            );
+            tx.execute(
+                &insert,
+                &[&schema.version, &ENGINE_VERSION, &schema.name, &schema.version_hash, &json],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?;
+        }
+        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
+        self.pool.put(client);
+        Ok(statements)
+    }
+
+    async fn truncate(&self, tables: &[String], target: LoadTarget) -> Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let ds = self.schema_of(target);
+        let sql = tables
+            .iter()
+            .map(|t| format!("TRUNCATE TABLE {}", qualified(ds, t)))
+            .collect::<Vec<_>>()
+            .join(";\n");
+        let client = self.pool.get().await?;
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| db_err(format!("truncating tables in `{ds}`"), e))?;
+        self.pool.put(client);
+        Ok(())
+    }
+
+    async fn run_job(&self, job: &LoadJob) -> Result<JobOutcome> {
+        if job.format != "insert_values" {
+            return Err(Error::Unsupported {
+                destination: "postgres".into(),
+                what: format!("loader file format `{}`", job.format),
+                hint: None,
+            });
+        }
+        let target = qualified(self.schema_of(job.target), &job.table);
+        let ctx = format!("loading {} into {target}", job.file.display());
+        let file = tokio::fs::File::open(&job.file)
+            .await
+            .map_err(|e| Error::io("opening a job file", &job.file, e))?;
+        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
+        let mut statement: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut line: Vec<u8> = Vec::new();
+        let mut rows: u64 = 0;
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|e| Error::io("reading a job file", &job.file, e))?;
+            if n == 0 {
+                break;
+            }
+            let text = trim_newline(&line);
+            if text.starts_with(b"INSERT INTO ") {
+                // the header: fill in the table
+                let header = String::from_utf8_lossy(text).replacen(TABLE_PLACEHOLDER, &target, 1);
+                statement.extend_from_slice(header.as_bytes());
+                statement.push(b'\n');
+                continue;
+            }
+            if text.first() == Some(&b'(') {
+                rows += 1;
+            }
+            statement.extend_from_slice(text);
+            statement.push(b'\n');
+            if text.last() == Some(&b';') {
+                let sql = std::str::from_utf8(&statement)
+                    .map_err(|e| Error::Internal(format!("job file {} is not UTF-8: {e}", job.file.display())))?;
+                tx.batch_execute(sql).await.map_err(|e| db_err(&ctx, e))?;
+                statement.clear();
+            }
+        }
+        if statement.iter().any(|b| !b.is_ascii_whitespace()) && statement.contains(&b'(') {
+            return Err(Error::Internal(format!(
+                "job file {} ends inside a statement",
+                job.file.display()
+            )));
+        }
+        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
+        self.pool.put(client);
+        Ok(JobOutcome { rows })
+    }
+
+    async fn follow_up(
+        &self,
+        follow_up: FollowUp,
+        _chain: &[&TableSchema],
+        _load_id: &str,
+    ) -> Result<()> {
+        Err(Error::Unsupported {
+            destination: "postgres".into(),
+            what: format!("follow-up {follow_up:?}"),
+            hint: None,
+        })
+    }
+
+    async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {}(\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \"schema_version_hash\") \
+             VALUES ($1, $2, 0, now(), $3)",
+            qualified(&self.dataset, LOADS_TABLE)
+        );
+        let client = self.pool.get().await?;
+        client
+            .execute(&sql, &[&load_id, &schema.name, &schema.version_hash])
+            .await
+            .map_err(|e| db_err(format!("recording load {load_id}"), e))?;
+        self.pool.put(client);
+        Ok(())
+    }
+
+    async fn stored_state(&self, pipeline_name: &str) -> Result<Option<StoredState>> {
+        let sql = format!(
+            "SELECT s.\"version\", s.\"engine_version\", s.\"pipeline_name\", s.\"state\", s.\"_dlt_load_id\"::text \
+             FROM {} AS s JOIN {} AS l ON l.\"load_id\" = s.\"_dlt_load_id\" \
+             WHERE s.\"pipeline_name\" = $1 AND l.\"status\" = 0 ORDER BY l.\"load_id\" DESC LIMIT 1",
+            qualified(&self.dataset, STATE_TABLE),
+            qualified(&self.dataset, LOADS_TABLE)
+        );
+        let client = self.pool.get().await?;
+        let row = match client.query_opt(&sql, &[&pipeline_name]).await {
+            Ok(r) => r,
+            Err(e) if missing_relation(&e) => None,
+            Err(e) => return Err(db_err("reading the stored pipeline state", e)),
+        };
+        self.pool.put(client);
+        let ctx = "reading the stored pipeline state";
+        row.map(|r| {
+            Ok(StoredState {
+                version: r.try_get(0).map_err(|e| db_err(ctx, e))?,
+                engine_version: r.try_get(1).map_err(|e| db_err(ctx, e))?,
+                pipeline_name: r.try_get(2).map_err(|e| db_err(ctx, e))?,
+                state: r.try_get(3).map_err(|e| db_err(ctx, e))?,
+                load_id: r.try_get(4).map_err(|e| db_err(ctx, e))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>> {
+        let sql = format!(
+            "SELECT \"version\", \"version_hash\", \"schema\" FROM {} WHERE \"schema_name\" = $1 \
+             ORDER BY \"inserted_at\" DESC LIMIT 1",
+            qualified(&self.dataset, VERSION_TABLE)
+        );
+        let client = self.pool.get().await?;
+        let row = match client.query_opt(&sql, &[&schema_name]).await {
+            Ok(r) => r,
+            Err(e) if missing_relation(&e) => None,
+            Err(e) => return Err(db_err("reading the stored schema", e)),
+        };
+        self.pool.put(client);
+        let ctx = "reading the stored schema";
+        row.map(|r| {
+            Ok(StoredSchema {
+                version: r.try_get(0).map_err(|e| db_err(ctx, e))?,
+                version_hash: r.try_get(1).map_err(|e| db_err(ctx, e))?,
+                schema: r.try_get(2).map_err(|e| db_err(ctx, e))?,
+            })
+        })
+        .transpose()
+    }
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}

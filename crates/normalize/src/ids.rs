@@ -1,0 +1,162 @@
+//! `_dlt_id` generation (spec §3.5): random ids for root rows, deterministic SHAKE-128
+//! ids for nested rows, and the "key hash" / "row hash" ids of `upsert`, `insert-only` and
+//! `scd2` root rows.
+//!
+//! Every id is `DLT_ID_LENGTH_BYTES` (10) bytes, base64 with the standard alphabet (`+/`),
+//! padding stripped: 14 characters.
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use serde_json::{Map, Value as Json};
+use sha3::digest::{ExtendableOutput, Update, XofReader};
+use sha3::Shake128;
+
+use crate::coerce::to_json_text;
+
+/// Bytes in a `_dlt_id` (dlt's `DLT_DLT_ID_LENGTH_BYTES` default).
+pub const DLT_ID_LENGTH_BYTES: usize = 10;
+
+/// Prefix of dlt's system columns; such top-level keys are left out of the row hash.
+const DLT_NAME_PREFIX: &str = "_dlt";
+
+/// A random row id: 10 bytes of a cryptographically secure generator, base64, no padding.
+pub fn random_row_id() -> String {
+    let mut bytes = [0u8; DLT_ID_LENGTH_BYTES];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// base64 (standard alphabet, padding stripped) of `len` bytes of SHAKE-128 of `data`
+/// (dlt's `digest128b`).
+pub fn digest128(data: &[u8], len: usize) -> String {
+    let mut hasher = Shake128::default();
+    hasher.update(data);
+    let mut digest = vec![0u8; len];
+    hasher.finalize_xof().read(&mut digest);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+}
+
+/// The id of a nested row: SHAKE-128 of `"{parent_row_id}_{table}_{list_idx}"`, where
+/// `table` is the full (normalized) nested table name.
+pub fn nested_row_id(parent_row_id: &str, table: &str, list_idx: usize) -> String {
+    let key = format!("{parent_row_id}_{table}_{list_idx}");
+    digest128(key.as_bytes(), DLT_ID_LENGTH_BYTES)
+}
+
+/// The "key hash" id of an `upsert` / `insert-only` root row: SHAKE-128 of the compact JSON,
+/// keys sorted, of `{primary key column: value}` (normalized column names, flattened row
+/// values). A name given twice keeps its last value, like a Python dict.
+pub fn key_hash_row_id(keys: &[(&str, &Json)]) -> String {
+    let mut sorted: Vec<(&str, &Json)> = Vec::with_capacity(keys.len());
+    for (name, value) in keys {
+        match sorted.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = value,
+            None => sorted.push((name, value)),
+        }
+    }
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut text = String::from("{");
+    for (i, (name, value)) in sorted.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&to_json_text(&Json::String((*name).to_string()), false));
+        text.push(':');
+        text.push_str(&to_json_text(value, true));
+    }
+    text.push('}');
+    digest128(text.as_bytes(), DLT_ID_LENGTH_BYTES)
+}
+
+/// The "row hash" id of an `scd2` root row: SHAKE-128 of the compact JSON, keys sorted at
+/// every level, of the original (un-normalized) item without its top-level `_dlt*` keys.
+pub fn row_hash_row_id(item: &Map<String, Json>) -> String {
+    let filtered: Map<String, Json> = item
+        .iter()
+        .filter(|(k, _)| !k.starts_with(DLT_NAME_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let text = to_json_text(&Json::Object(filtered), true);
+    digest128(text.as_bytes(), DLT_ID_LENGTH_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Json) -> Map<String, Json> {
+        match v {
+            Json::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn random_ids_are_14_chars_and_differ() {
+        let a = random_row_id();
+        let b = random_row_id();
+        assert_eq!(a.len(), 14);
+        assert_eq!(b.len(), 14);
+        assert_ne!(a, b);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'));
+    }
+
+    #[test]
+    fn nested_ids() {
+        let cases = [
+            ("z5jIxXIbUnmbKw", "up__items", 0, "s3RohhotJhngsw"),
+            ("b5nmCsxYNyddmw", "dim__l", 0, "VXFFE3ae2lSSFA"),
+        ];
+        for (parent, table, idx, expected) in cases {
+            assert_eq!(
+                nested_row_id(parent, table, idx),
+                expected,
+                "{parent} {table}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_hash_ids() {
+        let one = json!(1);
+        let two = json!(2);
+        assert_eq!(key_hash_row_id(&[("id", &one)]), "z5jIxXIbUnmbKw");
+        assert_eq!(key_hash_row_id(&[("id", &two)]), "M6/KlLzJ2FeV/w");
+        // key order does not matter
+        let a = json!("x");
+        assert_eq!(
+            key_hash_row_id(&[("b", &one), ("a", &a)]),
+            key_hash_row_id(&[("a", &a), ("b", &one)])
+        );
+    }
+
+    #[test]
+    fn row_hash_ids() {
+        let cases = [
+            (
+                json!({"nk":1,"c1":"foo","c2":{"nc1":"foo"}}),
+                "OTPbGyxWlJzmpA",
+            ),
+            (
+                json!({"nk":2,"c1":"bar","c2":{"nc1":"bar"}}),
+                "S41QIpRa9Fwh0w",
+            ),
+            (
+                json!({"nk":1,"c1":"foo","c2":{"nc1":"foo_🚀updated"}}),
+                "Z/zzrOzuLRhhWw",
+            ),
+            (json!({"c1":"foo","l":[{"a":1}],"nk":1}), "b5nmCsxYNyddmw"),
+            // `_dlt*` keys are left out; nested key order does not matter
+            (
+                json!({"c2":{"nc1":"foo"},"_dlt_load_id":"1","c1":"foo","nk":1}),
+                "OTPbGyxWlJzmpA",
+            ),
+        ];
+        for (item, expected) in cases {
+            assert_eq!(row_hash_row_id(&obj(item.clone())), expected, "{item}");
+        }
+    }
+}

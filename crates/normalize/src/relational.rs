@@ -1,0 +1,649 @@
+//! dlt's relational normalizer: one JSON item in, rows of the root table and its nested
+//! tables out, with the schema evolved on the way.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition};
+use serde_json::{Map, Value as Json};
+
+use crate::coerce::{coerce, infer_type};
+use crate::ids::{key_hash_row_id, nested_row_id, random_row_id, row_hash_row_id};
+use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
+
+/// `_dlt_id`: the row key of every row.
+pub const C_DLT_ID: &str = "_dlt_id";
+/// `_dlt_load_id`: the load a root row arrived with.
+pub const C_DLT_LOAD_ID: &str = "_dlt_load_id";
+/// `_dlt_parent_id`: the `_dlt_id` of a nested row's parent.
+pub const C_DLT_PARENT_ID: &str = "_dlt_parent_id";
+/// `_dlt_list_idx`: position of a nested row in its list.
+pub const C_DLT_LIST_IDX: &str = "_dlt_list_idx";
+/// `_dlt_root_id`: the `_dlt_id` of a nested row's root row (merge only).
+pub const C_DLT_ROOT_ID: &str = "_dlt_root_id";
+
+/// dlt's default nesting limit.
+const DEFAULT_MAX_NESTING: u32 = 1000;
+
+/// Errors of normalization. Each names the table and column it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NormalizeError {
+    #[error("table `{table}`: column `{column}` is not nullable but the item has no value for it")]
+    NullInNotNull { table: String, column: String },
+
+    #[error("table `{table}`: a {value_type} value cannot be stored in column `{column}` nor in its variant column `{variant}`")]
+    CannotCoerce {
+        table: String,
+        column: String,
+        variant: String,
+        value_type: DataType,
+    },
+
+    #[error(transparent)]
+    Naming(#[from] NamingError),
+
+    #[error("unknown table `{0}` (normalize hints were not applied)")]
+    UnknownTable(String),
+
+    #[error("{0}")]
+    Sink(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A normalized row: values by index into its table's [`TableSchema::columns`]. Columns
+/// without a value are NULL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    pub values: Vec<(usize, Value)>,
+}
+
+impl Row {
+    fn set(&mut self, idx: usize, value: Value) {
+        // keys that normalize to the same name collide: the later one wins, as in dlt
+        if let Some(slot) = self.values.iter_mut().find(|(i, _)| *i == idx) {
+            slot.1 = value;
+        } else {
+            self.values.push((idx, value));
+        }
+    }
+}
+
+/// Receives normalized rows, parents before their nested rows.
+pub trait RowSink {
+    /// `table` is the row's table as it is now (its columns include every index in `row`).
+    fn row(
+        &mut self,
+        table: &TableSchema,
+        row: Row,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// dlt's resource hints for one root table.
+#[derive(Debug, Clone)]
+pub struct ResourceHints {
+    /// Table name as the user gave it; normalized with the naming convention.
+    pub table_name: String,
+    pub disposition: Arc<dyn WriteDisposition>,
+    pub primary_key: Vec<String>,
+    pub merge_key: Vec<String>,
+    /// Column hints with names as the user gave them.
+    pub columns: Vec<Column>,
+    pub max_table_nesting: Option<u32>,
+}
+
+impl ResourceHints {
+    /// Append into `table_name`, no other hints.
+    pub fn new(table_name: impl Into<String>) -> Self {
+        ResourceHints {
+            table_name: table_name.into(),
+            disposition: Arc::new(dest_core::Append),
+            primary_key: Vec::new(),
+            merge_key: Vec::new(),
+            columns: Vec::new(),
+            max_table_nesting: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RootSettings {
+    row_id: RowIdKind,
+    propagate_root_key: bool,
+    max_nesting: u32,
+}
+
+/// Where a table sits: its name fragments from the root (for name shortening).
+type Fragments = Vec<String>;
+
+/// Normalizes items into rows, evolving a schema.
+#[derive(Debug)]
+pub struct Normalizer {
+    schema: Schema,
+    load_id: String,
+    max_len: usize,
+    roots: HashMap<String, RootSettings>,
+    /// raw key -> normalized key (keys repeat in every item)
+    key_cache: HashMap<String, String>,
+    changed: bool,
+}
+
+impl Normalizer {
+    /// `max_identifier_length` comes from the destination's capabilities.
+    pub fn new(schema: Schema, load_id: impl Into<String>, max_identifier_length: usize) -> Self {
+        Normalizer {
+            schema,
+            load_id: load_id.into(),
+            max_len: max_identifier_length,
+            roots: HashMap::new(),
+            key_cache: HashMap::new(),
+            changed: false,
+        }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn into_schema(self) -> Schema {
+        self.schema
+    }
+
+    /// Whether the schema changed (tables, columns or hints) since this normalizer began.
+    pub fn schema_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Normalizes a table name as given by a user (dlt normalizes it as a path).
+    pub fn table_name(&self, name: &str) -> Result<String, NormalizeError> {
+        Ok(normalize_path(name, self.max_len)?)
+    }
+
+    /// Applies a resource's hints to its root table (creating it in the schema if needed)
+    /// and returns the normalized root table name.
+    pub fn apply_hints(&mut self, hints: &ResourceHints) -> Result<String, NormalizeError> {
+        let name = self.table_name(&hints.table_name)?;
+        let max_len = self.max_len;
+        let mut declared = Vec::with_capacity(hints.columns.len());
+        for c in &hints.columns {
+            let mut c = c.clone();
+            c.name = normalize_path(&c.name, max_len)?;
+            declared.push(c);
+        }
+        let pk = hints
+            .primary_key
+            .iter()
+            .map(|k| normalize_path(k, max_len))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mk = hints
+            .merge_key
+            .iter()
+            .map(|k| normalize_path(k, max_len))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let before = self.schema.table(&name).cloned();
+        if before.is_none() {
+            self.schema.tables.push(TableSchema::new(name.clone()));
+        }
+        let table = self
+            .schema
+            .table_mut(&name)
+            .ok_or_else(|| NormalizeError::UnknownTable(name.clone()))?;
+        table.write_disposition = hints.disposition.kind().as_str().to_string();
+        table.strategy = hints.disposition.strategy().map(str::to_string);
+        table.resource = Some(hints.table_name.clone());
+        table.max_nesting = hints.max_table_nesting;
+        for c in declared {
+            match table.column_mut(&c.name) {
+                Some(existing) => existing.merge_hints(&c),
+                None => table.columns.push(c),
+            }
+        }
+        // primary and merge keys are replaced as a whole by the current hints
+        for c in table.columns.iter_mut() {
+            c.primary_key = pk.contains(&c.name);
+            c.merge_key = mk.contains(&c.name);
+        }
+        for key in pk.iter().chain(mk.iter()) {
+            if table.column(key).is_none() {
+                table.columns.push(Column::incomplete(key.clone()));
+            }
+            if let Some(c) = table.column_mut(key) {
+                c.nullable = false;
+                if pk.contains(key) {
+                    c.primary_key = true;
+                }
+                if mk.contains(key) {
+                    c.merge_key = true;
+                }
+            }
+        }
+        let after = table.clone();
+        // nested tables follow their root's disposition
+        let (wd, strategy) = (after.write_disposition.clone(), after.strategy.clone());
+        let nested: Vec<String> = self
+            .schema
+            .chain(&name)
+            .iter()
+            .skip(1)
+            .map(|t| t.name.clone())
+            .collect();
+        for n in nested {
+            if let Some(t) = self.schema.table_mut(&n) {
+                if t.write_disposition != wd || t.strategy != strategy {
+                    t.write_disposition = wd.clone();
+                    t.strategy = strategy.clone();
+                    self.changed = true;
+                }
+            }
+        }
+        if before.as_ref() != Some(&after) {
+            self.changed = true;
+        }
+        self.roots.insert(
+            name.clone(),
+            RootSettings {
+                row_id: hints.disposition.row_id(),
+                propagate_root_key: hints.disposition.propagates_root_key(),
+                max_nesting: hints.max_table_nesting.unwrap_or(DEFAULT_MAX_NESTING),
+            },
+        );
+        Ok(name)
+    }
+
+    /// Normalizes one item of root table `root` (a name returned by [`Self::apply_hints`]).
+    pub fn normalize_item(
+        &mut self,
+        root: &str,
+        item: Json,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), NormalizeError> {
+        let settings = self
+            .roots
+            .get(root)
+            .cloned()
+            .ok_or_else(|| NormalizeError::UnknownTable(root.to_string()))?;
+        let map = match item {
+            Json::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        let own_id = match map.get(C_DLT_ID) {
+            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        let row_hash = match (&own_id, settings.row_id) {
+            (None, RowIdKind::RowHash) => Some(row_hash_row_id(&map)),
+            _ => None,
+        };
+        let fragments = vec![root.to_string()];
+        let ctx = RowCtx {
+            settings: &settings,
+            root_id: None,
+        };
+        self.normalize_row(
+            root,
+            &fragments,
+            map,
+            0,
+            None,
+            own_id.or(row_hash),
+            &ctx,
+            sink,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn normalize_row(
+        &mut self,
+        table: &str,
+        fragments: &Fragments,
+        map: Map<String, Json>,
+        level: u32,
+        parent: Option<(&str, usize)>,
+        given_id: Option<String>,
+        ctx: &RowCtx<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), NormalizeError> {
+        let mut scalars: Vec<(String, Json)> = Vec::with_capacity(map.len());
+        let mut lists: Vec<(String, Vec<Json>)> = Vec::new();
+        self.flatten(
+            table,
+            map,
+            level,
+            ctx.settings.max_nesting,
+            &mut Vec::new(),
+            &mut scalars,
+            &mut lists,
+        );
+
+        let row_id = match (parent, given_id) {
+            (_, Some(id)) => id,
+            (Some((parent_id, idx)), None) => nested_row_id(parent_id, table, idx),
+            (None, None) => match ctx.settings.row_id {
+                RowIdKind::KeyHash => {
+                    let t = self
+                        .schema
+                        .table(table)
+                        .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+                    let keys: Vec<(&str, &Json)> = t
+                        .columns
+                        .iter()
+                        .filter(|c| c.primary_key)
+                        .filter_map(|c| {
+                            scalars
+                                .iter()
+                                .rev()
+                                .find(|(n, _)| *n == c.name)
+                                .map(|(n, v)| (n.as_str(), v))
+                        })
+                        .collect();
+                    key_hash_row_id(&keys)
+                }
+                _ => random_row_id(),
+            },
+        };
+
+        let mut row = Row::default();
+        for (name, value) in scalars {
+            self.put(table, &name, value, &mut row)?;
+        }
+        let is_root = parent.is_none();
+        let propagate = !is_root
+            && (ctx.settings.propagate_root_key
+                || self
+                    .schema
+                    .table(table)
+                    .is_some_and(|t| t.columns.iter().any(|c| c.root_key)));
+        if is_root {
+            let load_id = Value::Text(self.load_id.clone());
+            self.put_system(table, C_DLT_LOAD_ID, DataType::Text, load_id, &mut row)?;
+        } else {
+            if propagate {
+                let root_id = ctx.root_id.unwrap_or(row_id.as_str()).to_string();
+                self.put_system(table, C_DLT_ROOT_ID, DataType::Text, Value::Text(root_id), &mut row)?;
+            }
+            if let Some((parent_id, idx)) = parent {
+                let pid = Value::Text(parent_id.to_string());
+                self.put_system(table, C_DLT_PARENT_ID, DataType::Text, pid, &mut row)?;
+                let idx = Value::Int(i64::try_from(idx).unwrap_or(i64::MAX));
+                self.put_system(table, C_DLT_LIST_IDX, DataType::Bigint, idx, &mut row)?;
+            }
+        }
+        self.put_system(table, C_DLT_ID, DataType::Text, Value::Text(row_id.clone()), &mut row)?;
+
+        {
+            let t = self
+                .schema
+                .table_mut(table)
+                .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+            if !t.seen_data {
+                t.seen_data = true;
+                self.changed = true;
+            }
+            check_not_null(t, &row)?;
+        }
+        let t = self
+            .schema
+            .table(table)
+            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        sink.row(t, row).map_err(NormalizeError::Sink)?;
+
+        let child_root_id = ctx.root_id.unwrap_or(row_id.as_str()).to_string();
+        for (key, elements) in lists {
+            let mut child_fragments = fragments.clone();
+            child_fragments.extend(key.split("__").map(str::to_string));
+            let refs: Vec<&str> = child_fragments.iter().map(String::as_str).collect();
+            let child = make_path(&refs, self.max_len);
+            self.ensure_nested_table(&child, table);
+            let child_ctx = RowCtx {
+                settings: ctx.settings,
+                root_id: Some(&child_root_id),
+            };
+            for (idx, element) in elements.into_iter().enumerate() {
+                let map = match element {
+                    Json::Object(m) => m,
+                    Json::Array(inner) => {
+                        let mut m = Map::new();
+                        m.insert("list".into(), Json::Array(inner));
+                        m
+                    }
+                    scalar => {
+                        let mut m = Map::new();
+                        m.insert("value".into(), scalar);
+                        m
+                    }
+                };
+                self.normalize_row(
+                    &child,
+                    &child_fragments,
+                    map,
+                    level + 1,
+                    Some((&row_id, idx)),
+                    None,
+                    &child_ctx,
+                    sink,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits a dict into column values (nested dicts flattened with `__`) and lists that
+    /// become nested tables. Scalars of a dict come first, then its nested dicts, the last
+    /// one first, as dlt's stack-based flattening does.
+    #[allow(clippy::too_many_arguments)]
+    fn flatten(
+        &mut self,
+        table: &str,
+        map: Map<String, Json>,
+        level: u32,
+        max_nesting: u32,
+        path: &mut Vec<String>,
+        scalars: &mut Vec<(String, Json)>,
+        lists: &mut Vec<(String, Vec<Json>)>,
+    ) {
+        let mut dicts: Vec<(String, Map<String, Json>)> = Vec::new();
+        for (k, v) in map {
+            if path.is_empty() && k == C_DLT_ID {
+                continue;
+            }
+            let norm = self.key(&k);
+            let col_name = if path.is_empty() {
+                norm.clone()
+            } else {
+                let mut frags: Vec<&str> = path.iter().map(String::as_str).collect();
+                frags.push(&norm);
+                make_path(&frags, self.max_len)
+            };
+            match v {
+                Json::Object(_) | Json::Array(_) if self.keep_whole(table, &col_name, level, max_nesting) => {
+                    scalars.push((col_name, v));
+                }
+                Json::Object(m) => {
+                    if !m.is_empty() {
+                        dicts.push((norm, m));
+                    }
+                }
+                Json::Array(items) => {
+                    if !items.is_empty() {
+                        let mut frags: Vec<&str> = path.iter().map(String::as_str).collect();
+                        frags.push(&norm);
+                        lists.push((frags.join("__"), items));
+                    }
+                }
+                scalar => scalars.push((col_name, scalar)),
+            }
+        }
+        for (norm, m) in dicts.into_iter().rev() {
+            path.push(norm);
+            self.flatten(table, m, level + 1, max_nesting, path, scalars, lists);
+            path.pop();
+        }
+    }
+
+    /// A dict or list is kept whole (a `json` column) below the nesting limit or when its
+    /// column is typed `json`.
+    fn keep_whole(&self, table: &str, column: &str, level: u32, max_nesting: u32) -> bool {
+        if level + 1 > max_nesting {
+            return true;
+        }
+        self.schema
+            .table(table)
+            .and_then(|t| t.column(column))
+            .is_some_and(|c| c.data_type == Some(DataType::Json))
+    }
+
+    fn key(&mut self, raw: &str) -> String {
+        if let Some(n) = self.key_cache.get(raw) {
+            return n.clone();
+        }
+        let n = normalize_key(raw, self.max_len);
+        if self.key_cache.len() < 100_000 {
+            self.key_cache.insert(raw.to_string(), n.clone());
+        }
+        n
+    }
+
+    fn ensure_nested_table(&mut self, name: &str, parent: &str) {
+        if self.schema.table(name).is_some() {
+            return;
+        }
+        let (wd, strategy) = self
+            .schema
+            .table(parent)
+            .map(|p| (p.write_disposition.clone(), p.strategy.clone()))
+            .unwrap_or_else(|| ("append".into(), None));
+        let mut t = TableSchema::new(name);
+        t.parent = Some(parent.to_string());
+        t.write_disposition = wd;
+        t.strategy = strategy;
+        self.schema.tables.push(t);
+        self.changed = true;
+    }
+
+    /// Stores a data value: coerced into its column, or into a variant column when the
+    /// column has another type the value cannot be coerced to.
+    fn put(&mut self, table: &str, name: &str, value: Json, row: &mut Row) -> Result<(), NormalizeError> {
+        if value.is_null() {
+            return Ok(());
+        }
+        let max_len = self.max_len;
+        let changed = &mut self.changed;
+        let t = self
+            .schema
+            .table_mut(table)
+            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        let idx = match t.column_index(name) {
+            Some(i) => i,
+            None => {
+                let Some(ty) = infer_type(&value) else {
+                    return Ok(());
+                };
+                t.columns.push(default_column(name, ty));
+                *changed = true;
+                t.columns.len() - 1
+            }
+        };
+        let col = &mut t.columns[idx];
+        if col.data_type.is_none() {
+            col.data_type = infer_type(&value);
+            *changed = true;
+        }
+        if let Ok(v) = coerce(&value, col) {
+            row.set(idx, v);
+            return Ok(());
+        }
+        // variant column: `<col>__v_<type of the value>`
+        let Some(value_type) = infer_type(&value) else {
+            return Ok(());
+        };
+        let variant = make_path(&[name, &format!("v_{}", value_type.as_str())], max_len);
+        let vidx = match t.column_index(&variant) {
+            Some(i) => i,
+            None => {
+                let mut c = default_column(&variant, value_type);
+                c.variant = true;
+                t.columns.push(c);
+                *changed = true;
+                t.columns.len() - 1
+            }
+        };
+        match coerce(&value, &t.columns[vidx]) {
+            Ok(v) => {
+                row.set(vidx, v);
+                Ok(())
+            }
+            Err(_) => Err(NormalizeError::CannotCoerce {
+                table: table.to_string(),
+                column: name.to_string(),
+                variant,
+                value_type,
+            }),
+        }
+    }
+
+    fn put_system(
+        &mut self,
+        table: &str,
+        name: &str,
+        ty: DataType,
+        value: Value,
+        row: &mut Row,
+    ) -> Result<(), NormalizeError> {
+        let t = self
+            .schema
+            .table_mut(table)
+            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        let idx = match t.column_index(name) {
+            Some(i) => i,
+            None => {
+                t.columns.push(system_column(name, ty));
+                self.changed = true;
+                t.columns.len() - 1
+            }
+        };
+        row.set(idx, value);
+        Ok(())
+    }
+}
+
+struct RowCtx<'a> {
+    settings: &'a RootSettings,
+    /// `_dlt_id` of the root row, for nested rows.
+    root_id: Option<&'a str>,
+}
+
+/// A new data column: nullable, no hints.
+fn default_column(name: &str, ty: DataType) -> Column {
+    Column::new(name, ty)
+}
+
+/// dlt's default hints for its system columns.
+pub fn system_column(name: &str, ty: DataType) -> Column {
+    let mut c = Column::new(name, ty).not_null();
+    match name {
+        C_DLT_ID => {
+            c.unique = true;
+            c.row_key = true;
+        }
+        C_DLT_PARENT_ID => c.parent_key = true,
+        C_DLT_ROOT_ID => c.root_key = true,
+        _ => {}
+    }
+    c
+}
+
+fn check_not_null(t: &TableSchema, row: &Row) -> Result<(), NormalizeError> {
+    for (i, c) in t.columns.iter().enumerate() {
+        if !c.nullable && c.is_complete() && !row.values.iter().any(|(idx, v)| *idx == i && !v.is_null()) {
+            return Err(NormalizeError::NullInNotNull {
+                table: t.name.clone(),
+                column: c.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Extract: evaluate resources and write their items into a new package on disk.
+//!
+//! The package is written under `normalize/new/<load_id>` and renamed to
+//! `normalize/extracted/<load_id>` only when every item was written, so a source error or a
+//! crash leaves nothing half-extracted behind. The pipeline state extracted with the data
+//! travels in the same package.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use dest_core::Column;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::resource::{Items, Resource};
+use crate::state::PipelineState;
+use crate::storage::{io_err, rename, write_atomic, Storage, EXTRACTED, EXTRACT_NEW};
+use crate::PipelineError;
+
+/// One resource of an extracted package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ResourceSpec {
+    pub table_name: String,
+    pub write_disposition: String,
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    #[serde(default)]
+    pub merge_key: Vec<String>,
+    #[serde(default)]
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub max_table_nesting: Option<u32>,
+    /// Items file, relative to the package.
+    pub items_file: String,
+    pub items: u64,
+}
+
+/// `manifest.json` of an extracted package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub load_id: String,
+    pub created_at: String,
+    pub resources: Vec<ResourceSpec>,
+    /// The pipeline state to store with this load, when it changed.
+    #[serde(default)]
+    pub state: Option<PipelineState>,
+}
+
+pub(crate) const MANIFEST: &str = "manifest.json";
+
+/// Extracts `resources` into package `load_id`. On any error the package is removed.
+pub(crate) async fn extract(
+    storage: &Storage,
+    load_id: &str,
+    created_at: &str,
+    resources: Vec<Resource>,
+    state: Option<PipelineState>,
+) -> Result<u64, PipelineError> {
+    let dir = storage.package(EXTRACT_NEW, load_id);
+    let result = extract_into(&dir, load_id, created_at, resources, state).await;
+    match result {
+        Ok(n) => {
+            rename(&dir, &storage.package(EXTRACTED, load_id))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+async fn extract_into(
+    dir: &Path,
+    load_id: &str,
+    created_at: &str,
+    resources: Vec<Resource>,
+    state: Option<PipelineState>,
+) -> Result<u64, PipelineError> {
+    let items_dir = dir.join("items");
+    fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
+    let mut specs = Vec::with_capacity(resources.len());
+    let mut total = 0u64;
+    for (i, r) in resources.into_iter().enumerate() {
+        let rel = format!("items/{i}.jsonl");
+        let path = dir.join(&rel);
+        let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut count = 0u64;
+        let mut write = |item: serde_json::Value| -> Result<(), PipelineError> {
+            serde_json::to_writer(&mut out, &item)
+                .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?;
+            out.write_all(b"\n").map_err(io_err("writing an items file", &path))?;
+            count += 1;
+            Ok(())
+        };
+        match r.items {
+            Items::Iter(iter) => {
+                for item in iter {
+                    write(item?)?;
+                }
+            }
+            Items::Stream(mut s) => {
+                while let Some(item) = s.next().await {
+                    write(item?)?;
+                }
+            }
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| io_err("writing an items file", &path)(e.into_error()))?;
+        file.sync_all().map_err(io_err("syncing an items file", &path))?;
+        total += count;
+        let h = r.hints;
+        specs.push(ResourceSpec {
+            table_name: h.table_name,
+            write_disposition: h.disposition.kind().as_str().to_string(),
+            strategy: h.disposition.strategy().map(str::to_string),
+            primary_key: h.primary_key,
+            merge_key: h.merge_key,
+            columns: h.columns,
+            max_table_nesting: h.max_table_nesting,
+            items_file: rel,
+            items: count,
+        });
+    }
+    let manifest = Manifest {
+        load_id: load_id.to_string(),
+        created_at: created_at.to_string(),
+        resources: specs,
+        state,
+    };
+    let bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;
+    write_atomic(&dir.join(MANIFEST), &bytes)?;
+    Ok(total)
+}

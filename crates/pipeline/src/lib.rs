@@ -1,0 +1,527 @@
+//! The pipeline: extract → normalize → load, through load packages on disk.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pipeline::PipelineError> {
+//! use pipeline::{Pipeline, Resource};
+//! let mut p = Pipeline::builder("events")
+//!     .destination("postgres")
+//!     .dataset_name("raw")
+//!     .credentials("postgresql://loader:pw@localhost/dlt_data")
+//!     .build()?;
+//! let items = vec![serde_json::json!({"id": 1, "tags": ["a", "b"]})];
+//! let info = p.run(vec![Resource::new("events", items)]).await?;
+//! println!("{info}");
+//! # Ok(()) }
+//! ```
+//!
+//! The pipeline knows destinations only by name, through the registry of `dest-core`;
+//! the binary that uses it links the destination crates.
+
+mod extract;
+mod load;
+mod normalize;
+mod resource;
+mod state;
+mod storage;
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dest_core::registry::{self, DestinationContext};
+use dest_core::{DatasetRef, Destination, FileFormat, LoadClient, Schema};
+use dlt_config::{Config, ConfigBuilder};
+
+pub use crate::resource::{ItemError, Resource};
+pub use crate::state::PipelineState;
+use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
+
+/// Errors of a pipeline run; the message says which step failed and why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error("extract failed: {0}; nothing of this run was loaded")]
+    Extract(#[from] ItemError),
+
+    #[error("normalize failed: resource `{resource}`, item {item}: {source}; nothing of this run was loaded")]
+    Normalize {
+        resource: String,
+        item: u64,
+        source: ::normalize::NormalizeError,
+    },
+
+    #[error("normalize failed: {0}")]
+    Schema(#[from] ::normalize::NormalizeError),
+
+    #[error("load failed: table `{table}`, job {job}: {source}")]
+    Load {
+        table: String,
+        job: String,
+        source: dest_core::Error,
+    },
+
+    #[error("load {load_id} aborted: {source}; rows of jobs that had completed stay loaded")]
+    LoadAborted {
+        load_id: String,
+        source: Box<PipelineError>,
+    },
+
+    #[error(transparent)]
+    Destination(#[from] dest_core::Error),
+
+    #[error("configuration: {0}")]
+    Config(String),
+
+    #[error("{context}: {}: {source}", path.display())]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("internal error (a bug in dlt-rs, please report it): {0}")]
+    Internal(String),
+}
+
+/// One loaded package.
+#[derive(Debug, Clone)]
+pub struct PackageInfo {
+    pub load_id: String,
+    /// Rows inserted by the package's jobs (all tables).
+    pub rows: u64,
+    /// Tables that had jobs.
+    pub tables: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadInfo {
+    pub pipeline_name: String,
+    pub dataset_name: String,
+    /// Items extracted in this run.
+    pub items: u64,
+    pub packages: Vec<PackageInfo>,
+}
+
+impl fmt::Display for LoadInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pipeline {} loaded {} package(s) into dataset {}",
+            self.pipeline_name,
+            self.packages.len(),
+            self.dataset_name
+        )?;
+        for p in &self.packages {
+            write!(f, "\n  load {}: {} rows into {}", p.load_id, p.rows, p.tables.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Pipeline`].
+#[derive(Debug)]
+pub struct PipelineBuilder {
+    name: String,
+    destination: String,
+    dataset_name: Option<String>,
+    pipelines_dir: Option<PathBuf>,
+    config: Option<ConfigBuilder>,
+    credentials: Option<String>,
+    loader_file_format: Option<String>,
+    restore_from_destination: bool,
+}
+
+impl PipelineBuilder {
+    /// The destination by registry name (default `postgres`).
+    pub fn destination(mut self, name: &str) -> Self {
+        self.destination = name.to_string();
+        self
+    }
+
+    /// The dataset (a PostgreSQL schema); default `<pipeline name>_dataset`.
+    pub fn dataset_name(mut self, name: &str) -> Self {
+        self.dataset_name = Some(name.to_string());
+        self
+    }
+
+    /// Where the pipeline's working folder lives (default `~/.dlt/pipelines`).
+    pub fn pipelines_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.pipelines_dir = Some(dir.into());
+        self
+    }
+
+    /// The configuration to read (default: `.dlt/` files, environment, `~/.dlt/`).
+    pub fn config(mut self, config: ConfigBuilder) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Destination credentials given in code (a connection string); they win over
+    /// environment variables and files.
+    pub fn credentials(mut self, credentials: &str) -> Self {
+        self.credentials = Some(credentials.to_string());
+        self
+    }
+
+    /// The loader file format (default: the destination's preferred one).
+    pub fn loader_file_format(mut self, format: &str) -> Self {
+        self.loader_file_format = Some(format.to_string());
+        self
+    }
+
+    /// Whether a pipeline without local state restores it from the destination (default true).
+    pub fn restore_from_destination(mut self, yes: bool) -> Self {
+        self.restore_from_destination = yes;
+        self
+    }
+
+    /// Reads configuration and builds the destination (no connection is made yet).
+    pub fn build(self) -> Result<Pipeline, PipelineError> {
+        validate_pipeline_name(&self.name)?;
+        let mut cfg = self.config.unwrap_or_default();
+        if let Some(c) = &self.credentials {
+            cfg = cfg.set(&format!("destination.{}.credentials", self.destination), c.as_str());
+        }
+        let config = Arc::new(cfg.build()?);
+        let ctx = DestinationContext {
+            destination_name: &self.destination,
+            pipeline_name: Some(&self.name),
+            config: config.as_ref(),
+        };
+        let destination = registry::create(&self.destination, &ctx)?;
+        let caps = destination.capabilities().clone();
+        let format_name = self
+            .loader_file_format
+            .unwrap_or_else(|| caps.preferred_file_format.to_string());
+        caps.check_file_format(destination.name(), &format_name)?;
+        let file_format = destination.file_format(&format_name).ok_or_else(|| {
+            PipelineError::Internal(format!(
+                "destination `{}` lists format `{format_name}` but has no writer for it",
+                destination.name()
+            ))
+        })?;
+        let max = caps.max_identifier_length;
+        let dataset_raw = self
+            .dataset_name
+            .unwrap_or_else(|| format!("{}_dataset", self.name));
+        let dataset_name = ::normalize::naming::normalize_identifier(&dataset_raw, max)
+            .map_err(|e| PipelineError::Config(format!("dataset name: {e}")))?;
+        let schema_name = ::normalize::naming::normalize_identifier(&self.name, 64)
+            .map_err(|e| PipelineError::Config(format!("pipeline name: {e}")))?;
+        let dir = match self.pipelines_dir {
+            Some(d) => d,
+            None => default_pipelines_dir()?,
+        };
+        let storage = Storage::open(dir.join(&self.name))?;
+        Ok(Pipeline {
+            name: self.name,
+            dataset_name,
+            schema_name,
+            storage,
+            config,
+            destination,
+            file_format,
+            restore_from_destination: self.restore_from_destination,
+        })
+    }
+}
+
+fn validate_pipeline_name(name: &str) -> Result<(), PipelineError> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0']);
+    if ok {
+        Ok(())
+    } else {
+        Err(PipelineError::Config(format!(
+            "pipeline name `{name}` cannot name a folder; use letters, digits and underscores"
+        )))
+    }
+}
+
+fn default_pipelines_dir() -> Result<PathBuf, PipelineError> {
+    if let Some(d) = std::env::var_os("DLT_DATA_DIR") {
+        return Ok(PathBuf::from(d).join("pipelines"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".dlt").join("pipelines")),
+        None => Err(PipelineError::Config(
+            "no pipelines dir: set HOME or DLT_DATA_DIR, or give one".into(),
+        )),
+    }
+}
+
+/// A pipeline: a name, a destination, a dataset and a working folder.
+pub struct Pipeline {
+    name: String,
+    dataset_name: String,
+    schema_name: String,
+    storage: Storage,
+    config: Arc<Config>,
+    destination: Box<dyn Destination>,
+    file_format: Arc<dyn FileFormat>,
+    restore_from_destination: bool,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("name", &self.name)
+            .field("destination", &self.destination.name())
+            .field("dataset_name", &self.dataset_name)
+            .field("working_dir", &self.storage.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Starts building a pipeline named `name` (destination `postgres` by default).
+    pub fn builder(name: &str) -> PipelineBuilder {
+        PipelineBuilder {
+            name: name.to_string(),
+            destination: "postgres".into(),
+            dataset_name: None,
+            pipelines_dir: None,
+            config: None,
+            credentials: None,
+            loader_file_format: None,
+            restore_from_destination: true,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn dataset_name(&self) -> &str {
+        &self.dataset_name
+    }
+
+    /// The pipeline's working folder.
+    pub fn working_dir(&self) -> &Path {
+        &self.storage.root
+    }
+
+    /// The configuration the pipeline reads.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The local state (None before the first run).
+    pub fn state(&self) -> Result<Option<PipelineState>, PipelineError> {
+        read_json(&self.storage.root.join("state.json"))
+    }
+
+    /// The local schema (None before the first run).
+    pub fn schema(&self) -> Result<Option<Schema>, PipelineError> {
+        read_json(&self.schema_path())
+    }
+
+    fn schema_path(&self) -> PathBuf {
+        self.storage
+            .root
+            .join("schemas")
+            .join(format!("{}.schema.json", self.schema_name))
+    }
+
+    /// Extracts, normalizes and loads `resources`. Packages left pending by an earlier run
+    /// that died are finished first.
+    pub async fn run(&mut self, resources: Vec<Resource>) -> Result<LoadInfo, PipelineError> {
+        let _lock = self.lock().await?;
+        self.storage.discard_incomplete()?;
+        let caps = self.destination.capabilities().clone();
+        for r in &resources {
+            let d = &r.hints.disposition;
+            caps.check_disposition(self.destination.name(), d.kind(), d.strategy())?;
+        }
+        let mut info = LoadInfo {
+            pipeline_name: self.name.clone(),
+            dataset_name: self.dataset_name.clone(),
+            ..LoadInfo::default()
+        };
+        let mut client: Option<Arc<dyn LoadClient>> = None;
+
+        let mut state = match self.state()? {
+            Some(s) => s,
+            None => {
+                let restored = if self.restore_from_destination {
+                    let c = self.client(&mut client).await?;
+                    self.restore(c.as_ref()).await?
+                } else {
+                    None
+                };
+                restored.unwrap_or_else(|| {
+                    PipelineState::new(&self.name, &self.dataset_name, &self.schema_name, self.destination.name())
+                })
+            }
+        };
+        let mut schema = match self.schema()? {
+            Some(s) => s,
+            None => Schema::new(&self.schema_name),
+        };
+
+        // finish what an earlier run left
+        for id in self.storage.packages(EXTRACTED)? {
+            schema = self.normalize(&id, schema)?;
+        }
+
+        if !resources.is_empty() {
+            let load_id = next_load_id(state.local.last_load_id.as_deref());
+            let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            state.bump();
+            let extracted_state = state.needs_extract().then(|| state.clone());
+            info.items = extract::extract(&self.storage, &load_id, &created_at, resources, extracted_state).await?;
+            state.local.last_load_id = Some(load_id.clone());
+            state.local.last_extracted_hash = Some(state.version_hash.clone());
+            state.local.first_run = false;
+            self.save_state(&state)?;
+            schema = match self.normalize(&load_id, schema) {
+                Ok(s) => s,
+                Err(e) => {
+                    // the data cannot be normalized; its state did not advance either, so the
+                    // source can be read again once the problem is fixed
+                    let p = self.storage.package(EXTRACTED, &load_id);
+                    let _ = fs::remove_dir_all(p);
+                    return Err(e);
+                }
+            };
+        }
+        let _ = schema;
+
+        for id in self.storage.packages(NORMALIZED)? {
+            let c = self.client(&mut client).await?;
+            let workers = self.destination.workers();
+            let p = load::load_package(&self.storage, c, &id, workers).await?;
+            info.packages.push(p);
+        }
+        Ok(info)
+    }
+
+    fn normalize(&self, load_id: &str, schema: Schema) -> Result<Schema, PipelineError> {
+        let max = self.destination.capabilities().max_identifier_length;
+        let schema = normalize::normalize_package(&self.storage, load_id, schema, self.file_format.clone(), max)?;
+        let bytes = serde_json::to_vec_pretty(&schema)
+            .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
+        write_atomic(&self.schema_path(), &bytes)?;
+        Ok(schema)
+    }
+
+    async fn client(&self, slot: &mut Option<Arc<dyn LoadClient>>) -> Result<Arc<dyn LoadClient>, PipelineError> {
+        if let Some(c) = slot {
+            return Ok(c.clone());
+        }
+        let c = self
+            .destination
+            .client(&DatasetRef {
+                name: self.dataset_name.clone(),
+            })
+            .await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Restores state and schema from the destination (a new machine, a deleted folder).
+    async fn restore(&self, client: &dyn LoadClient) -> Result<Option<PipelineState>, PipelineError> {
+        let Some(stored) = client.stored_state(&self.name).await? else {
+            return Ok(None);
+        };
+        let Some(mut state) = PipelineState::decode(&stored.state) else {
+            tracing::warn!(load_id = %stored.load_id, "stored pipeline state cannot be decoded; starting fresh");
+            return Ok(None);
+        };
+        state.dataset_name = self.dataset_name.clone();
+        state.local.last_extracted_hash = Some(state.version_hash.clone());
+        state.local.last_load_id = Some(stored.load_id.clone());
+        if let Some(s) = client.stored_schema(&self.schema_name).await? {
+            match serde_json::from_str::<Schema>(&s.schema) {
+                Ok(schema) => {
+                    let bytes = serde_json::to_vec_pretty(&schema)
+                        .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
+                    write_atomic(&self.schema_path(), &bytes)?;
+                }
+                Err(e) => tracing::warn!(error = %e, "stored schema cannot be read; rebuilding it from data"),
+            }
+        }
+        self.save_state(&state)?;
+        tracing::info!(pipeline = %self.name, version = state.state_version, "restored state from the destination");
+        Ok(Some(state))
+    }
+
+    fn save_state(&self, state: &PipelineState) -> Result<(), PipelineError> {
+        let bytes = serde_json::to_vec_pretty(state)
+            .map_err(|e| PipelineError::Internal(format!("serializing the state: {e}")))?;
+        write_atomic(&self.storage.root.join("state.json"), &bytes)
+    }
+
+    /// One run of a pipeline at a time: an exclusive lock on the working folder.
+    async fn lock(&self) -> Result<fs::File, PipelineError> {
+        use fs2::FileExt;
+        let path = self.storage.root.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("opening the pipeline lock", &path))?;
+        if file.try_lock_exclusive().is_ok() {
+            return Ok(file);
+        }
+        tracing::info!(pipeline = %self.name, "another run of this pipeline is active; waiting for it");
+        let handle = tokio::task::spawn_blocking(move || file.lock_exclusive().map(|_| file));
+        handle
+            .await
+            .map_err(|e| PipelineError::Internal(format!("lock task: {e}")))?
+            .map_err(io_err("locking the pipeline", &path))
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, PipelineError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PipelineError::Config(format!("{} is damaged: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading", path)(e)),
+    }
+}
+
+/// A load id: Unix seconds with microseconds, always greater than `last`.
+fn next_load_id(last: Option<&str>) -> String {
+    let now = chrono::Utc::now();
+    let mut micros = now.timestamp_micros();
+    if let Some(prev) = last.and_then(parse_load_id) {
+        if micros <= prev {
+            micros = prev + 1;
+        }
+    }
+    format!("{}.{:06}", micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000))
+}
+
+fn parse_load_id(id: &str) -> Option<i64> {
+    let (secs, frac) = id.split_once('.')?;
+    let secs: i64 = secs.parse().ok()?;
+    let mut frac = frac.to_string();
+    frac.truncate(6);
+    while frac.len() < 6 {
+        frac.push('0');
+    }
+    Some(secs * 1_000_000 + frac.parse::<i64>().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_ids_grow() {
+        let a = next_load_id(None);
+        let b = next_load_id(Some("99999999999.999999"));
+        assert_eq!(b, "100000000000.000000");
+        assert!(parse_load_id(&a).is_some());
+        let c = next_load_id(Some(&a));
+        assert!(parse_load_id(&c) > parse_load_id(&a));
+    }
+}

@@ -1,0 +1,253 @@
+//! Normalize: turn an extracted package into job files of the destination's file format.
+//!
+//! Rows stream from the items files through the relational normalizer into one writer per
+//! table; when a table gains a column after rows were written, its file is closed and a new
+//! one started with the wider column list (as dlt does). The package is written under
+//! `load/new/<load_id>` and renamed to `load/normalized/<load_id>` when complete.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dest_core::{parse_write_disposition, Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
+use normalize::{Normalizer, ResourceHints, Row, RowSink};
+
+use crate::extract::{Manifest, MANIFEST};
+use crate::state::STATE_ENGINE_VERSION;
+use crate::storage::{io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED, NORMALIZE_NEW};
+use crate::PipelineError;
+
+/// The schema file inside a normalized package.
+pub(crate) const PACKAGE_SCHEMA: &str = "schema.json";
+/// The package's creation time (RFC 3339), the boundary for scd2.
+pub(crate) const PACKAGE_CREATED: &str = "created_at";
+
+/// Normalizes extracted package `load_id` against `schema`; returns the evolved schema.
+pub(crate) fn normalize_package(
+    storage: &Storage,
+    load_id: &str,
+    schema: Schema,
+    format: Arc<dyn FileFormat>,
+    max_identifier_length: usize,
+) -> Result<Schema, PipelineError> {
+    let src = storage.package(EXTRACTED, load_id);
+    let dst = storage.package(NORMALIZE_NEW, load_id);
+    let result = normalize_into(&src, &dst, load_id, schema, format, max_identifier_length);
+    match result {
+        Ok(schema) => {
+            rename(&dst, &storage.package(NORMALIZED, load_id))?;
+            fs::remove_dir_all(&src).map_err(io_err("removing an extracted package", &src))?;
+            Ok(schema)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dst);
+            Err(e)
+        }
+    }
+}
+
+fn normalize_into(
+    src: &Path,
+    dst: &Path,
+    load_id: &str,
+    schema: Schema,
+    format: Arc<dyn FileFormat>,
+    max_len: usize,
+) -> Result<Schema, PipelineError> {
+    let manifest_path = src.join(MANIFEST);
+    let manifest: Manifest = serde_json::from_slice(
+        &fs::read(&manifest_path).map_err(io_err("reading a package manifest", &manifest_path))?,
+    )
+    .map_err(|e| PipelineError::Internal(format!("{}: {e}", manifest_path.display())))?;
+    let jobs_dir = dst.join(NEW_JOBS);
+    fs::create_dir_all(&jobs_dir).map_err(io_err("creating a package", &jobs_dir))?;
+
+    let mut normalizer = Normalizer::new(schema, load_id, max_len);
+    let mut sink = JobFiles::new(jobs_dir, format);
+    for spec in &manifest.resources {
+        let hints = ResourceHints {
+            table_name: spec.table_name.clone(),
+            disposition: parse_write_disposition(&spec.write_disposition, spec.strategy.as_deref())?,
+            primary_key: spec.primary_key.clone(),
+            merge_key: spec.merge_key.clone(),
+            columns: spec.columns.clone(),
+            max_table_nesting: spec.max_table_nesting,
+        };
+        let root = normalizer.apply_hints(&hints)?;
+        let path = src.join(&spec.items_file);
+        let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
+        let reader = BufReader::with_capacity(1 << 20, file);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(io_err("reading an items file", &path))?;
+            let item: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| PipelineError::Internal(format!("{} line {}: {e}", path.display(), n + 1)))?;
+            normalizer
+                .normalize_item(&root, item, &mut sink)
+                .map_err(|e| PipelineError::Normalize {
+                    resource: spec.table_name.clone(),
+                    item: n as u64 + 1,
+                    source: e,
+                })?;
+        }
+    }
+    let mut schema = normalizer.into_schema();
+    if let Some(state) = &manifest.state {
+        let created: DateTime<Utc> = DateTime::parse_from_rfc3339(&manifest.created_at)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now());
+        let table = schema
+            .table_mut(STATE_TABLE)
+            .ok_or_else(|| PipelineError::Internal("the schema has no state table".into()))?;
+        table.seen_data = true;
+        let row = [
+            Value::Int(state.state_version),
+            Value::Int(STATE_ENGINE_VERSION),
+            Value::Text(state.pipeline_name.clone()),
+            Value::Text(state.encoded()),
+            Value::Timestamp(created),
+            Value::Text(state.version_hash.clone()),
+            Value::Text(load_id.to_string()),
+            Value::Text(normalize::ids::random_row_id()),
+        ];
+        sink.write_values(table, &row)?;
+    }
+    sink.finish()?;
+    schema.bump_version();
+    finish_package(dst, schema, &manifest)
+}
+
+fn finish_package(dst: &Path, schema: Schema, manifest: &Manifest) -> Result<Schema, PipelineError> {
+    let bytes = serde_json::to_vec(&schema)
+        .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
+    write_atomic(&dst.join(PACKAGE_SCHEMA), &bytes)?;
+    write_atomic(&dst.join(PACKAGE_CREATED), manifest.created_at.as_bytes())?;
+    Ok(schema)
+}
+
+struct OpenJob {
+    writer: Box<dyn JobWriter>,
+    file: fs::File,
+    path: PathBuf,
+    /// table column index -> position in the file's column list
+    mapping: Vec<Option<usize>>,
+    width: usize,
+}
+
+/// One open job file per table; implements [`RowSink`].
+struct JobFiles {
+    dir: PathBuf,
+    format: Arc<dyn FileFormat>,
+    open: HashMap<String, OpenJob>,
+    row: Vec<Value>,
+}
+
+impl JobFiles {
+    fn new(dir: PathBuf, format: Arc<dyn FileFormat>) -> Self {
+        JobFiles {
+            dir,
+            format,
+            open: HashMap::new(),
+            row: Vec::new(),
+        }
+    }
+
+    fn start(&self, table: &TableSchema) -> Result<OpenJob, PipelineError> {
+        let name = JobFileName::new(&table.name, self.format.name()).file_name();
+        let path = self.dir.join(name);
+        let file = fs::File::create(&path).map_err(io_err("creating a job file", &path))?;
+        let sync_handle = file.try_clone().map_err(io_err("creating a job file", &path))?;
+        let columns: Vec<Column> = table.complete_columns().cloned().collect();
+        let mut mapping = vec![None; table.columns.len()];
+        let mut pos = 0;
+        for (i, c) in table.columns.iter().enumerate() {
+            if c.is_complete() {
+                mapping[i] = Some(pos);
+                pos += 1;
+            }
+        }
+        let out = Box::new(BufWriter::with_capacity(1 << 20, file));
+        let writer = self.format.writer(&table.name, &columns, out)?;
+        Ok(OpenJob {
+            writer,
+            file: sync_handle,
+            path,
+            mapping,
+            width: columns.len(),
+        })
+    }
+
+    fn close(job: OpenJob) -> Result<(), PipelineError> {
+        let mut out = job.writer.finish()?;
+        out.flush().map_err(io_err("writing a job file", &job.path))?;
+        drop(out);
+        job.file.sync_all().map_err(io_err("syncing a job file", &job.path))?;
+        Ok(())
+    }
+
+    /// Writes a full row (one value per complete column, in schema order).
+    fn write_values(&mut self, table: &TableSchema, values: &[Value]) -> Result<(), PipelineError> {
+        let row = Row {
+            values: table
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.is_complete())
+                .map(|(i, _)| i)
+                .zip(values.iter().cloned())
+                .collect(),
+        };
+        self.write_row(table, row)
+    }
+
+    fn write_row(&mut self, table: &TableSchema, row: Row) -> Result<(), PipelineError> {
+        let fits = |job: &OpenJob| {
+            row.values
+                .iter()
+                .all(|(i, _)| job.mapping.get(*i).copied().flatten().is_some())
+        };
+        let needs_new = match self.open.get(&table.name) {
+            Some(job) => !fits(job),
+            None => true,
+        };
+        if needs_new {
+            if let Some(old) = self.open.remove(&table.name) {
+                Self::close(old)?;
+            }
+            let job = self.start(table)?;
+            self.open.insert(table.name.clone(), job);
+        }
+        let job = self
+            .open
+            .get_mut(&table.name)
+            .ok_or_else(|| PipelineError::Internal("job file vanished".into()))?;
+        self.row.clear();
+        self.row.resize(job.width, Value::Null);
+        for (i, v) in row.values {
+            if let Some(Some(pos)) = job.mapping.get(i) {
+                self.row[*pos] = v;
+            }
+        }
+        job.writer.write_row(&self.row)?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), PipelineError> {
+        for (_, job) in self.open.drain() {
+            Self::close(job)?;
+        }
+        Ok(())
+    }
+}
+
+impl RowSink for JobFiles {
+    fn row(
+        &mut self,
+        table: &TableSchema,
+        row: Row,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.write_row(table, row).map_err(|e| Box::new(e) as _)
+    }
+}

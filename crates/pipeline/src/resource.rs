@@ -1,0 +1,168 @@
+//! Resources: items plus dlt's resource hints.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use dest_core::{parse_write_disposition, Column, WriteDisposition};
+use futures_util::Stream;
+use normalize::ResourceHints;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::PipelineError;
+
+/// An item a source could not produce (a malformed line, a failed request...), with
+/// where it happened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{source_name}, {position}: {message}")]
+pub struct ItemError {
+    /// File name or source name.
+    pub source_name: String,
+    /// Where in the source (`line 12`, `item 3`).
+    pub position: String,
+    pub message: String,
+}
+
+pub(crate) enum Items {
+    Iter(Box<dyn Iterator<Item = Result<Json, ItemError>> + Send>),
+    Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
+}
+
+/// A named source of JSON items that load into one root table, with dlt's hints.
+pub struct Resource {
+    pub(crate) hints: ResourceHints,
+    pub(crate) items: Items,
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("hints", &self.hints)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_json<T: Serialize>(name: &str, idx: usize, item: T) -> Result<Json, ItemError> {
+    serde_json::to_value(item).map_err(|e| ItemError {
+        source_name: name.to_string(),
+        position: format!("item {}", idx + 1),
+        message: format!("cannot be turned into JSON: {e}"),
+    })
+}
+
+impl Resource {
+    /// A resource of any `Serialize` items (`serde_json::Value`, structs, maps...), loaded
+    /// into `table` with the `append` disposition.
+    pub fn new<I, T>(table: &str, items: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize,
+    {
+        let name = table.to_string();
+        let iter = items
+            .into_iter()
+            .enumerate()
+            .map(move |(i, item)| to_json(&name, i, item));
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Iter(Box::new(iter)),
+        }
+    }
+
+    /// A resource whose items may fail (each error names its source and position).
+    pub fn from_results<I>(table: &str, items: I) -> Self
+    where
+        I: IntoIterator<Item = Result<Json, ItemError>>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Iter(Box::new(items.into_iter())),
+        }
+    }
+
+    /// A resource fed by an async stream.
+    pub fn from_stream<S, T>(table: &str, stream: S) -> Self
+    where
+        S: Stream<Item = T> + Send + 'static,
+        T: Serialize,
+    {
+        use futures_util::StreamExt;
+        let name = table.to_string();
+        let mut idx = 0usize;
+        let s = stream.map(move |item| {
+            idx += 1;
+            to_json(&name, idx - 1, item)
+        });
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Stream(Box::pin(s)),
+        }
+    }
+
+    /// The disposition as a type (`dest_core::Merge { strategy: MergeStrategy::Upsert }`).
+    pub fn disposition(mut self, d: Arc<dyn WriteDisposition>) -> Self {
+        self.hints.disposition = d;
+        self
+    }
+
+    /// The disposition by dlt's names: `append`, `replace`, `merge`, with an optional strategy.
+    pub fn write_disposition(self, disposition: &str, strategy: Option<&str>) -> Result<Self, PipelineError> {
+        let d = parse_write_disposition(disposition, strategy)?;
+        Ok(self.disposition(d))
+    }
+
+    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.primary_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn merge_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.merge_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Column hints (names as in the data; they are normalized).
+    pub fn columns(mut self, cols: Vec<Column>) -> Self {
+        self.hints.columns = cols;
+        self
+    }
+
+    /// Column hints in dlt's dict form: `{"col": {"data_type": "json", "unique": true}}`.
+    pub fn columns_json(self, spec: &Json) -> Result<Self, PipelineError> {
+        let Json::Object(map) = spec else {
+            return Err(PipelineError::Config(
+                "column hints must be a JSON object: {\"column\": {\"data_type\": \"text\", ...}}".into(),
+            ));
+        };
+        let mut cols = Vec::with_capacity(map.len());
+        for (name, hints) in map {
+            let mut obj = match hints {
+                Json::Object(o) => o.clone(),
+                _ => {
+                    return Err(PipelineError::Config(format!(
+                        "hints of column `{name}` must be a JSON object"
+                    )))
+                }
+            };
+            obj.insert("name".into(), Json::String(name.clone()));
+            let col: Column = serde_json::from_value(Json::Object(obj))
+                .map_err(|e| PipelineError::Config(format!("hints of column `{name}`: {e}")))?;
+            cols.push(col);
+        }
+        Ok(self.columns(cols))
+    }
+
+    /// dlt's `max_table_nesting`: below this depth nested data stays JSON.
+    pub fn max_table_nesting(mut self, n: u32) -> Self {
+        self.hints.max_table_nesting = Some(n);
+        self
+    }
+
+    /// The root table name as given.
+    pub fn table_name(&self) -> &str {
+        &self.hints.table_name
+    }
+}

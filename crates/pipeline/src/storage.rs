@@ -1,0 +1,184 @@
+//! The pipeline's working folder and its load packages on disk.
+//!
+//! ```text
+//! <pipelines_dir>/<pipeline_name>/
+//!   state.json                          local pipeline state
+//!   schemas/<schema>.schema.json        the newest local schema
+//!   normalize/new/<load_id>/            a package being extracted (discarded after a crash)
+//!   normalize/extracted/<load_id>/      extracted: resources.json, state.json, items/*.jsonl
+//!   load/new/<load_id>/                 a package being normalized (discarded after a crash)
+//!   load/normalized/<load_id>/          ready to load: schema.json, new_jobs/, started_jobs/,
+//!                                       completed_jobs/, failed_jobs/
+//!   load/loaded/<load_id>/              done: package_completed.json ("loaded" or "aborted")
+//! ```
+//!
+//! Every state change of a package or a job is an atomic rename; files are synced before
+//! they are renamed into place.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::PipelineError;
+
+pub(crate) const EXTRACTED: &str = "normalize/extracted";
+pub(crate) const EXTRACT_NEW: &str = "normalize/new";
+pub(crate) const NORMALIZED: &str = "load/normalized";
+pub(crate) const NORMALIZE_NEW: &str = "load/new";
+pub(crate) const LOADED: &str = "load/loaded";
+
+pub(crate) const NEW_JOBS: &str = "new_jobs";
+pub(crate) const STARTED_JOBS: &str = "started_jobs";
+pub(crate) const COMPLETED_JOBS: &str = "completed_jobs";
+pub(crate) const FAILED_JOBS: &str = "failed_jobs";
+
+pub(crate) fn io_err(
+    context: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> PipelineError {
+    let path = path.to_path_buf();
+    move |source| PipelineError::Io {
+        context,
+        path,
+        source,
+    }
+}
+
+/// The working folder of one pipeline.
+#[derive(Debug, Clone)]
+pub(crate) struct Storage {
+    pub root: PathBuf,
+}
+
+impl Storage {
+    pub fn open(root: PathBuf) -> Result<Self, PipelineError> {
+        for d in [EXTRACTED, EXTRACT_NEW, NORMALIZED, NORMALIZE_NEW, LOADED, "schemas"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(io_err("creating the pipeline folder", &p))?;
+        }
+        Ok(Storage { root })
+    }
+
+    pub fn dir(&self, stage: &str) -> PathBuf {
+        self.root.join(stage)
+    }
+
+    pub fn package(&self, stage: &str, load_id: &str) -> PathBuf {
+        self.root.join(stage).join(load_id)
+    }
+
+    /// Load ids of the packages in `stage`, oldest first.
+    pub fn packages(&self, stage: &str) -> Result<Vec<String>, PipelineError> {
+        list_names(&self.dir(stage), true)
+    }
+
+    /// Removes half-written packages left by a crash (their sources are re-read).
+    pub fn discard_incomplete(&self) -> Result<(), PipelineError> {
+        for stage in [EXTRACT_NEW, NORMALIZE_NEW] {
+            for id in self.packages(stage)? {
+                let p = self.package(stage, &id);
+                fs::remove_dir_all(&p).map_err(io_err("removing an incomplete package", &p))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names of the entries of `dir`, sorted; only directories when `dirs`, else only files.
+pub(crate) fn list_names(dir: &Path, dirs: bool) -> Result<Vec<String>, PipelineError> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err("listing", dir)(e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(io_err("listing", dir))?;
+        let is_dir = entry.file_type().map_err(io_err("listing", dir))?.is_dir();
+        if is_dir == dirs {
+            if let Some(name) = entry.file_name().to_str() {
+                if !name.starts_with('.') {
+                    out.push(name.to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes a file atomically: temp file, sync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = fs::File::create(&tmp).map_err(io_err("writing", &tmp))?;
+        f.write_all(bytes).map_err(io_err("writing", &tmp))?;
+        f.sync_all().map_err(io_err("syncing", &tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err("renaming", path))?;
+    Ok(())
+}
+
+/// Renames (moves) within the working folder and syncs the parent of the target.
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), PipelineError> {
+    fs::rename(from, to).map_err(io_err("moving", from))?;
+    if let Some(parent) = to.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// A job file name: `<table>.<file_id>.<retry_count>.<format>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobFileName {
+    pub table: String,
+    pub file_id: String,
+    pub retry: u32,
+    pub format: String,
+}
+
+impl JobFileName {
+    pub fn new(table: &str, format: &str) -> Self {
+        let id: [u8; 5] = rand::random();
+        JobFileName {
+            table: table.to_string(),
+            file_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            retry: 0,
+            format: format.to_string(),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        let mut parts = name.rsplitn(4, '.');
+        let format = parts.next()?.to_string();
+        let retry = parts.next()?.parse().ok()?;
+        let file_id = parts.next()?.to_string();
+        let table = parts.next()?.to_string();
+        Some(JobFileName {
+            table,
+            file_id,
+            retry,
+            format,
+        })
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("{}.{}.{}.{}", self.table, self.file_id, self.retry, self.format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_file_names_round_trip() {
+        let j = JobFileName::new("events__payload__commits", "insert_values");
+        assert_eq!(j.file_id.len(), 10);
+        let parsed = JobFileName::parse(&j.file_name()).unwrap();
+        assert_eq!(parsed, j);
+        assert_eq!(JobFileName::parse("nonsense"), None);
+    }
+}

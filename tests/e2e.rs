@@ -1,0 +1,216 @@
+//! End-to-end tests: pipelines through the library against a real PostgreSQL.
+//!
+//! Each test loads into its own schema (`test_support::fresh_schema`) and its own temporary
+//! pipelines dir, and asserts what landed in the database.
+
+use pipeline::{Pipeline, PipelineError, Resource};
+use serde_json::json;
+use test_support::{connect, fresh_schema, pg_url, query_rows};
+
+use dest_postgres as _;
+
+fn pipeline(name: &str, dataset: &str, dir: &std::path::Path) -> Pipeline {
+    Pipeline::builder(name)
+        .destination("postgres")
+        .dataset_name(dataset)
+        .pipelines_dir(dir)
+        .credentials(&pg_url())
+        .config(dlt_config_isolated(dir))
+        .build()
+        .expect("pipeline builds")
+}
+
+/// Configuration that ignores the developer's own `.dlt/` folders and environment.
+fn dlt_config_isolated(dir: &std::path::Path) -> dlt_config::ConfigBuilder {
+    dlt_config::Config::builder()
+        .project_dir(dir)
+        .no_global_dir()
+        .env(false)
+}
+
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    query_rows(client, sql)
+        .await
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect())
+        .collect()
+}
+
+#[test]
+fn postgres_is_registered_in_this_binary() {
+    assert_eq!(dest_core::registry::names(), vec!["postgres"]);
+    let err = dest_core::registry::find("snowflake").unwrap_err().to_string();
+    assert!(err.contains("known destinations: postgres"), "{err}");
+}
+
+#[tokio::test]
+async fn nested_items_make_child_tables_and_link_them() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::nested_items_make_child_tables").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline("nested", &ds, dir.path());
+    let items = vec![
+        json!({"id": 1, "user": {"Name": "ann", "meta": {"admin": true}}, "tags": ["a", "b"],
+               "orders": [{"sku": "x", "lines": [{"qty": 2}]}]}),
+        json!({"id": 2, "user": {"Name": "bob"}, "tags": [], "orders": []}),
+    ];
+    let info = p.run(vec![Resource::new("Events", items)]).await.unwrap();
+    assert_eq!(info.packages.len(), 1);
+
+    let got = rows(
+        &db,
+        &format!(
+            "select id::text, user__name, user__meta__admin::text from {ds}.events order by id"
+        ),
+    )
+    .await;
+    assert_eq!(got, [["1", "ann", "true"], ["2", "bob", "NULL"]]);
+    let got = rows(
+        &db,
+        &format!(
+            "select t.value, t._dlt_list_idx::text, e.id::text from {ds}.events__tags t \
+             join {ds}.events e on e._dlt_id = t._dlt_parent_id order by t._dlt_list_idx"
+        ),
+    )
+    .await;
+    assert_eq!(got, [["a", "0", "1"], ["b", "1", "1"]]);
+    let got = rows(
+        &db,
+        &format!(
+            "select l.qty::text from {ds}.events__orders__lines l \
+             join {ds}.events__orders o on o._dlt_id = l._dlt_parent_id"
+        ),
+    )
+    .await;
+    assert_eq!(got, [["2"]]);
+    let got = rows(
+        &db,
+        &format!("select count(*)::text from {ds}._dlt_loads where status = 0"),
+    )
+    .await;
+    assert_eq!(got, [["1"]]);
+}
+
+#[tokio::test]
+async fn schema_evolves_across_runs_and_state_is_written_once() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::schema_evolves_across_runs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline("evolve", &ds, dir.path());
+    p.run(vec![Resource::new("people", vec![json!({"id": 1, "age": 30})])])
+        .await
+        .unwrap();
+    p.run(vec![Resource::new(
+        "people",
+        vec![json!({"id": 2, "age": "unknown", "email": "x@y.z"})],
+    )])
+    .await
+    .unwrap();
+    let got = rows(
+        &db,
+        &format!("select id::text, age::text, age__v_text, email from {ds}.people order by id"),
+    )
+    .await;
+    assert_eq!(got, [["1", "30", "NULL", "NULL"], ["2", "NULL", "unknown", "x@y.z"]]);
+    let counts = rows(
+        &db,
+        &format!(
+            "select (select count(*) from {ds}._dlt_version)::text, \
+                    (select count(*) from {ds}._dlt_loads)::text, \
+                    (select count(*) from {ds}._dlt_pipeline_state)::text"
+        ),
+    )
+    .await;
+    assert_eq!(counts, [["2", "2", "1"]]);
+
+    // same shape again: no new schema version
+    p.run(vec![Resource::new("people", vec![json!({"id": 3, "age": 5})])])
+        .await
+        .unwrap();
+    let versions = rows(&db, &format!("select count(*)::text from {ds}._dlt_version")).await;
+    assert_eq!(versions, [["2"]]);
+}
+
+#[tokio::test]
+async fn integers_past_64_bits_keep_every_digit() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::integers_past_64_bits").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline("bigints", &ds, dir.path());
+    let items: Vec<serde_json::Value> = [
+        r#"{"id": 1, "n": 123456789012345678901234567890}"#,
+        r#"{"id": 2, "n": -99999999999999999999}"#,
+        r#"{"id": 3, "small": 4611686018427387904}"#,
+    ]
+    .iter()
+    .map(|s| serde_json::from_str(s).unwrap())
+    .collect();
+    p.run(vec![Resource::new("nums", items)]).await.unwrap();
+    let got = rows(
+        &db,
+        &format!("select trunc(n)::text, small::text from {ds}.nums order by id"),
+    )
+    .await;
+    assert_eq!(
+        got,
+        [
+            ["123456789012345678901234567890", "NULL"],
+            ["-99999999999999999999", "NULL"],
+            ["NULL", "4611686018427387904"]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_source_error_loads_nothing_and_names_the_position() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::source_error_loads_nothing").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline("bad_source", &ds, dir.path());
+    let items = vec![
+        Ok(json!({"id": 1})),
+        Err(pipeline::ItemError {
+            source_name: "api".into(),
+            position: "page 2".into(),
+            message: "HTTP 500".into(),
+        }),
+    ];
+    let err = p
+        .run(vec![Resource::from_results("t", items)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Extract(_)), "{err}");
+    assert!(err.to_string().contains("api, page 2: HTTP 500"), "{err}");
+    let tables = rows(
+        &db,
+        &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}'"),
+    )
+    .await;
+    assert_eq!(tables, [["0"]]);
+}
+
+#[tokio::test]
+async fn a_new_working_folder_restores_state_from_the_destination() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::restores_state").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline("restore", &ds, dir.path());
+    p.run(vec![Resource::new("t", vec![json!({"id": 1})])])
+        .await
+        .unwrap();
+    let before = p.state().unwrap().unwrap();
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut p2 = pipeline("restore", &ds, dir2.path());
+    p2.run(vec![Resource::new("t", vec![json!({"id": 2})])])
+        .await
+        .unwrap();
+    let after = p2.state().unwrap().unwrap();
+    assert_eq!(after.version_hash, before.version_hash);
+    // the restored state is unchanged, so no second state row
+    let n = rows(&db, &format!("select count(*)::text from {ds}._dlt_pipeline_state")).await;
+    assert_eq!(n, [["1"]]);
+    // the restored schema knew table t: no second schema version
+    let v = rows(&db, &format!("select count(*)::text from {ds}._dlt_version")).await;
+    assert_eq!(v, [["1"]]);
+}

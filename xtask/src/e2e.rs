@@ -1,0 +1,359 @@
+//! `cargo xtask e2e`: the main job end to end, through the library and through the command line.
+//!
+//! 1. find or start PostgreSQL ([`crate::pg`]);
+//! 2. `cargo build --release -p cli --bins --examples` (skipped with `--no-build`);
+//! 3. generate `<target>/e2e/events.jsonl` ([`crate::events`], `--rows`, `--seed`);
+//! 4. load it with `examples/library_pipeline` into dataset `e2e_lib`, then with
+//!    `dlt-rs load` into dataset `e2e_cli` (table `events`), each after dropping its schemas and
+//!    deleting `<target>/e2e/pipelines`;
+//! 5. print every table of both datasets with its row count and fail unless both hold the same
+//!    tables with the same counts and `events` holds one row per generated record.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use crate::pg;
+
+const DEFAULT_ROWS: u64 = 20_000;
+const DEFAULT_SEED: u64 = 20_240_301;
+const LIB_DATASET: &str = "e2e_lib";
+const CLI_DATASET: &str = "e2e_cli";
+const CLI_PIPELINE: &str = "e2e_cli";
+const ROOT_TABLE: &str = "events";
+
+struct Options {
+    rows: u64,
+    seed: u64,
+    /// Use the release binaries as they are (handy when iterating on the loads only).
+    build: bool,
+}
+
+fn parse(args: Vec<OsString>) -> Result<Options> {
+    let mut options = Options {
+        rows: DEFAULT_ROWS,
+        seed: DEFAULT_SEED,
+        build: true,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let arg = arg
+            .into_string()
+            .map_err(|a| anyhow!("argument {a:?} is not UTF-8"))?;
+        if arg == "--no-build" {
+            options.build = false;
+            continue;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || -> Result<u64> {
+            let text = match inline.clone() {
+                Some(v) => v,
+                None => args
+                    .next()
+                    .and_then(|v| v.into_string().ok())
+                    .ok_or_else(|| anyhow!("{flag} needs a number"))?,
+            };
+            text.parse()
+                .with_context(|| format!("{flag} needs a number, got {text:?}"))
+        };
+        match flag.as_str() {
+            "--rows" => options.rows = value()?,
+            "--seed" => options.seed = value()?,
+            _ => bail!("unknown e2e option {arg:?} (expected --rows N, --seed S, --no-build)"),
+        }
+    }
+    if options.rows == 0 {
+        bail!("--rows must be at least 1");
+    }
+    Ok(options)
+}
+
+/// One load's outcome: how long it took and whether it worked.
+struct Run {
+    label: &'static str,
+    elapsed: Duration,
+    ok: bool,
+}
+
+pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
+    let options = parse(args)?;
+    let server = pg::ensure(root)?;
+    eprintln!("xtask: e2e uses {}", server.describe());
+    let psql = pg::require_psql()?;
+    let url = server.url.as_str();
+
+    let target = crate::target_dir(root);
+    let work = target.join("e2e");
+    let input = work.join("events.jsonl");
+    let pipelines = work.join("pipelines");
+    let release = target.join("release");
+
+    let build_time = if options.build {
+        let started = Instant::now();
+        let mut build = Command::new(crate::cargo());
+        build
+            .args(["build", "--release", "-p", "cli", "--bins", "--examples"])
+            .current_dir(root);
+        eprintln!("xtask: {}", crate::show(&build));
+        let status = build.status().context("could not run cargo")?;
+        if !status.success() {
+            bail!("the release build failed ({status})");
+        }
+        Some(started.elapsed())
+    } else {
+        None
+    };
+
+    let started = Instant::now();
+    let bytes = crate::events::write_file(&input, options.rows, options.seed)?;
+    let generate_time = started.elapsed();
+    eprintln!(
+        "xtask: wrote {} events ({:.1} MB, seed {}) to {} in {}",
+        options.rows,
+        bytes as f64 / 1e6,
+        options.seed,
+        input.display(),
+        secs(generate_time)
+    );
+
+    let mut lib = Command::new(release.join("examples").join("library_pipeline"));
+    lib.arg("--credentials")
+        .arg(url)
+        .args(["--dataset", LIB_DATASET])
+        .arg("--pipelines-dir")
+        .arg(&pipelines)
+        .arg("--input")
+        .arg(&input)
+        .current_dir(root);
+    let lib_run = load("library", &psql, url, LIB_DATASET, &pipelines, lib)?;
+
+    let mut cli = Command::new(release.join("dlt-rs"));
+    cli.arg("load")
+        .arg(&input)
+        .args(["--destination", "postgres", "--credentials", url])
+        .args(["--pipeline", CLI_PIPELINE])
+        .arg("--pipelines-dir")
+        .arg(&pipelines)
+        .args(["--dataset", CLI_DATASET, "--table", ROOT_TABLE])
+        .current_dir(root);
+    let cli_run = load("command line", &psql, url, CLI_DATASET, &pipelines, cli)?;
+
+    let lib_tables = table_counts(&psql, url, LIB_DATASET)?;
+    let cli_tables = table_counts(&psql, url, CLI_DATASET)?;
+    print_tables(LIB_DATASET, &lib_tables);
+    print_tables(CLI_DATASET, &cli_tables);
+
+    let mut problems = Vec::new();
+    for run in [&lib_run, &cli_run] {
+        if !run.ok {
+            problems.push(format!("the {} load failed", run.label));
+        }
+    }
+    for (dataset, tables) in [(LIB_DATASET, &lib_tables), (CLI_DATASET, &cli_tables)] {
+        match tables.get(ROOT_TABLE) {
+            Some(&n) if n == options.rows as i64 => {}
+            Some(&n) => problems.push(format!(
+                "{dataset}.{ROOT_TABLE} holds {n} rows, expected {}",
+                options.rows
+            )),
+            None => problems.push(format!("{dataset} has no table {ROOT_TABLE}")),
+        }
+    }
+    problems.extend(compare(&lib_tables, &cli_tables));
+
+    println!();
+    println!("timings:");
+    if let Some(build_time) = build_time {
+        println!("  release build        {:>9}", secs(build_time));
+    }
+    println!(
+        "  generate {:>7} rows {:>9}",
+        options.rows,
+        secs(generate_time)
+    );
+    for run in [&lib_run, &cli_run] {
+        println!(
+            "  {:<20} {:>9}  {}",
+            format!("load ({})", run.label),
+            secs(run.elapsed),
+            if run.ok { "ok" } else { "FAILED" }
+        );
+    }
+    println!();
+    if problems.is_empty() {
+        println!(
+            "e2e: ok — {LIB_DATASET} and {CLI_DATASET} hold the same {} tables and row counts",
+            lib_tables.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("e2e: FAILED");
+        for problem in &problems {
+            println!("  - {problem}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Drops `dataset` (and `<dataset>_staging`), deletes the pipelines directory, runs `cmd` and
+/// times it. A load that fails (or cannot start) is reported, not an error: the other still runs.
+fn load(
+    label: &'static str,
+    psql: &Path,
+    url: &str,
+    dataset: &str,
+    pipelines: &Path,
+    mut cmd: Command,
+) -> Result<Run> {
+    drop_dataset(psql, url, dataset)?;
+    if pipelines.exists() {
+        std::fs::remove_dir_all(pipelines)
+            .with_context(|| format!("could not delete {}", pipelines.display()))?;
+    }
+    eprintln!("\nxtask: load through the {label}: {}", crate::show(&cmd));
+    let started = Instant::now();
+    let ok = match cmd.status() {
+        Ok(status) if status.success() => true,
+        Ok(status) => {
+            eprintln!("xtask: the {label} load failed ({status})");
+            false
+        }
+        Err(e) => {
+            eprintln!(
+                "xtask: could not run {}: {e}",
+                cmd.get_program().to_string_lossy()
+            );
+            false
+        }
+    };
+    let elapsed = started.elapsed();
+    eprintln!("xtask: the {label} load took {}", secs(elapsed));
+    Ok(Run { label, elapsed, ok })
+}
+
+fn drop_dataset(psql: &Path, url: &str, dataset: &str) -> Result<()> {
+    let sql = format!(
+        "SET client_min_messages = warning; DROP SCHEMA IF EXISTS {} CASCADE; \
+         DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_ident(dataset),
+        quote_ident(&format!("{dataset}_staging"))
+    );
+    pg::psql(psql, url, &sql).map(drop)
+}
+
+/// Every base table of `schema` with its row count.
+fn table_counts(psql: &Path, url: &str, schema: &str) -> Result<BTreeMap<String, i64>> {
+    let list = pg::psql(
+        psql,
+        url,
+        &format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = {} \
+             AND table_type = 'BASE TABLE' ORDER BY table_name",
+            quote_literal(schema)
+        ),
+    )?;
+    let tables: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    if tables.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let sql = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT {}, count(*) FROM {}.{}",
+                quote_literal(t),
+                quote_ident(schema),
+                quote_ident(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut counts = BTreeMap::new();
+    for line in pg::psql(psql, url, &sql)?.lines().filter(|l| !l.is_empty()) {
+        let (table, count) = line
+            .rsplit_once('|')
+            .ok_or_else(|| anyhow!("unexpected psql output line {line:?}"))?;
+        let count = count
+            .parse()
+            .with_context(|| format!("unexpected count in {line:?}"))?;
+        counts.insert(table.to_string(), count);
+    }
+    Ok(counts)
+}
+
+fn print_tables(dataset: &str, tables: &BTreeMap<String, i64>) {
+    println!();
+    println!("dataset {dataset}: {} tables", tables.len());
+    let width = tables.keys().map(String::len).max().unwrap_or(0);
+    for (table, count) in tables {
+        println!("  {table:<width$}  {count:>10}");
+    }
+}
+
+/// The differences between the two datasets, one line each.
+fn compare(lib: &BTreeMap<String, i64>, cli: &BTreeMap<String, i64>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (table, &n) in lib {
+        match cli.get(table) {
+            None => problems.push(format!("{table} ({n} rows) is only in {LIB_DATASET}")),
+            Some(&m) if m != n => problems.push(format!(
+                "{table}: {n} rows in {LIB_DATASET}, {m} in {CLI_DATASET}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for (table, &m) in cli {
+        if !lib.contains_key(table) {
+            problems.push(format!("{table} ({m} rows) is only in {CLI_DATASET}"));
+        }
+    }
+    problems
+}
+
+fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        let o = parse(args(&[])).unwrap();
+        assert_eq!((o.rows, o.seed), (DEFAULT_ROWS, DEFAULT_SEED));
+        assert!(o.build);
+        let o = parse(args(&["--rows", "50", "--seed=3", "--no-build"])).unwrap();
+        assert_eq!((o.rows, o.seed, o.build), (50, 3, false));
+        assert!(parse(args(&["--rows"])).is_err());
+        assert!(parse(args(&["--rows", "x"])).is_err());
+        assert!(parse(args(&["--rows", "0"])).is_err());
+        assert!(parse(args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn compares_datasets() {
+        let a: BTreeMap<String, i64> = [("events".to_string(), 3), ("x".to_string(), 1)].into();
+        let b: BTreeMap<String, i64> = [("events".to_string(), 3), ("y".to_string(), 1)].into();
+        assert!(compare(&a, &a).is_empty());
+        assert_eq!(compare(&a, &b).len(), 2);
+    }
+}

@@ -1,0 +1,752 @@
+//! Finding, starting and stopping the PostgreSQL server the tests and the end-to-end run use.
+//!
+//! Order of preference:
+//! 1. `DLT_RS_TEST_PG_URL`, used as is;
+//! 2. a server on `127.0.0.1:5432` (port overridable with `DLT_RS_PG_PROBE_PORT`) that lets the
+//!    `postgres` user into the `postgres` database without a password (checked with
+//!    `psql ... -c 'select 1'`; when `psql` is missing an answering port is enough);
+//! 3. a throwaway cluster in `<target>/pg-throwaway/data` on `127.0.0.1:54329` (port overridable
+//!    with `DLT_RS_PG_THROWAWAY_PORT`), created with the local `initdb` (trust auth, user
+//!    `postgres`, UTF8, `--no-sync`) and started with `pg_ctl`; it is left running and reused by
+//!    later invocations until `cargo xtask pg-stop`. As root, the cluster belongs to the
+//!    `postgres` OS user and `initdb`/`pg_ctl` run as that user (`runuser`, else `su`); when that
+//!    user cannot reach the target directory the cluster lives in
+//!    `$TMPDIR/dlt-rs-pg-throwaway-<hash of the workspace path>` instead;
+//! 4. otherwise an error saying what to install.
+//!
+//! Progress goes to stderr so that `cargo xtask pg-url` prints nothing but the URL on stdout.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server URL to use as is; also what `cargo xtask test` exports to the tests.
+pub const URL_ENV: &str = "DLT_RS_TEST_PG_URL";
+/// Overrides the port probed for a running server (default 5432); handy to test the
+/// throwaway path on a machine that has a server.
+pub const PROBE_PORT_ENV: &str = "DLT_RS_PG_PROBE_PORT";
+/// Overrides the port of the throwaway cluster (default 54329).
+pub const THROWAWAY_PORT_ENV: &str = "DLT_RS_PG_THROWAWAY_PORT";
+
+const DEFAULT_PROBE_PORT: u16 = 5432;
+const DEFAULT_THROWAWAY_PORT: u16 = 54329;
+/// How long to wait for a freshly started cluster to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The OS user that owns the throwaway cluster when we run as root.
+const PG_OS_USER: &str = "postgres";
+
+/// The server chosen, and how.
+pub struct Server {
+    pub url: String,
+    pub origin: Origin,
+}
+
+pub enum Origin {
+    /// From `DLT_RS_TEST_PG_URL`.
+    Env,
+    /// Already answering on 127.0.0.1.
+    Running,
+    /// The throwaway cluster; `started` is false when it was already running.
+    Throwaway { data_dir: PathBuf, started: bool },
+}
+
+impl Server {
+    /// One line for humans: the URL (password hidden) and where it comes from.
+    pub fn describe(&self) -> String {
+        let url = redact(&self.url);
+        match &self.origin {
+            Origin::Env => format!("PostgreSQL at {url} (from {URL_ENV})"),
+            Origin::Running => format!("the PostgreSQL already running at {url}"),
+            Origin::Throwaway { data_dir, started } => format!(
+                "the throwaway PostgreSQL at {url} ({} {}; stop it with `cargo xtask pg-stop`)",
+                if *started {
+                    "started from"
+                } else {
+                    "already running from"
+                },
+                data_dir.display()
+            ),
+        }
+    }
+}
+
+/// Finds a usable server or starts the throwaway cluster; see the module documentation.
+pub fn ensure(root: &Path) -> Result<Server> {
+    if let Some(url) = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty()) {
+        return Ok(Server {
+            url: url.trim().to_string(),
+            origin: Origin::Env,
+        });
+    }
+
+    let probe_port = port_from_env(PROBE_PORT_ENV, DEFAULT_PROBE_PORT)?;
+    let probe_url = local_url(probe_port);
+    if port_answers(probe_port) {
+        match find_psql() {
+            None => {
+                eprintln!(
+                    "xtask: 127.0.0.1:{probe_port} answers; psql is not installed, so the login \
+                     is not checked"
+                );
+                return Ok(Server {
+                    url: probe_url,
+                    origin: Origin::Running,
+                });
+            }
+            Some(psql) => match select_one(&psql, &probe_url) {
+                Ok(()) => {
+                    return Ok(Server {
+                        url: probe_url,
+                        origin: Origin::Running,
+                    })
+                }
+                Err(why) => eprintln!(
+                    "xtask: 127.0.0.1:{probe_port} answers but `psql {probe_url}` failed \
+                     ({why}); using a throwaway cluster instead"
+                ),
+            },
+        }
+    } else {
+        eprintln!("xtask: nothing answers on 127.0.0.1:{probe_port}; using a throwaway cluster");
+    }
+
+    Cluster::locate(root)?.ensure_running()
+}
+
+/// Stops the throwaway cluster if it runs (`pg_ctl stop -m fast`).
+pub fn stop(root: &Path) -> Result<()> {
+    let mut stopped = false;
+    let mut looked = Vec::new();
+    for base in candidate_bases(root) {
+        let data = base.join("data");
+        looked.push(data.display().to_string());
+        if !data.join("postmaster.pid").exists() {
+            continue;
+        }
+        let tools = ServerTools::find().ok_or_else(|| {
+            anyhow!(
+                "{} holds a running cluster but pg_ctl was not found",
+                data.display()
+            )
+        })?;
+        let as_postgres = is_root();
+        let mut cmd = as_pg_user(&tools.pg_ctl, as_postgres)?;
+        cmd.arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]);
+        eprintln!(
+            "xtask: stopping the throwaway cluster in {}",
+            data.display()
+        );
+        let out = run_captured(&mut cmd)?;
+        if out.status.success() {
+            stopped = true;
+        } else {
+            let text = output_text(&out);
+            if text.contains("No such process") || text.contains("is not running") {
+                eprintln!("xtask: it was not running (stale postmaster.pid)");
+            } else {
+                bail!("`pg_ctl stop` failed: {text}");
+            }
+        }
+    }
+    if stopped {
+        eprintln!("xtask: stopped");
+    } else {
+        eprintln!(
+            "xtask: no throwaway PostgreSQL is running (looked in {})",
+            looked.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Runs `sql` with `psql -X -At` against `url` and returns its stdout.
+pub fn psql(psql: &Path, url: &str, sql: &str) -> Result<String> {
+    let mut cmd = psql_command(psql, url);
+    cmd.args(["-v", "ON_ERROR_STOP=1", "-c", sql]);
+    let out = run_captured(&mut cmd)?;
+    if !out.status.success() {
+        bail!(
+            "psql failed on `{sql}` against {}: {}",
+            redact(url),
+            output_text(&out)
+        );
+    }
+    String::from_utf8(out.stdout).context("psql printed something that is not UTF-8")
+}
+
+/// `psql` from `PATH` or from the usual PostgreSQL install directories.
+pub fn find_psql() -> Option<PathBuf> {
+    find_in_path("psql").or_else(|| {
+        pg_bin_dirs()
+            .into_iter()
+            .map(|d| d.join("psql"))
+            .find(|p| is_executable(p))
+    })
+}
+
+/// Like [`find_psql`], with the fix in the error.
+pub fn require_psql() -> Result<PathBuf> {
+    find_psql().ok_or_else(|| {
+        anyhow!(
+            "psql (the PostgreSQL client) was not found in PATH or /usr/lib/postgresql/*/bin; \
+             install it, e.g. `apt-get install postgresql-client` (Debian/Ubuntu), \
+             `dnf install postgresql` (Fedora) or `brew install libpq` (macOS)"
+        )
+    })
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let auth_start = scheme_end + 3;
+    let auth_end = url[auth_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| auth_start + i);
+    let Some(at) = url[auth_start..auth_end].rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &url[auth_start..auth_start + at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}***{}",
+            &url[..auth_start + colon + 1],
+            &url[auth_start + at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
+fn local_url(port: u16) -> String {
+    format!("postgresql://postgres@127.0.0.1:{port}/postgres")
+}
+
+fn port_from_env(var: &str, default: u16) -> Result<u16> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .with_context(|| format!("{var}={v:?} is not a port number")),
+        _ => Ok(default),
+    }
+}
+
+fn port_answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+fn psql_command(psql: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(psql);
+    // -w: never prompt for a password (CI has no stdin); -X: ignore ~/.psqlrc.
+    cmd.arg(url)
+        .args(["-X", "-A", "-t", "-w", "-q"])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// `Ok` when `select 1` works; else psql's complaint.
+fn select_one(psql: &Path, url: &str) -> std::result::Result<(), String> {
+    let mut cmd = psql_command(psql, url);
+    cmd.args(["-c", "select 1"]);
+    match cmd.output() {
+        Ok(out) if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "1" => {
+            Ok(())
+        }
+        Ok(out) => Err(output_text(&out)),
+        Err(e) => Err(format!("could not run {}: {e}", psql.display())),
+    }
+}
+
+/// `initdb` and `pg_ctl`, from one installation.
+struct ServerTools {
+    initdb: PathBuf,
+    pg_ctl: PathBuf,
+}
+
+impl ServerTools {
+    /// `PATH` first, then the usual install directories, newest version first.
+    fn find() -> Option<Self> {
+        if let Some(initdb) = find_in_path("initdb") {
+            // Prefer the pg_ctl next to the real initdb (PATH entries are often symlinks).
+            let real_dir = std::fs::canonicalize(&initdb)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf));
+            let pg_ctl = real_dir
+                .map(|d| d.join("pg_ctl"))
+                .filter(|p| is_executable(p))
+                .or_else(|| find_in_path("pg_ctl"));
+            if let Some(pg_ctl) = pg_ctl {
+                return Some(Self { initdb, pg_ctl });
+            }
+        }
+        pg_bin_dirs().into_iter().find_map(|dir| {
+            let (initdb, pg_ctl) = (dir.join("initdb"), dir.join("pg_ctl"));
+            (is_executable(&initdb) && is_executable(&pg_ctl)).then_some(Self { initdb, pg_ctl })
+        })
+    }
+
+    /// The major version `initdb --version` reports (`15`, or `9.6` for old releases).
+    fn major_version(&self) -> Result<String> {
+        let out = run_captured(Command::new(&self.initdb).arg("--version"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "initdb (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+        let version = text
+            .split_whitespace()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+            .ok_or_else(|| anyhow!("cannot read a version from `initdb --version`: {text:?}"))?;
+        let mut parts = version.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().unwrap_or_default();
+        Ok(if major == "9" {
+            format!("9.{}", parts.next().unwrap_or_default())
+        } else {
+            major.to_string()
+        })
+    }
+}
+
+/// Directories where PostgreSQL server binaries usually live, newest version first.
+fn pg_bin_dirs() -> Vec<PathBuf> {
+    let mut versioned: Vec<(Vec<u32>, PathBuf)> = Vec::new();
+    for (parent, prefix) in [("/usr/lib/postgresql", ""), ("/usr", "pgsql-")] {
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(version) = name.strip_prefix(prefix) else {
+                continue;
+            };
+            let key: Vec<u32> = version.split('.').map_while(|p| p.parse().ok()).collect();
+            if !key.is_empty() {
+                versioned.push((key, entry.path().join("bin")));
+            }
+        }
+    }
+    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut dirs: Vec<PathBuf> = versioned.into_iter().map(|(_, d)| d).collect();
+    dirs.push(PathBuf::from("/usr/local/pgsql/bin"));
+    dirs
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether we run as root (then PostgreSQL's tools must run as another user).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A command running `program` as the `postgres` OS user when `as_postgres`, else as us.
+fn as_pg_user(program: &Path, as_postgres: bool) -> Result<Command> {
+    if !as_postgres {
+        let mut cmd = Command::new(program);
+        cmd.current_dir("/");
+        return Ok(cmd);
+    }
+    let runuser = find_in_path("runuser").or_else(|| {
+        ["/sbin/runuser", "/usr/sbin/runuser"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| is_executable(p))
+    });
+    let mut cmd = match runuser {
+        Some(runuser) => {
+            let mut cmd = Command::new(runuser);
+            cmd.args(["-u", PG_OS_USER, "--"]).arg(program);
+            cmd
+        }
+        None => {
+            // `su USER -s /bin/sh -c 'exec "$0" "$@"' PROGRAM ARGS...` keeps the arguments whole.
+            let mut cmd = Command::new("su");
+            cmd.args([PG_OS_USER, "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\""])
+                .arg(program);
+            cmd
+        }
+    };
+    // The postgres user may not be allowed into our working directory.
+    cmd.current_dir("/");
+    Ok(cmd)
+}
+
+fn run_captured(cmd: &mut Command) -> Result<Output> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("could not run {}", crate::show(cmd)))
+}
+
+fn output_text(out: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.trim().is_empty() {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(stdout.trim());
+    }
+    if text.is_empty() {
+        text = format!("exited with {}", out.status);
+    }
+    text
+}
+
+/// Where the throwaway cluster may live: `<target>/pg-throwaway`, then the temp-dir fallback
+/// used when the `postgres` OS user cannot reach the target directory.
+fn candidate_bases(root: &Path) -> Vec<PathBuf> {
+    vec![
+        crate::target_dir(root).join("pg-throwaway"),
+        fallback_base(root),
+    ]
+}
+
+fn fallback_base(root: &Path) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "dlt-rs-pg-throwaway-{:08x}",
+        fnv1a(root.as_os_str().as_encoded_bytes()) as u32
+    ))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The throwaway cluster's places and tools.
+struct Cluster {
+    tools: ServerTools,
+    base: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    log: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// Finds the tools and settles the directories (creating them, owned by `postgres` when we
+    /// are root).
+    fn locate(root: &Path) -> Result<Self> {
+        let tools = ServerTools::find().ok_or_else(|| anyhow!(install_message()))?;
+        let port = port_from_env(THROWAWAY_PORT_ENV, DEFAULT_THROWAWAY_PORT)?;
+        let as_postgres = is_root();
+        if as_postgres {
+            let known = Command::new("id")
+                .arg("-u")
+                .arg(PG_OS_USER)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !known {
+                bail!(
+                    "running as root, and PostgreSQL refuses to run as root, but there is no \
+                     `{PG_OS_USER}` OS user to run it as; create one (`useradd --system \
+                     --create-home {PG_OS_USER}`), run as a normal user, or set {URL_ENV}"
+                );
+            }
+        }
+
+        let [preferred, fallback] = <[PathBuf; 2]>::try_from(candidate_bases(root))
+            .map_err(|_| anyhow!("internal: expected two candidate directories"))?;
+        let base = if !as_postgres {
+            preferred
+        } else if fallback.join("data").join("PG_VERSION").exists() {
+            // A cluster made in the fallback place earlier stays there.
+            fallback
+        } else {
+            prepare_dir(&preferred, true)?;
+            if pg_user_can_write(&preferred) {
+                preferred
+            } else {
+                eprintln!(
+                    "xtask: the `{PG_OS_USER}` user cannot reach {}; the cluster goes to {}",
+                    preferred.display(),
+                    fallback.display()
+                );
+                fallback
+            }
+        };
+        prepare_dir(&base, as_postgres)?;
+
+        // Unix socket paths are limited to ~107 bytes.
+        let mut socket_dir = base.join("sock");
+        if socket_dir.as_os_str().len() + "/.s.PGSQL.65535".len() > 100 {
+            socket_dir = std::env::temp_dir().join(format!(
+                "dlt-rs-pg-sock-{:08x}",
+                fnv1a(base.as_os_str().as_encoded_bytes()) as u32
+            ));
+        }
+        prepare_dir(&socket_dir, as_postgres)?;
+
+        Ok(Self {
+            tools,
+            data: base.join("data"),
+            log: base.join("postgres.log"),
+            base,
+            socket_dir,
+            port,
+            as_postgres,
+        })
+    }
+
+    /// Reuses the running cluster, or (creates and) starts it, then waits until it answers.
+    fn ensure_running(mut self) -> Result<Server> {
+        let data_dir = self.data.clone();
+        if self.is_running()? {
+            eprintln!(
+                "xtask: reusing the throwaway cluster in {}",
+                self.data.display()
+            );
+            // It keeps the port it was started with.
+            if let Some(port) = self.running_port().filter(|p| *p != self.port) {
+                eprintln!("xtask: it listens on port {port}, not {}", self.port);
+                self.port = port;
+            }
+            let url = local_url(self.port);
+            self.wait_ready(&url)?;
+            return Ok(Server {
+                url,
+                origin: Origin::Throwaway {
+                    data_dir,
+                    started: false,
+                },
+            });
+        }
+        if port_answers(self.port) {
+            bail!(
+                "port {} on 127.0.0.1 is taken by another program, so the throwaway cluster in {} \
+                 cannot start there; set {THROWAWAY_PORT_ENV} to a free port",
+                self.port,
+                self.data.display()
+            );
+        }
+        let url = local_url(self.port);
+        self.init_if_needed()?;
+        self.start()?;
+        self.wait_ready(&url)?;
+        Ok(Server {
+            url,
+            origin: Origin::Throwaway {
+                data_dir,
+                started: true,
+            },
+        })
+    }
+
+    fn is_running(&self) -> Result<bool> {
+        if !self.data.join("PG_VERSION").exists() {
+            return Ok(false);
+        }
+        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres)?;
+        cmd.arg("-D").arg(&self.data).arg("status");
+        // 0: running; 3: not running; 4: no valid data directory.
+        Ok(run_captured(&mut cmd)?.status.success())
+    }
+
+    /// The port in `postmaster.pid` (its fourth line) of the running cluster.
+    fn running_port(&self) -> Option<u16> {
+        let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        pid_file.lines().nth(3)?.trim().parse().ok()
+    }
+
+    /// Runs `initdb` unless a cluster of the same major version is already there.
+    fn init_if_needed(&self) -> Result<()> {
+        let major = self.tools.major_version()?;
+        let existing = std::fs::read_to_string(self.data.join("PG_VERSION")).ok();
+        match existing.as_deref().map(str::trim) {
+            Some(v) if v == major => return Ok(()),
+            Some(v) => eprintln!(
+                "xtask: {} holds a PostgreSQL {v} cluster but initdb is version {major}; \
+                 making a new one",
+                self.data.display()
+            ),
+            None => {}
+        }
+        if self.data.exists() {
+            std::fs::remove_dir_all(&self.data)
+                .with_context(|| format!("could not remove {}", self.data.display()))?;
+        }
+        eprintln!(
+            "xtask: creating a throwaway cluster in {} with {}",
+            self.data.display(),
+            self.tools.initdb.display()
+        );
+        let mut cmd = as_pg_user(&self.tools.initdb, self.as_postgres)?;
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
+            .env("TZ", "UTC");
+        let out = run_captured(&mut cmd)?;
+        if !out.status.success() {
+            bail!("`{}` failed: {}", crate::show(&cmd), output_text(&out));
+        }
+        Ok(())
+    }
+
+    fn start(&self) -> Result<()> {
+        eprintln!(
+            "xtask: starting the throwaway cluster on 127.0.0.1:{} (log: {})",
+            self.port,
+            self.log.display()
+        );
+        let socket_dir = self
+            .socket_dir
+            .to_str()
+            .ok_or_else(|| anyhow!("{} is not UTF-8", self.socket_dir.display()))?;
+        if socket_dir.contains('\'') {
+            bail!("the socket directory {socket_dir} contains a quote");
+        }
+        let options = format!(
+            "-k '{socket_dir}' -p {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres)?;
+        cmd.arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", &READY_TIMEOUT.as_secs().to_string()])
+            .arg("-o")
+            .arg(options)
+            .arg("start");
+        let out = run_captured(&mut cmd)?;
+        if !out.status.success() {
+            bail!(
+                "`{}` failed: {}\nlast lines of {}:\n{}",
+                crate::show(&cmd),
+                output_text(&out),
+                self.log.display(),
+                self.log_tail(20)
+            );
+        }
+        Ok(())
+    }
+
+    /// Polls until the server takes a connection (and, with psql, a query), up to a deadline.
+    fn wait_ready(&self, url: &str) -> Result<()> {
+        let psql = find_psql();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last_error = String::from("port closed");
+        loop {
+            if port_answers(self.port) {
+                match &psql {
+                    None => return Ok(()),
+                    Some(psql) => match select_one(psql, url) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => last_error = e,
+                    },
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the throwaway cluster did not accept connections within {}s ({last_error}); \
+                     last lines of {}:\n{}",
+                    READY_TIMEOUT.as_secs(),
+                    self.log.display(),
+                    self.log_tail(20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        match std::fs::read_to_string(&self.log) {
+            Ok(text) => {
+                let all: Vec<&str> = text.lines().collect();
+                all[all.len().saturating_sub(lines)..].join("\n")
+            }
+            Err(e) => format!("(cannot read the log: {e}; base {})", self.base.display()),
+        }
+    }
+}
+
+/// Creates `dir`; when `for_postgres`, hands it to the `postgres` OS user.
+fn prepare_dir(dir: &Path, for_postgres: bool) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    if for_postgres {
+        let out = run_captured(Command::new("chown").arg(PG_OS_USER).arg(dir))?;
+        if !out.status.success() {
+            bail!(
+                "could not give {} to the {PG_OS_USER} user: {}",
+                dir.display(),
+                output_text(&out)
+            );
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("could not set the permissions of {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether the `postgres` OS user can enter and write `dir` (every parent must be traversable).
+fn pg_user_can_write(dir: &Path) -> bool {
+    let Ok(mut cmd) = as_pg_user(Path::new("/bin/sh"), true) else {
+        return false;
+    };
+    cmd.args(["-c", "cd \"$1\" && test -w .", "sh"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    run_captured(&mut cmd).is_ok_and(|o| o.status.success())
+}
+
+fn install_message() -> String {
+    format!(
+        "no PostgreSQL found: nothing usable answers on 127.0.0.1:{DEFAULT_PROBE_PORT} and no \
+         initdb/pg_ctl was found (looked in PATH, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, \
+         /usr/local/pgsql/bin). Install PostgreSQL, e.g. `apt-get install postgresql` \
+         (Debian/Ubuntu), `dnf install postgresql-server` (Fedora) or `brew install \
+         postgresql@16` (macOS); or set {URL_ENV}=postgresql://USER:PASSWORD@HOST:PORT/DB to \
+         use a server of your own"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgresql://u:secret@h:5432/db"),
+            "postgresql://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact("postgresql://postgres@127.0.0.1:5432/postgres"),
+            "postgresql://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(redact("host=x"), "host=x");
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
