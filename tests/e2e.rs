@@ -3,6 +3,8 @@
 //! Each test loads into its own schema (`test_support::fresh_schema`) and its own temporary
 //! pipelines dir, and asserts what landed in the database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pipeline::{Pipeline, PipelineError, Resource};
 use serde_json::json;
 use test_support::{connect, fresh_schema, pg_url, query_rows};
@@ -32,14 +34,20 @@ async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
     query_rows(client, sql)
         .await
         .into_iter()
-        .map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
         .collect()
 }
 
 #[test]
 fn postgres_is_registered_in_this_binary() {
     assert_eq!(dest_core::registry::names(), vec!["postgres"]);
-    let err = dest_core::registry::find("snowflake").unwrap_err().to_string();
+    let err = dest_core::registry::find("snowflake")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("known destinations: postgres"), "{err}");
 }
 
@@ -97,9 +105,12 @@ async fn schema_evolves_across_runs_and_state_is_written_once() {
     let ds = fresh_schema(&db, "e2e::schema_evolves_across_runs").await;
     let dir = tempfile::tempdir().unwrap();
     let mut p = pipeline("evolve", &ds, dir.path());
-    p.run(vec![Resource::new("people", vec![json!({"id": 1, "age": 30})])])
-        .await
-        .unwrap();
+    p.run(vec![Resource::new(
+        "people",
+        vec![json!({"id": 1, "age": 30})],
+    )])
+    .await
+    .unwrap();
     p.run(vec![Resource::new(
         "people",
         vec![json!({"id": 2, "age": "unknown", "email": "x@y.z"})],
@@ -111,7 +122,13 @@ async fn schema_evolves_across_runs_and_state_is_written_once() {
         &format!("select id::text, age::text, age__v_text, email from {ds}.people order by id"),
     )
     .await;
-    assert_eq!(got, [["1", "30", "NULL", "NULL"], ["2", "NULL", "unknown", "x@y.z"]]);
+    assert_eq!(
+        got,
+        [
+            ["1", "30", "NULL", "NULL"],
+            ["2", "NULL", "unknown", "x@y.z"]
+        ]
+    );
     let counts = rows(
         &db,
         &format!(
@@ -124,10 +141,17 @@ async fn schema_evolves_across_runs_and_state_is_written_once() {
     assert_eq!(counts, [["2", "2", "1"]]);
 
     // same shape again: no new schema version
-    p.run(vec![Resource::new("people", vec![json!({"id": 3, "age": 5})])])
-        .await
-        .unwrap();
-    let versions = rows(&db, &format!("select count(*)::text from {ds}._dlt_version")).await;
+    p.run(vec![Resource::new(
+        "people",
+        vec![json!({"id": 3, "age": 5})],
+    )])
+    .await
+    .unwrap();
+    let versions = rows(
+        &db,
+        &format!("select count(*)::text from {ds}._dlt_version"),
+    )
+    .await;
     assert_eq!(versions, [["2"]]);
 }
 
@@ -183,7 +207,9 @@ async fn a_source_error_loads_nothing_and_names_the_position() {
     assert!(err.to_string().contains("api, page 2: HTTP 500"), "{err}");
     let tables = rows(
         &db,
-        &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}'"),
+        &format!(
+            "select count(*)::text from information_schema.tables where table_schema = '{ds}'"
+        ),
     )
     .await;
     assert_eq!(tables, [["0"]]);
@@ -208,9 +234,17 @@ async fn a_new_working_folder_restores_state_from_the_destination() {
     let after = p2.state().unwrap().unwrap();
     assert_eq!(after.version_hash, before.version_hash);
     // the restored state is unchanged, so no second state row
-    let n = rows(&db, &format!("select count(*)::text from {ds}._dlt_pipeline_state")).await;
+    let n = rows(
+        &db,
+        &format!("select count(*)::text from {ds}._dlt_pipeline_state"),
+    )
+    .await;
     assert_eq!(n, [["1"]]);
     // the restored schema knew table t: no second schema version
-    let v = rows(&db, &format!("select count(*)::text from {ds}._dlt_version")).await;
+    let v = rows(
+        &db,
+        &format!("select count(*)::text from {ds}._dlt_version"),
+    )
+    .await;
     assert_eq!(v, [["1"]]);
 }

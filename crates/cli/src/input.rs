@@ -52,7 +52,13 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
     let first = loop {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
-            Err(e) => return Box::new(std::iter::once(Err(err(&path, "line 1".into(), e.to_string())))),
+            Err(e) => {
+                return Box::new(std::iter::once(Err(err(
+                    &path,
+                    "line 1".into(),
+                    e.to_string(),
+                ))))
+            }
         };
         if buf.is_empty() {
             break None;
@@ -88,7 +94,11 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
             Ok(l) => l,
             Err(e) => {
                 failed = true;
-                return Some(Err(err(&path, format!("line {line_no}"), format!("read error: {e}"))));
+                return Some(Err(err(
+                    &path,
+                    format!("line {line_no}"),
+                    format!("read error: {e}"),
+                )));
             }
         };
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -96,7 +106,11 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
         }
         return Some(serde_json::from_slice(&line).map_err(|e| {
             failed = true;
-            err(&path, format!("line {line_no}"), format!("malformed JSON: {e}"))
+            err(
+                &path,
+                format!("line {line_no}"),
+                format!("malformed JSON: {e}"),
+            )
         }));
     })
 }
@@ -107,10 +121,15 @@ fn read_array(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
     let thread_path = path.clone();
     std::thread::spawn(move || {
         let mut de = serde_json::Deserializer::from_reader(reader);
-        let res = serde::Deserializer::deserialize_seq(&mut de, ArrayVisitor { tx: &tx }).and_then(|()| de.end());
+        let res = serde::Deserializer::deserialize_seq(&mut de, ArrayVisitor { tx: &tx })
+            .and_then(|()| de.end());
         if let Err(e) = res {
             let position = format!("line {} column {}", e.line(), e.column());
-            let _ = tx.send(Err(err(&thread_path, position, format!("malformed JSON: {e}"))));
+            let _ = tx.send(Err(err(
+                &thread_path,
+                position,
+                format!("malformed JSON: {e}"),
+            )));
         }
     });
     ChannelIter { rx, done: false }

@@ -23,6 +23,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Load JSON Lines or JSON array files (optionally gzip-compressed) into a table.
     Load(LoadArgs),

@@ -1,6 +1,8 @@
 //! The `dlt-rs` binary against a real PostgreSQL: dlt conformance cases, input formats,
 //! bad input and configuration errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,9 +37,13 @@ fn shared_dir() -> PathBuf {
 /// Runs the binary in an isolated folder: no `.dlt/` files, no inherited dlt variables.
 fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(cwd).env("HOME", cwd).env_remove("DLT_DATA_DIR");
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env_remove("DLT_DATA_DIR");
     for (k, _) in std::env::vars() {
-        if k.starts_with("DESTINATION__") || k.starts_with("CREDENTIALS") || k.starts_with("LOAD__") {
+        if k.starts_with("DESTINATION__") || k.starts_with("CREDENTIALS") || k.starts_with("LOAD__")
+        {
             cmd.env_remove(k);
         }
     }
@@ -46,8 +52,20 @@ fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
 
 fn load_args<'a>(file: &'a str, dataset: &'a str, url: &'a str, pipes: &'a str) -> Vec<&'a str> {
     vec![
-        "load", file, "--destination", "postgres", "--credentials", url, "--pipeline", dataset,
-        "--pipelines-dir", pipes, "--dataset", dataset, "--table", "items",
+        "load",
+        file,
+        "--destination",
+        "postgres",
+        "--credentials",
+        url,
+        "--pipeline",
+        dataset,
+        "--pipelines-dir",
+        pipes,
+        "--dataset",
+        dataset,
+        "--table",
+        "items",
     ]
 }
 
@@ -84,20 +102,34 @@ async fn gzip_and_json_array_files_load() {
     let ds = fresh_schema(&db, "cli::gzip_and_json_array_files_load").await;
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("a.jsonl.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     enc.write_all(b"{\"id\": 1}\n\n{\"id\": 2}\n").unwrap();
     enc.finish().unwrap();
     let arr = dir.path().join("b.json");
     std::fs::write(&arr, "  [{\"id\": 3, \"l\": [1]}, {\"id\": 4}]").unwrap();
     let url = pg_url();
     let pipes = dir.path().join("pipes");
-    let (gz_s, arr_s, pipes_s) = (gz.to_string_lossy(), arr.to_string_lossy(), pipes.to_string_lossy());
+    let (gz_s, arr_s, pipes_s) = (
+        gz.to_string_lossy(),
+        arr.to_string_lossy(),
+        pipes.to_string_lossy(),
+    );
     let mut args = load_args(&gz_s, &ds, &url, &pipes_s);
     args.insert(2, &arr_s);
     let out = dlt_rs(&args, dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = query_rows(&db, &format!("select id::text from {ds}.items order by id")).await;
-    let ids: Vec<String> = got.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    let ids: Vec<String> = got
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
     assert_eq!(ids, ["1", "2", "3", "4"]);
     let child = query_rows(&db, &format!("select count(*)::text from {ds}.items__l")).await;
     assert_eq!(child, [[Some("1".to_string())]]);
@@ -109,7 +141,11 @@ async fn a_malformed_line_names_file_and_line_and_loads_nothing() {
     let ds = fresh_schema(&db, "cli::malformed_line_loads_nothing").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.jsonl");
-    std::fs::write(&file, "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3,\n{\"id\": 4}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3,\n{\"id\": 4}\n",
+    )
+    .unwrap();
     let url = pg_url();
     let pipes = dir.path().join("pipes");
     let (f, p) = (file.to_string_lossy(), pipes.to_string_lossy());
@@ -119,7 +155,9 @@ async fn a_malformed_line_names_file_and_line_and_loads_nothing() {
     assert!(err.contains("bad.jsonl, line 3: malformed JSON"), "{err}");
     let tables = query_rows(
         &db,
-        &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}'"),
+        &format!(
+            "select count(*)::text from information_schema.tables where table_schema = '{ds}'"
+        ),
     )
     .await;
     assert_eq!(tables, [[Some("0".to_string())]]);
@@ -127,7 +165,11 @@ async fn a_malformed_line_names_file_and_line_and_loads_nothing() {
     // fixed input loads, and nothing of the failed run comes with it
     std::fs::write(&file, "{\"id\": 1}\n{\"id\": 2}\n").unwrap();
     let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let n = query_rows(&db, &format!("select count(*)::text from {ds}.items")).await;
     assert_eq!(n, [[Some("2".to_string())]]);
 }
@@ -139,7 +181,16 @@ fn missing_credentials_list_every_key_tried() {
     std::fs::write(&file, "{\"id\": 1}\n").unwrap();
     let f = file.to_string_lossy();
     let out = dlt_rs(
-        &["load", &f, "--pipeline", "p", "--pipelines-dir", &f, "--table", "t"],
+        &[
+            "load",
+            &f,
+            "--pipeline",
+            "p",
+            "--pipelines-dir",
+            &f,
+            "--table",
+            "t",
+        ],
         dir.path(),
     );
     assert!(!out.status.success());
@@ -168,7 +219,19 @@ fn credentials_from_secrets_toml_and_a_wrong_password_is_never_printed() {
     let f = file.to_string_lossy();
     let pipes = dir.path().join("pipes");
     let p = pipes.to_string_lossy();
-    let out = dlt_rs(&["load", &f, "--pipeline", "p", "--pipelines-dir", &p, "--table", "t"], dir.path());
+    let out = dlt_rs(
+        &[
+            "load",
+            &f,
+            "--pipeline",
+            "p",
+            "--pipelines-dir",
+            &p,
+            "--table",
+            "t",
+        ],
+        dir.path(),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("127.0.0.1:1/no_such_db_dltrs"), "{err}");

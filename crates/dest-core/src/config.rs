@@ -64,7 +64,9 @@ impl Found {
 
     pub fn as_u64(&self) -> Result<u64> {
         match &self.value {
-            Json::Number(n) => n.as_u64().ok_or_else(|| self.invalid("expected a whole number >= 0")),
+            Json::Number(n) => n
+                .as_u64()
+                .ok_or_else(|| self.invalid("expected a whole number >= 0")),
             Json::String(s) => s
                 .trim()
                 .parse()
@@ -170,7 +172,11 @@ impl<'a> Resolver<'a> {
         self.candidate_paths(section, field)
             .into_iter()
             .flat_map(|p| {
-                let env = p.iter().map(|s| s.to_uppercase()).collect::<Vec<_>>().join("__");
+                let env = p
+                    .iter()
+                    .map(|s| s.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join("__");
                 [env, p.join(".")]
             })
             .collect()

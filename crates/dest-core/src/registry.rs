@@ -92,7 +92,10 @@ mod tests {
     fn unknown_name_lists_known() {
         let err = find("no_such_destination").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("unknown destination `no_such_destination`"), "{msg}");
+        assert!(
+            msg.contains("unknown destination `no_such_destination`"),
+            "{msg}"
+        );
         assert!(msg.contains("known destinations"), "{msg}");
     }
 }

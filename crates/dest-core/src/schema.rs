@@ -228,7 +228,11 @@ pub struct TableSchema {
     #[serde(default, rename = "x-seen-data", skip_serializing_if = "is_false")]
     pub seen_data: bool,
     /// Per-resource `max_table_nesting` (dlt's `x-normalizer.max_nesting`).
-    #[serde(default, rename = "x-max-nesting", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "x-max-nesting",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_nesting: Option<u32>,
 }
 
@@ -420,7 +424,8 @@ impl Schema {
             return false;
         }
         if !self.version_hash.is_empty() {
-            self.previous_hashes.insert(0, std::mem::take(&mut self.version_hash));
+            self.previous_hashes
+                .insert(0, std::mem::take(&mut self.version_hash));
             self.previous_hashes.truncate(10);
             self.version += 1;
         }

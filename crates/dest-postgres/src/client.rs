@@ -48,7 +48,10 @@ impl std::error::Error for PgError {}
 
 impl DestinationError for PgError {
     fn retry(&self) -> Retry {
-        classify(self.0.code(), self.0.is_closed() || self.0.as_db_error().is_none())
+        classify(
+            self.0.code(),
+            self.0.is_closed() || self.0.as_db_error().is_none(),
+        )
     }
     fn sqlstate(&self) -> Option<&str> {
         self.0.code().map(SqlState::code)
@@ -140,7 +143,9 @@ impl Pool {
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("target", &self.target).finish_non_exhaustive()
+        f.debug_struct("Pool")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
     }
 }
 

@@ -206,8 +206,7 @@ fn is_numeric_text(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.iter().any(u8::is_ascii_digit)
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
 }
 
@@ -254,8 +253,14 @@ mod tests {
             (Value::Double(1e-7), "1e-7"),
             (Value::Double(1.5e300), "1.5e300"),
             (Value::Double(f64::NAN), "NULL"),
-            (Value::Number("123456789012345678901234567890".into()), "123456789012345678901234567890"),
-            (Value::Text("Alice O'Neil\nx\\y".into()), r"E'Alice O''Neil\nx\\y'"),
+            (
+                Value::Number("123456789012345678901234567890".into()),
+                "123456789012345678901234567890",
+            ),
+            (
+                Value::Text("Alice O'Neil\nx\\y".into()),
+                r"E'Alice O''Neil\nx\\y'",
+            ),
             (Value::Timestamp(ts), "'2024-01-01T10:00:00+00:00'"),
             (
                 Value::Timestamp(ts + chrono::Duration::microseconds(500_000)),
@@ -298,9 +303,12 @@ mod tests {
                 Ok(())
             }
         }
-        let mut w = format.writer("t", &cols, Box::new(Shared(buf.clone()))).unwrap();
+        let mut w = format
+            .writer("t", &cols, Box::new(Shared(buf.clone())))
+            .unwrap();
         for i in 0..3 {
-            w.write_row(&[Value::Int(i), Value::Text(format!("n{i}"))]).unwrap();
+            w.write_row(&[Value::Int(i), Value::Text(format!("n{i}"))])
+                .unwrap();
         }
         w.finish().unwrap();
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();

@@ -54,7 +54,11 @@ const CAPABILITIES: Capabilities = Capabilities {
     file_formats: &["insert_values"],
     write_dispositions: &[DispositionKind::Append],
     merge_strategies: &["delete-insert", "upsert", "scd2"],
-    replace_strategies: &["truncate-and-insert", "insert-from-staging", "staging-optimized"],
+    replace_strategies: &[
+        "truncate-and-insert",
+        "insert-from-staging",
+        "staging-optimized",
+    ],
     max_identifier_length: 63,
     max_query_length: 32 * 1024 * 1024,
     supports_ddl_transactions: true,

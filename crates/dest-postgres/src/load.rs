@@ -66,7 +66,10 @@ impl PostgresClient {
             };
             if let Some(stmt) = stmt {
                 sql.push(stmt.map_err(|e| {
-                    Error::InvalidSchema(format!("schema `{}`, table `{}`: {e}", schema.name, t.name))
+                    Error::InvalidSchema(format!(
+                        "schema `{}`, table `{}`: {e}",
+                        schema.name, t.name
+                    ))
                 })?);
             }
         }
@@ -80,7 +83,10 @@ impl LoadClient for PostgresClient {
         let client = self.pool.get().await?;
         let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.dataset));
         if staging {
-            sql.push_str(&format!(";\nCREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.staging)));
+            sql.push_str(&format!(
+                ";\nCREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(&self.staging)
+            ));
         }
         // concurrent CREATE SCHEMA IF NOT EXISTS can still race on the catalog: take a lock
         let locked = format!(
@@ -164,7 +170,9 @@ impl LoadClient for PostgresClient {
         let statements = self.migration_sql(&ds, schema, &wanted, &existing)?;
         if !statements.is_empty() {
             let script = format!("{};", statements.join(";\n"));
-            tx.batch_execute(&script).await.map_err(|e| db_err(&ctx, e))?;
+            tx.batch_execute(&script)
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
         }
         // another loader may have stored this version while we waited for the lock
         let stored = tx
@@ -180,7 +188,13 @@ impl LoadClient for PostgresClient {
             );
             tx.execute(
                 &insert,
-                &[&schema.version, &ENGINE_VERSION, &schema.name, &schema.version_hash, &json],
+                &[
+                    &schema.version,
+                    &ENGINE_VERSION,
+                    &schema.name,
+                    &schema.version_hash,
+                    &json,
+                ],
             )
             .await
             .map_err(|e| db_err(&ctx, e))?;
@@ -251,8 +265,9 @@ impl LoadClient for PostgresClient {
             statement.extend_from_slice(text);
             statement.push(b'\n');
             if text.last() == Some(&b';') {
-                let sql = std::str::from_utf8(&statement)
-                    .map_err(|e| Error::Internal(format!("job file {} is not UTF-8: {e}", job.file.display())))?;
+                let sql = std::str::from_utf8(&statement).map_err(|e| {
+                    Error::Internal(format!("job file {} is not UTF-8: {e}", job.file.display()))
+                })?;
                 tx.batch_execute(sql).await.map_err(|e| db_err(&ctx, e))?;
                 statement.clear();
             }

@@ -135,12 +135,20 @@ pub fn column_def(c: &Column, create_indexes: bool) -> Result<String, String> {
 }
 
 /// `CREATE TABLE` for the complete columns of `table` (`IF NOT EXISTS` for dlt's tables).
-pub fn create_table(schema: &str, table: &TableSchema, create_indexes: bool) -> Result<String, String> {
+pub fn create_table(
+    schema: &str,
+    table: &TableSchema,
+    create_indexes: bool,
+) -> Result<String, String> {
     let defs = table
         .complete_columns()
         .map(|c| column_def(c, create_indexes))
         .collect::<Result<Vec<_>, _>>()?;
-    let if_not_exists = if table.is_system() { "IF NOT EXISTS " } else { "" };
+    let if_not_exists = if table.is_system() {
+        "IF NOT EXISTS "
+    } else {
+        ""
+    };
     Ok(format!(
         "CREATE TABLE {if_not_exists}{} (\n{})",
         qualified(schema, &table.name),

@@ -396,7 +396,9 @@ fn finite(f: f64) -> Option<f64> {
 /// `int(f)` for an integral float, when it fits `i64`.
 fn f64_to_i64(f: f64) -> Option<i64> {
     // 2^63 is exactly representable; every integral float below it fits
-    (f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0).then_some(f as i64)
+    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+        .contains(&f)
+        .then_some(f as i64)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1270,12 +1272,24 @@ fn py_time(hour: u32, minute: u32, second: u32, micro: u32) -> Option<NaiveTime>
     NaiveTime::from_hms_micro_opt(hour, minute, second, micro)
 }
 
+/// `(year, month, day)` captured by the date part of `COMMON`.
+type CommonDate = (u32, u32, u32);
+
+/// The time part of `COMMON`: hour, minute, second and microsecond (the last three
+/// optional).
+#[derive(Debug, Clone, Copy)]
+struct CommonTime {
+    hour: u32,
+    minute: Option<u32>,
+    second: Option<u32>,
+    micro: Option<u32>,
+}
+
 /// Groups captured by pendulum's `COMMON` regex.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct CommonMatch {
-    date: Option<(u32, u32, u32)>,
-    /// hour, minute (optional), second (optional), microsecond (optional)
-    time: Option<(u32, Option<u32>, Option<u32>, Option<u32>)>,
+    date: Option<CommonDate>,
+    time: Option<CommonTime>,
 }
 
 /// Port of pendulum's `_parse_common`: a full match of
@@ -1284,7 +1298,13 @@ struct CommonMatch {
 fn parse_common(s: &str) -> Result<Parsed, ParseFail> {
     let c: Vec<char> = s.chars().collect();
     let m = match_common(&c).ok_or(ParseFail::Value)?;
-    let Some((hour, minute, second, micro)) = m.time else {
+    let Some(CommonTime {
+        hour,
+        minute,
+        second,
+        micro,
+    }) = m.time
+    else {
         // `date(year, month, day)`; no date at all is `date(0, 1, 1)`, a ValueError
         let (y, mo, d) = m.date.ok_or(ParseFail::Value)?;
         return py_date(y as i32, mo, d)
@@ -1316,7 +1336,7 @@ fn digits_at(c: &[char], at: usize, n: usize) -> Option<u32> {
 fn match_common(c: &[char]) -> Option<CommonMatch> {
     // date alternatives in greedy order: with month/day (separators present first),
     // year only, no date
-    let mut dates: Vec<(usize, Option<(u32, u32, u32)>)> = Vec::with_capacity(6);
+    let mut dates: Vec<(usize, Option<CommonDate>)> = Vec::with_capacity(6);
     if let Some(year) = digits_at(c, 0, 4) {
         let is_sep = |i: usize| matches!(c.get(i), Some('/' | ':'));
         for month_sep in [true, false] {
@@ -1351,11 +1371,7 @@ fn match_common(c: &[char]) -> Option<CommonMatch> {
 
 /// The time part of `COMMON` from `at` to the end of the text, in greedy order. The outer
 /// `Option` is "matched", the inner one "time group present".
-#[allow(clippy::type_complexity)]
-fn match_common_time(
-    c: &[char],
-    at: usize,
-) -> Option<Option<(u32, Option<u32>, Option<u32>, Option<u32>)>> {
+fn match_common_time(c: &[char], at: usize) -> Option<Option<CommonTime>> {
     let n = c.len();
     for space in [true, false] {
         if space && c.get(at) != Some(&' ') {
@@ -1405,12 +1421,22 @@ fn match_common_time(
                                     };
                                     micro = micro * 10 + d;
                                 }
-                                return Some(Some((hour, minute, second, Some(micro))));
+                                return Some(Some(CommonTime {
+                                    hour,
+                                    minute,
+                                    second,
+                                    micro: Some(micro),
+                                }));
                             }
                         }
                     }
                     if after_second == n {
-                        return Some(Some((hour, minute, second, None)));
+                        return Some(Some(CommonTime {
+                            hour,
+                            minute,
+                            second,
+                            micro: None,
+                        }));
                     }
                 }
             }

@@ -65,30 +65,36 @@ pub fn normalize_path(path: &str, max_len: usize) -> Result<String, NamingError>
         return Ok(path.to_string());
     }
     let mut joined = String::with_capacity(path.len() + 4);
+    let mut fragments = 0usize;
+    let mut single_fragment = "";
     for fragment in path.split(PATH_SEPARATOR) {
         let fragment = py_strip(fragment);
         if fragment.is_empty() {
             continue;
         }
-        if !joined.is_empty() {
+        if fragments > 0 {
             joined.push_str(PATH_SEPARATOR);
         }
-        // Fragments are not shortened one by one: the shortened path keeps only the first
-        // and last characters of the joined path, which a per-fragment shortening (as dlt
-        // does) never changes, so the result is the same.
+        fragments += 1;
+        single_fragment = fragment;
         if is_snake_fragment(fragment.as_bytes()) {
             joined.push_str(fragment);
         } else {
             joined.push_str(&snake_case(fragment));
         }
     }
-    if joined.is_empty() {
-        if py_strip(path).is_empty() {
-            return Err(NamingError::Empty(path.to_string()));
-        }
-        return Err(NamingError::NoFragments(path.to_string()));
+    match fragments {
+        0 if py_strip(path).is_empty() => Err(NamingError::Empty(path.to_string())),
+        0 => Err(NamingError::NoFragments(path.to_string())),
+        // dlt shortens each fragment (tag from the stripped fragment) and then the joined
+        // path (tag from the original string). A single long fragment is short enough after
+        // the first step, so its tag comes from the fragment.
+        1 => Ok(shorten_owned(joined, single_fragment, max_len)),
+        // With two or more fragments the joined path is still too long after shortening
+        // the fragments, and the second step keeps only the first and last characters,
+        // which the first step never changes: shortening once gives the same name.
+        _ => Ok(shorten_owned(joined, path, max_len)),
     }
-    Ok(shorten_owned(joined, path, max_len))
 }
 
 /// Normalizes a dict key into a column name fragment. Never fails:
@@ -597,6 +603,16 @@ mod tests {
         assert_eq!(
             normalize_path(&long, MAX).unwrap(),
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaam45hvwbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+        );
+        // one long fragment: the tag comes from the stripped fragment, not the original
+        let padded = format!(" Abz.+é__{}", "a".repeat(70));
+        assert_eq!(
+            normalize_path(&format!(" {}  ", "Ab".repeat(40)), MAX).unwrap(),
+            normalize_identifier(&"Ab".repeat(40), MAX).unwrap()
+        );
+        assert_eq!(
+            normalize_path(&padded, MAX).unwrap(),
+            "abz_xx__aaaaaaaaaaaaaaaaaaaaa4eeajaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
         );
         let middle = format!("x__{}__yyy", "Ab".repeat(40));
         assert_eq!(

@@ -363,7 +363,13 @@ impl Normalizer {
         } else {
             if propagate {
                 let root_id = ctx.root_id.unwrap_or(row_id.as_str()).to_string();
-                self.put_system(table, C_DLT_ROOT_ID, DataType::Text, Value::Text(root_id), &mut row)?;
+                self.put_system(
+                    table,
+                    C_DLT_ROOT_ID,
+                    DataType::Text,
+                    Value::Text(root_id),
+                    &mut row,
+                )?;
             }
             if let Some((parent_id, idx)) = parent {
                 let pid = Value::Text(parent_id.to_string());
@@ -372,7 +378,13 @@ impl Normalizer {
                 self.put_system(table, C_DLT_LIST_IDX, DataType::Bigint, idx, &mut row)?;
             }
         }
-        self.put_system(table, C_DLT_ID, DataType::Text, Value::Text(row_id.clone()), &mut row)?;
+        self.put_system(
+            table,
+            C_DLT_ID,
+            DataType::Text,
+            Value::Text(row_id.clone()),
+            &mut row,
+        )?;
 
         {
             let t = self
@@ -459,7 +471,9 @@ impl Normalizer {
                 make_path(&frags, self.max_len)
             };
             match v {
-                Json::Object(_) | Json::Array(_) if self.keep_whole(table, &col_name, level, max_nesting) => {
+                Json::Object(_) | Json::Array(_)
+                    if self.keep_whole(table, &col_name, level, max_nesting) =>
+                {
                     scalars.push((col_name, v));
                 }
                 Json::Object(m) => {
@@ -526,7 +540,13 @@ impl Normalizer {
 
     /// Stores a data value: coerced into its column, or into a variant column when the
     /// column has another type the value cannot be coerced to.
-    fn put(&mut self, table: &str, name: &str, value: Json, row: &mut Row) -> Result<(), NormalizeError> {
+    fn put(
+        &mut self,
+        table: &str,
+        name: &str,
+        value: Json,
+        row: &mut Row,
+    ) -> Result<(), NormalizeError> {
         if value.is_null() {
             return Ok(());
         }
@@ -638,7 +658,10 @@ pub fn system_column(name: &str, ty: DataType) -> Column {
 
 fn check_not_null(t: &TableSchema, row: &Row) -> Result<(), NormalizeError> {
     for (i, c) in t.columns.iter().enumerate() {
-        if !c.nullable && c.is_complete() && !row.values.iter().any(|(idx, v)| *idx == i && !v.is_null()) {
+        if !c.nullable
+            && c.is_complete()
+            && !row.values.iter().any(|(idx, v)| *idx == i && !v.is_null())
+        {
             return Err(NormalizeError::NullInNotNull {
                 table: t.name.clone(),
                 column: c.name.clone(),

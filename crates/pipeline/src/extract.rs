@@ -93,7 +93,8 @@ async fn extract_into(
         let mut write = |item: serde_json::Value| -> Result<(), PipelineError> {
             serde_json::to_writer(&mut out, &item)
                 .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?;
-            out.write_all(b"\n").map_err(io_err("writing an items file", &path))?;
+            out.write_all(b"\n")
+                .map_err(io_err("writing an items file", &path))?;
             count += 1;
             Ok(())
         };
@@ -112,7 +113,8 @@ async fn extract_into(
         let file = out
             .into_inner()
             .map_err(|e| io_err("writing an items file", &path)(e.into_error()))?;
-        file.sync_all().map_err(io_err("syncing an items file", &path))?;
+        file.sync_all()
+            .map_err(io_err("syncing an items file", &path))?;
         total += count;
         let h = r.hints;
         specs.push(ResourceSpec {

@@ -48,17 +48,17 @@ pub enum PipelineError {
     Normalize {
         resource: String,
         item: u64,
-        source: ::normalize::NormalizeError,
+        source: Box<::normalize::NormalizeError>,
     },
 
     #[error("normalize failed: {0}")]
-    Schema(#[from] ::normalize::NormalizeError),
+    Schema(Box<::normalize::NormalizeError>),
 
     #[error("load failed: table `{table}`, job {job}: {source}")]
     Load {
         table: String,
         job: String,
-        source: dest_core::Error,
+        source: Box<dest_core::Error>,
     },
 
     #[error("load {load_id} aborted: {source}; rows of jobs that had completed stay loaded")]
@@ -68,7 +68,7 @@ pub enum PipelineError {
     },
 
     #[error(transparent)]
-    Destination(#[from] dest_core::Error),
+    Destination(Box<dest_core::Error>),
 
     #[error("configuration: {0}")]
     Config(String),
@@ -82,6 +82,18 @@ pub enum PipelineError {
 
     #[error("internal error (a bug in dlt-rs, please report it): {0}")]
     Internal(String),
+}
+
+impl From<dest_core::Error> for PipelineError {
+    fn from(e: dest_core::Error) -> Self {
+        PipelineError::Destination(Box::new(e))
+    }
+}
+
+impl From<::normalize::NormalizeError> for PipelineError {
+    fn from(e: ::normalize::NormalizeError) -> Self {
+        PipelineError::Schema(Box::new(e))
+    }
 }
 
 /// One loaded package.
@@ -114,7 +126,13 @@ impl fmt::Display for LoadInfo {
             self.dataset_name
         )?;
         for p in &self.packages {
-            write!(f, "\n  load {}: {} rows into {}", p.load_id, p.rows, p.tables.join(", "))?;
+            write!(
+                f,
+                "\n  load {}: {} rows into {}",
+                p.load_id,
+                p.rows,
+                p.tables.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -182,7 +200,10 @@ impl PipelineBuilder {
         validate_pipeline_name(&self.name)?;
         let mut cfg = self.config.unwrap_or_default();
         if let Some(c) = &self.credentials {
-            cfg = cfg.set(&format!("destination.{}.credentials", self.destination), c.as_str());
+            cfg = cfg.set(
+                &format!("destination.{}.credentials", self.destination),
+                c.as_str(),
+            );
         }
         let config = Arc::new(cfg.build()?);
         let ctx = DestinationContext {
@@ -229,10 +250,7 @@ impl PipelineBuilder {
 }
 
 fn validate_pipeline_name(name: &str) -> Result<(), PipelineError> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0']);
+    let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
     if ok {
         Ok(())
     } else {
@@ -354,7 +372,12 @@ impl Pipeline {
                     None
                 };
                 restored.unwrap_or_else(|| {
-                    PipelineState::new(&self.name, &self.dataset_name, &self.schema_name, self.destination.name())
+                    PipelineState::new(
+                        &self.name,
+                        &self.dataset_name,
+                        &self.schema_name,
+                        self.destination.name(),
+                    )
                 })
             }
         };
@@ -370,10 +393,18 @@ impl Pipeline {
 
         if !resources.is_empty() {
             let load_id = next_load_id(state.local.last_load_id.as_deref());
-            let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let created_at =
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             state.bump();
             let extracted_state = state.needs_extract().then(|| state.clone());
-            info.items = extract::extract(&self.storage, &load_id, &created_at, resources, extracted_state).await?;
+            info.items = extract::extract(
+                &self.storage,
+                &load_id,
+                &created_at,
+                resources,
+                extracted_state,
+            )
+            .await?;
             state.local.last_load_id = Some(load_id.clone());
             state.local.last_extracted_hash = Some(state.version_hash.clone());
             state.local.first_run = false;
@@ -402,14 +433,23 @@ impl Pipeline {
 
     fn normalize(&self, load_id: &str, schema: Schema) -> Result<Schema, PipelineError> {
         let max = self.destination.capabilities().max_identifier_length;
-        let schema = normalize::normalize_package(&self.storage, load_id, schema, self.file_format.clone(), max)?;
+        let schema = normalize::normalize_package(
+            &self.storage,
+            load_id,
+            schema,
+            self.file_format.clone(),
+            max,
+        )?;
         let bytes = serde_json::to_vec_pretty(&schema)
             .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
         write_atomic(&self.schema_path(), &bytes)?;
         Ok(schema)
     }
 
-    async fn client(&self, slot: &mut Option<Arc<dyn LoadClient>>) -> Result<Arc<dyn LoadClient>, PipelineError> {
+    async fn client(
+        &self,
+        slot: &mut Option<Arc<dyn LoadClient>>,
+    ) -> Result<Arc<dyn LoadClient>, PipelineError> {
         if let Some(c) = slot {
             return Ok(c.clone());
         }
@@ -424,7 +464,10 @@ impl Pipeline {
     }
 
     /// Restores state and schema from the destination (a new machine, a deleted folder).
-    async fn restore(&self, client: &dyn LoadClient) -> Result<Option<PipelineState>, PipelineError> {
+    async fn restore(
+        &self,
+        client: &dyn LoadClient,
+    ) -> Result<Option<PipelineState>, PipelineError> {
         let Some(stored) = client.stored_state(&self.name).await? else {
             return Ok(None);
         };
@@ -438,11 +481,14 @@ impl Pipeline {
         if let Some(s) = client.stored_schema(&self.schema_name).await? {
             match serde_json::from_str::<Schema>(&s.schema) {
                 Ok(schema) => {
-                    let bytes = serde_json::to_vec_pretty(&schema)
-                        .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
+                    let bytes = serde_json::to_vec_pretty(&schema).map_err(|e| {
+                        PipelineError::Internal(format!("serializing the schema: {e}"))
+                    })?;
                     write_atomic(&self.schema_path(), &bytes)?;
                 }
-                Err(e) => tracing::warn!(error = %e, "stored schema cannot be read; rebuilding it from data"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored schema cannot be read; rebuilding it from data")
+                }
             }
         }
         self.save_state(&state)?;
@@ -497,7 +543,11 @@ fn next_load_id(last: Option<&str>) -> String {
             micros = prev + 1;
         }
     }
-    format!("{}.{:06}", micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000))
+    format!(
+        "{}.{:06}",
+        micros.div_euclid(1_000_000),
+        micros.rem_euclid(1_000_000)
+    )
 }
 
 fn parse_load_id(id: &str) -> Option<i64> {

@@ -33,7 +33,8 @@ const MAX_ATTEMPTS: u32 = 5;
 pub(crate) fn package_schema(dir: &Path) -> Result<Schema, PipelineError> {
     let p = dir.join(PACKAGE_SCHEMA);
     let bytes = fs::read(&p).map_err(io_err("reading a package schema", &p))?;
-    serde_json::from_slice(&bytes).map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
 }
 
 struct Chain {
@@ -57,12 +58,16 @@ pub(crate) async fn load_package(
     // jobs interrupted by a crash are started again (their transaction did not commit,
     // or committed; see docs/ARCHITECTURE.md on exactly-once)
     for name in list_names(&dir.join(STARTED_JOBS), false)? {
-        rename(&dir.join(STARTED_JOBS).join(&name), &dir.join(NEW_JOBS).join(&name))?;
+        rename(
+            &dir.join(STARTED_JOBS).join(&name),
+            &dir.join(NEW_JOBS).join(&name),
+        )?;
     }
     let mut jobs: Vec<JobFileName> = Vec::new();
     for name in list_names(&dir.join(NEW_JOBS), false)? {
-        let job = JobFileName::parse(&name)
-            .ok_or_else(|| PipelineError::Internal(format!("unexpected file {name} in {}", dir.display())))?;
+        let job = JobFileName::parse(&name).ok_or_else(|| {
+            PipelineError::Internal(format!("unexpected file {name} in {}", dir.display()))
+        })?;
         jobs.push(job);
     }
     let mut job_tables: BTreeSet<String> = jobs.iter().map(|j| j.table.clone()).collect();
@@ -158,7 +163,9 @@ pub(crate) async fn load_package(
             }
             Err(e) => {
                 if first_error.is_none() {
-                    first_error = Some(PipelineError::Internal(format!("a load worker failed: {e}")));
+                    first_error = Some(PipelineError::Internal(format!(
+                        "a load worker failed: {e}"
+                    )));
                 }
             }
         }
@@ -233,17 +240,20 @@ async fn run_job(
                 return Err(PipelineError::Load {
                     table: job.table,
                     job: name,
-                    source: e,
+                    source: Box::new(e),
                 });
             }
             Err(e) => {
                 let failed = dir.join(FAILED_JOBS).join(&name);
                 rename(&started, &failed)?;
-                write_atomic(&failed.with_extension("exception"), e.to_string().as_bytes())?;
+                write_atomic(
+                    &failed.with_extension("exception"),
+                    e.to_string().as_bytes(),
+                )?;
                 return Err(PipelineError::Load {
                     table: job.table,
                     job: name,
-                    source: e,
+                    source: Box::new(e),
                 });
             }
         }

@@ -12,12 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use dest_core::{parse_write_disposition, Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
+use dest_core::{
+    parse_write_disposition, Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE,
+};
 use normalize::{Normalizer, ResourceHints, Row, RowSink};
 
 use crate::extract::{Manifest, MANIFEST};
 use crate::state::STATE_ENGINE_VERSION;
-use crate::storage::{io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED, NORMALIZE_NEW};
+use crate::storage::{
+    io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED,
+    NORMALIZE_NEW,
+};
 use crate::PipelineError;
 
 /// The schema file inside a normalized package.
@@ -70,7 +75,10 @@ fn normalize_into(
     for spec in &manifest.resources {
         let hints = ResourceHints {
             table_name: spec.table_name.clone(),
-            disposition: parse_write_disposition(&spec.write_disposition, spec.strategy.as_deref())?,
+            disposition: parse_write_disposition(
+                &spec.write_disposition,
+                spec.strategy.as_deref(),
+            )?,
             primary_key: spec.primary_key.clone(),
             merge_key: spec.merge_key.clone(),
             columns: spec.columns.clone(),
@@ -82,14 +90,15 @@ fn normalize_into(
         let reader = BufReader::with_capacity(1 << 20, file);
         for (n, line) in reader.lines().enumerate() {
             let line = line.map_err(io_err("reading an items file", &path))?;
-            let item: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| PipelineError::Internal(format!("{} line {}: {e}", path.display(), n + 1)))?;
+            let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                PipelineError::Internal(format!("{} line {}: {e}", path.display(), n + 1))
+            })?;
             normalizer
                 .normalize_item(&root, item, &mut sink)
                 .map_err(|e| PipelineError::Normalize {
                     resource: spec.table_name.clone(),
                     item: n as u64 + 1,
-                    source: e,
+                    source: Box::new(e),
                 })?;
         }
     }
@@ -119,7 +128,11 @@ fn normalize_into(
     finish_package(dst, schema, &manifest)
 }
 
-fn finish_package(dst: &Path, schema: Schema, manifest: &Manifest) -> Result<Schema, PipelineError> {
+fn finish_package(
+    dst: &Path,
+    schema: Schema,
+    manifest: &Manifest,
+) -> Result<Schema, PipelineError> {
     let bytes = serde_json::to_vec(&schema)
         .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
     write_atomic(&dst.join(PACKAGE_SCHEMA), &bytes)?;
@@ -158,7 +171,9 @@ impl JobFiles {
         let name = JobFileName::new(&table.name, self.format.name()).file_name();
         let path = self.dir.join(name);
         let file = fs::File::create(&path).map_err(io_err("creating a job file", &path))?;
-        let sync_handle = file.try_clone().map_err(io_err("creating a job file", &path))?;
+        let sync_handle = file
+            .try_clone()
+            .map_err(io_err("creating a job file", &path))?;
         let columns: Vec<Column> = table.complete_columns().cloned().collect();
         let mut mapping = vec![None; table.columns.len()];
         let mut pos = 0;
@@ -181,9 +196,12 @@ impl JobFiles {
 
     fn close(job: OpenJob) -> Result<(), PipelineError> {
         let mut out = job.writer.finish()?;
-        out.flush().map_err(io_err("writing a job file", &job.path))?;
+        out.flush()
+            .map_err(io_err("writing a job file", &job.path))?;
         drop(out);
-        job.file.sync_all().map_err(io_err("syncing a job file", &job.path))?;
+        job.file
+            .sync_all()
+            .map_err(io_err("syncing a job file", &job.path))?;
         Ok(())
     }
 

@@ -109,7 +109,11 @@ impl Resource {
     }
 
     /// The disposition by dlt's names: `append`, `replace`, `merge`, with an optional strategy.
-    pub fn write_disposition(self, disposition: &str, strategy: Option<&str>) -> Result<Self, PipelineError> {
+    pub fn write_disposition(
+        self,
+        disposition: &str,
+        strategy: Option<&str>,
+    ) -> Result<Self, PipelineError> {
         let d = parse_write_disposition(disposition, strategy)?;
         Ok(self.disposition(d))
     }
@@ -134,7 +138,8 @@ impl Resource {
     pub fn columns_json(self, spec: &Json) -> Result<Self, PipelineError> {
         let Json::Object(map) = spec else {
             return Err(PipelineError::Config(
-                "column hints must be a JSON object: {\"column\": {\"data_type\": \"text\", ...}}".into(),
+                "column hints must be a JSON object: {\"column\": {\"data_type\": \"text\", ...}}"
+                    .into(),
             ));
         };
         let mut cols = Vec::with_capacity(map.len());

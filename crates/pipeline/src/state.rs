@@ -18,7 +18,11 @@ pub struct LocalState {
     #[serde(default)]
     pub first_run: bool,
     /// Hash of the state last written into a package.
-    #[serde(default, rename = "_last_extracted_hash", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "_last_extracted_hash",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_extracted_hash: Option<String>,
     /// The newest load id this pipeline created (load ids only grow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,7 +181,8 @@ mod tests {
         s.local.last_load_id = Some("1".into());
         assert!(!s.bump());
         assert_eq!(s.version_hash, h);
-        s.sources.insert("src".into(), serde_json::json!({"cursor": 5}));
+        s.sources
+            .insert("src".into(), serde_json::json!({"cursor": 5}));
         assert!(s.bump());
         assert_eq!(s.state_version, 2);
     }

@@ -52,7 +52,14 @@ pub(crate) struct Storage {
 
 impl Storage {
     pub fn open(root: PathBuf) -> Result<Self, PipelineError> {
-        for d in [EXTRACTED, EXTRACT_NEW, NORMALIZED, NORMALIZE_NEW, LOADED, "schemas"] {
+        for d in [
+            EXTRACTED,
+            EXTRACT_NEW,
+            NORMALIZED,
+            NORMALIZE_NEW,
+            LOADED,
+            "schemas",
+        ] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(io_err("creating the pipeline folder", &p))?;
         }
@@ -165,7 +172,10 @@ impl JobFileName {
     }
 
     pub fn file_name(&self) -> String {
-        format!("{}.{}.{}.{}", self.table, self.file_id, self.retry, self.format)
+        format!(
+            "{}.{}.{}.{}",
+            self.table, self.file_id, self.retry, self.format
+        )
     }
 }
 
