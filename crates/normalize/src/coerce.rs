@@ -205,7 +205,12 @@ pub fn coerce_to(v: &Json, ty: DataType, timezone: Option<bool>) -> Result<Value
         }
         DataType::Date => Value::Date(
             match k {
-                Kind::Text(s) => parse_datetime_lenient(s),
+                Kind::Text(s) => {
+                    if let Some(date) = date_fromisoformat(s) {
+                        return Ok(Value::Date(date));
+                    }
+                    parse_datetime_lenient(s)
+                }
                 Kind::Int(i) => from_timestamp_secs(i),
                 Kind::Float(t) => from_timestamp_f64(parse_json_float(t)),
                 Kind::BigInt(_) => None,
@@ -901,6 +906,59 @@ fn parse_time_text(s: &str) -> Option<NaiveTime> {
         }
         _ => None,
     }
+}
+
+/// CPython 3.11's `date.fromisoformat`, which dlt tries first for text → date: for texts
+/// of 7, 8 or 10 bytes, `YYYY-MM-DD`, `YYYYMMDD`, `YYYY-Www[-D]` or `YYYYWww[D]` at the
+/// start, whatever follows (CPython does not check the rest: `"1700050900"` is
+/// 1700-05-09).
+fn date_fromisoformat(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if !matches!(b.len(), 7 | 8 | 10) {
+        return None;
+    }
+    let mut p = Cursor { b, i: 0 };
+    let year = p.int(4)? as i32;
+    let separator = p.cur() == b'-';
+    if separator {
+        p.inc();
+    }
+    let date = if p.cur() == b'W' {
+        p.inc();
+        let week = p.int(2)?;
+        let mut weekday = 1;
+        if p.i < b.len() {
+            if separator {
+                if p.cur() != b'-' {
+                    return None;
+                }
+                p.inc();
+            }
+            weekday = p.int(1)?;
+        }
+        let weekday = match weekday {
+            1 => chrono::Weekday::Mon,
+            2 => chrono::Weekday::Tue,
+            3 => chrono::Weekday::Wed,
+            4 => chrono::Weekday::Thu,
+            5 => chrono::Weekday::Fri,
+            6 => chrono::Weekday::Sat,
+            7 => chrono::Weekday::Sun,
+            _ => return None,
+        };
+        NaiveDate::from_isoywd_opt(year, week, weekday)?
+    } else {
+        let month = p.int(2)?;
+        if separator {
+            if p.cur() != b'-' {
+                return None;
+            }
+            p.inc();
+        }
+        let day = p.int(2)?;
+        NaiveDate::from_ymd_opt(year, month, day)?
+    };
+    (1..=9999).contains(&date.year()).then_some(date)
 }
 
 /// A naive datetime with an optional offset as UTC, within Python's years 1–9999.
@@ -1808,6 +1866,12 @@ mod tests {
             (json!(1700000000), "2023-11-14"),
             (json!(1.5), "1970-01-01"),
             (json!(-1), "1969-12-31"),
+            // CPython 3.11's `date.fromisoformat` ignores what follows the date
+            (json!("1700050900"), "1700-05-09"),
+            (json!("20240229T2"), "2024-02-29"),
+            (json!("2024W503,7"), "2024-12-11"),
+            (json!("2020W453-7"), "2020-11-04"),
+            (json!("2020-W53"), "2020-12-28"),
         ];
         for (v, expected) in cases {
             assert_eq!(ok(v.clone(), DataType::Date), d(expected), "{v}");
