@@ -100,7 +100,8 @@ fn numbers_round_trip() {
             let got = db.round_trip(&literal(&Value::Double(f)));
             if f.is_finite() {
                 let back: f64 = got.unwrap().parse().unwrap();
-                prop_assert_eq!(back.to_bits(), f.to_bits());
+                // exact, except that SQL reads `-0.0` as minus applied to 0: the sign of zero is lost
+                prop_assert!(back.to_bits() == f.to_bits() || (f == 0.0 && back == 0.0));
             } else {
                 prop_assert_eq!(got, None);
             }
