@@ -334,7 +334,19 @@ fn write_json_string(out: &mut String, s: &str) {
 
 /// Shortest round-trip digits of a finite `f` and its decimal exponent: `f = d.ddd × 10^exp`.
 fn float_digits(f: f64) -> (String, i32) {
-    let sci = format!("{:e}", f.abs());
+    let shortest = format!("{:e}", f.abs());
+    // Python breaks ties between two shortest candidates by rounding half to even; the
+    // exact formatting with the same number of digits does that (and must round-trip)
+    let n = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.replace('.', "").len());
+    let exact = format!("{:.*e}", n.saturating_sub(1), f.abs());
+    let sci = if exact.parse::<f64>().ok() == Some(f.abs()) {
+        exact
+    } else {
+        shortest
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     (digits, exp.parse().unwrap_or(0))
@@ -2074,6 +2086,13 @@ mod tests {
             (1e100, "1e+100", "1e+100"),
             (12345678.9, "12345678.9", "12345678.9"),
             (0.0, "0.0", "0.0"),
+            // a tie between two shortest candidates rounds half to even
+            (570724280910275.25, "570724280910275.2", "570724280910275.2"),
+            (
+                -242632705396221.625,
+                "-242632705396221.62",
+                "-242632705396221.62",
+            ),
         ];
         for (f, python, orjson) in cases {
             assert_eq!(python_float_repr(f), python, "{f}");

@@ -670,3 +670,7 @@ fn check_not_null(t: &TableSchema, row: &Row) -> Result<(), NormalizeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "relational_tests.rs"]
+mod tests;
