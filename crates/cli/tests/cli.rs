@@ -237,3 +237,41 @@ fn credentials_from_secrets_toml_and_a_wrong_password_is_never_printed() {
     assert!(err.contains("127.0.0.1:1/no_such_db_dltrs"), "{err}");
     assert!(!err.contains("s3cr3t-pw"), "{err}");
 }
+
+#[tokio::test]
+async fn credentials_from_the_environment_and_workers_from_config_toml() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::credentials_from_the_environment").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".dlt")).unwrap();
+    std::fs::write(dir.path().join(".dlt/config.toml"), "[load]\nworkers = 2\n").unwrap();
+    let file = dir.path().join("x.jsonl");
+    std::fs::write(&file, "{\"id\": 1}\n").unwrap();
+    let f = file.to_string_lossy();
+    let pipes = dir.path().join("pipes");
+    let p = pipes.to_string_lossy();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "load",
+        &f,
+        "--pipeline",
+        &ds,
+        "--pipelines-dir",
+        &p,
+        "--dataset",
+        &ds,
+        "--table",
+        "t",
+    ])
+    .current_dir(dir.path())
+    .env("HOME", dir.path())
+    .env("DESTINATION__POSTGRES__CREDENTIALS", pg_url());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = query_rows(&db, &format!("select count(*)::text from {ds}.t")).await;
+    assert_eq!(n, [[Some("1".to_string())]]);
+}

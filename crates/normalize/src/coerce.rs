@@ -21,6 +21,13 @@ use crate::naming::unicode_digit_value;
 /// ones as `text`.
 pub const MAX_WEI_DIGITS: usize = 76;
 
+/// Longest digit string converted between bases or into bytes (the conversions are
+/// quadratic); longer numbers are rejected.
+const MAX_PARSED_DIGITS: usize = 4096;
+
+/// Largest decimal exponent accepted in decimal text (`1e1000000` is rejected).
+const MAX_DECIMAL_EXPONENT: u64 = 1_000_000;
+
 /// A value that cannot be converted into a column's type. The caller puts the value into
 /// a variant column instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -497,7 +504,8 @@ fn py_int(text: &str, radix: u32) -> Option<PyInt> {
         values.push(c.to_digit(radix)?);
         prev_underscore = false;
     }
-    if values.is_empty() || prev_underscore {
+    // the base conversion below is quadratic: no column type holds more digits than this
+    if values.is_empty() || prev_underscore || values.len() > MAX_PARSED_DIGITS {
         return None;
     }
     Some(PyInt {
@@ -545,7 +553,7 @@ fn digits_to_decimal(values: &[u32], radix: u32) -> String {
 /// Little-endian bytes of a non-negative decimal integer (Python's
 /// `int.to_bytes((bit_length + 7) // 8, "little")`); `None` for negative numbers.
 fn decimal_to_le_bytes(digits: &str) -> Option<Vec<u8>> {
-    if digits.starts_with('-') {
+    if digits.starts_with('-') || digits.len() > MAX_PARSED_DIGITS {
         return None;
     }
     let mut num: Vec<u32> = digits
@@ -695,6 +703,10 @@ fn py_decimal(text: &str) -> Option<String> {
         coefficient
     };
     let exp = exp.checked_sub(i64::try_from(frac_part.len()).ok()?)?;
+    // far beyond any SQL numeric; keeps the exponent arithmetic below in range
+    if exp.unsigned_abs() > MAX_DECIMAL_EXPONENT {
+        return None;
+    }
     Some(decimal_to_sci_string(negative, coefficient, exp))
 }
 
@@ -2004,6 +2016,8 @@ mod tests {
             json!("NaN"),
             json!("inf"),
             json!("1e"),
+            json!("1e9223372036854775807"),
+            json!(format!("0x{}", "f".repeat(5000))),
             json!(true),
             json!([1]),
         ] {
@@ -2087,9 +2101,13 @@ mod tests {
             (12345678.9, "12345678.9", "12345678.9"),
             (0.0, "0.0", "0.0"),
             // a tie between two shortest candidates rounds half to even
-            (570724280910275.25, "570724280910275.2", "570724280910275.2"),
             (
-                -242632705396221.625,
+                570724280910275.0 + 0.25,
+                "570724280910275.2",
+                "570724280910275.2",
+            ),
+            (
+                -(242632705396221.0 + 0.625),
                 "-242632705396221.62",
                 "-242632705396221.62",
             ),

@@ -39,8 +39,27 @@ pub fn digest128(data: &[u8], len: usize) -> String {
 /// The id of a nested row: SHAKE-128 of `"{parent_row_id}_{table}_{list_idx}"`, where
 /// `table` is the full (normalized) nested table name.
 pub fn nested_row_id(parent_row_id: &str, table: &str, list_idx: usize) -> String {
-    let key = format!("{parent_row_id}_{table}_{list_idx}");
-    digest128(key.as_bytes(), DLT_ID_LENGTH_BYTES)
+    let mut hasher = Shake128::default();
+    hasher.update(parent_row_id.as_bytes());
+    hasher.update(b"_");
+    hasher.update(table.as_bytes());
+    hasher.update(b"_");
+    // `list_idx` in decimal without allocating
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = list_idx;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    hasher.update(&buf[at..]);
+    let mut digest = [0u8; DLT_ID_LENGTH_BYTES];
+    hasher.finalize_xof().read(&mut digest);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
 }
 
 /// The "key hash" id of an `upsert` / `insert-only` root row: SHAKE-128 of the compact JSON,
@@ -115,6 +134,14 @@ mod tests {
                 nested_row_id(parent, table, idx),
                 expected,
                 "{parent} {table}"
+            );
+        }
+        // same as hashing the formatted key
+        for idx in [0, 7, 10, 12345, usize::MAX] {
+            let key = format!("p_t__x_{idx}");
+            assert_eq!(
+                nested_row_id("p", "t__x", idx),
+                digest128(key.as_bytes(), DLT_ID_LENGTH_BYTES)
             );
         }
     }

@@ -425,13 +425,16 @@ impl Pipeline {
         for id in self.storage.packages(NORMALIZED)? {
             let c = self.client(&mut client).await?;
             let workers = self.destination.workers();
+            let t0 = std::time::Instant::now();
             let p = load::load_package(&self.storage, c, &id, workers).await?;
+            tracing::info!(load_id = %id, rows = p.rows, seconds = t0.elapsed().as_secs_f64(), "loaded");
             info.packages.push(p);
         }
         Ok(info)
     }
 
     fn normalize(&self, load_id: &str, schema: Schema) -> Result<Schema, PipelineError> {
+        let t0 = std::time::Instant::now();
         let max = self.destination.capabilities().max_identifier_length;
         let schema = normalize::normalize_package(
             &self.storage,
@@ -443,6 +446,7 @@ impl Pipeline {
         let bytes = serde_json::to_vec_pretty(&schema)
             .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
         write_atomic(&self.schema_path(), &bytes)?;
+        tracing::info!(load_id = %load_id, seconds = t0.elapsed().as_secs_f64(), "normalized");
         Ok(schema)
     }
 
