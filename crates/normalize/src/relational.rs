@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition};
 use serde_json::{Map, Value as Json};
 
-use crate::coerce::{coerce, infer_type};
+use crate::coerce::{coerce, infer_type, value_type};
 use crate::ids::{key_hash_row_id, nested_row_id, random_row_id, row_hash_row_id};
 use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
 
@@ -576,15 +576,17 @@ impl Normalizer {
             row.set(idx, v);
             return Ok(());
         }
-        // variant column: `<col>__v_<type of the value>`
-        let Some(value_type) = infer_type(&value) else {
+        // variant column: named `<col>__v_<python type of the value>` as dlt does, typed
+        // with the inferred type (an ISO timestamp string goes to `<col>__v_text`, typed
+        // timestamp)
+        let (Some(value_type), Some(column_type)) = (value_type(&value), infer_type(&value)) else {
             return Ok(());
         };
         let variant = make_path(&[name, &format!("v_{}", value_type.as_str())], max_len);
         let vidx = match t.column_index(&variant) {
             Some(i) => i,
             None => {
-                let mut c = default_column(&variant, value_type);
+                let mut c = default_column(&variant, column_type);
                 c.variant = true;
                 t.columns.push(c);
                 *changed = true;

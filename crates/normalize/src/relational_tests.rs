@@ -179,3 +179,19 @@ fn null_in_a_primary_key_is_an_error_naming_table_and_column() {
         "table `t`: column `id` is not nullable but the item has no value for it"
     );
 }
+
+#[test]
+fn a_variant_is_named_after_the_json_type_and_typed_by_inference() {
+    check(
+        ResourceHints::new("t"),
+        vec![
+            json!({"_dlt_id": "a", "id": 1}),
+            json!({"_dlt_id": "b", "id": "2024-01-01T10:00:00Z"}),
+        ],
+        expect![[r#"
+            t [id bigint, _dlt_load_id text not-null, _dlt_id text not-null unique, id__v_text timestamp variant]
+              id=1 _dlt_load_id="1700000000.000001" _dlt_id="a"
+              id__v_text=2024-01-01T10:00:00+00:00 _dlt_load_id="1700000000.000001" _dlt_id="b"
+        "#]],
+    );
+}
