@@ -248,3 +248,51 @@ async fn a_new_working_folder_restores_state_from_the_destination() {
     .await;
     assert_eq!(v, [["1"]]);
 }
+
+#[tokio::test]
+async fn unique_hints_make_unique_indexes_unless_create_indexes_is_false() {
+    let db = connect().await;
+    let items = || vec![json!({"id": 1, "code": "a", "l": [1]})];
+    let hints = || {
+        Resource::new("docs", items())
+            .columns_json(&json!({"code": {"unique": true}}))
+            .unwrap()
+    };
+
+    let ds = fresh_schema(&db, "e2e::unique_hints_indexes_on").await;
+    let dir = tempfile::tempdir().unwrap();
+    pipeline("idx_on", &ds, dir.path())
+        .run(vec![hints()])
+        .await
+        .unwrap();
+    let got = rows(
+        &db,
+        &format!(
+            "select tablename, indexdef from pg_indexes where schemaname = '{ds}' order by 1, 2"
+        ),
+    )
+    .await;
+    let defs: Vec<String> = got
+        .iter()
+        .map(|r| format!("{} {}", r[0], r[1].contains("UNIQUE")))
+        .collect();
+    assert_eq!(defs.len(), 4, "{got:?}"); // docs(_dlt_id), docs(code), docs__l(_dlt_id), state(_dlt_id)
+    assert!(defs.iter().all(|d| d.ends_with("true")), "{got:?}");
+
+    let ds = fresh_schema(&db, "e2e::unique_hints_indexes_off").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pipeline::builder("idx_off")
+        .dataset_name(&ds)
+        .pipelines_dir(dir.path())
+        .credentials(&pg_url())
+        .config(dlt_config_isolated(dir.path()).set("destination.postgres.create_indexes", false))
+        .build()
+        .unwrap();
+    p.run(vec![hints()]).await.unwrap();
+    let n = rows(
+        &db,
+        &format!("select count(*)::text from pg_indexes where schemaname = '{ds}'"),
+    )
+    .await;
+    assert_eq!(n, [["0"]]);
+}

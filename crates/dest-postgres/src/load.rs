@@ -8,6 +8,7 @@ use dest_core::{
     Error, FollowUp, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
     StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
+use postgres_types::ToSql;
 use tokio::io::AsyncBufReadExt;
 use tokio_postgres::error::SqlState;
 
@@ -186,18 +187,16 @@ impl LoadClient for PostgresClient {
                 "INSERT INTO {version_table}(\"version\", \"engine_version\", \"inserted_at\", \"schema_name\", \"version_hash\", \"schema\") \
                  VALUES ($1, $2, now(), $3, $4, $5)"
             );
-            tx.execute(
-                &insert,
-                &[
-                    &schema.version,
-                    &ENGINE_VERSION,
-                    &schema.name,
-                    &schema.version_hash,
-                    &json,
-                ],
-            )
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &schema.version,
+                &ENGINE_VERSION,
+                &schema.name,
+                &schema.version_hash,
+                &json,
+            ];
+            tx.execute(&insert, &params)
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
         }
         tx.commit().await.map_err(|e| db_err(&ctx, e))?;
         self.pool.put(client);

@@ -184,10 +184,7 @@ impl Normalizer {
         if before.is_none() {
             self.schema.tables.push(TableSchema::new(name.clone()));
         }
-        let table = self
-            .schema
-            .table_mut(&name)
-            .ok_or_else(|| NormalizeError::UnknownTable(name.clone()))?;
+        let table = table_of_mut(&mut self.schema, &name)?;
         table.write_disposition = hints.disposition.kind().as_str().to_string();
         table.strategy = hints.disposition.strategy().map(str::to_string);
         table.resource = Some(hints.table_name.clone());
@@ -324,10 +321,7 @@ impl Normalizer {
             (Some((parent_id, idx)), None) => nested_row_id(parent_id, table, idx),
             (None, None) => match ctx.settings.row_id {
                 RowIdKind::KeyHash => {
-                    let t = self
-                        .schema
-                        .table(table)
-                        .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+                    let t = table_of(&self.schema, table)?;
                     let keys: Vec<(&str, &Json)> = t
                         .columns
                         .iter()
@@ -387,20 +381,14 @@ impl Normalizer {
         )?;
 
         {
-            let t = self
-                .schema
-                .table_mut(table)
-                .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+            let t = table_of_mut(&mut self.schema, table)?;
             if !t.seen_data {
                 t.seen_data = true;
                 self.changed = true;
             }
             check_not_null(t, &row)?;
         }
-        let t = self
-            .schema
-            .table(table)
-            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        let t = table_of(&self.schema, table)?;
         sink.row(t, row).map_err(NormalizeError::Sink)?;
 
         let child_root_id = ctx.root_id.unwrap_or(row_id.as_str()).to_string();
@@ -552,10 +540,7 @@ impl Normalizer {
         }
         let max_len = self.max_len;
         let changed = &mut self.changed;
-        let t = self
-            .schema
-            .table_mut(table)
-            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        let t = table_of_mut(&mut self.schema, table)?;
         let idx = match t.column_index(name) {
             Some(i) => i,
             None => {
@@ -615,10 +600,7 @@ impl Normalizer {
         value: Value,
         row: &mut Row,
     ) -> Result<(), NormalizeError> {
-        let t = self
-            .schema
-            .table_mut(table)
-            .ok_or_else(|| NormalizeError::UnknownTable(table.to_string()))?;
+        let t = table_of_mut(&mut self.schema, table)?;
         let idx = match t.column_index(name) {
             Some(i) => i,
             None => {
@@ -636,6 +618,21 @@ struct RowCtx<'a> {
     settings: &'a RootSettings,
     /// `_dlt_id` of the root row, for nested rows.
     root_id: Option<&'a str>,
+}
+
+fn table_of<'a>(schema: &'a Schema, name: &str) -> Result<&'a TableSchema, NormalizeError> {
+    schema
+        .table(name)
+        .ok_or_else(|| NormalizeError::UnknownTable(name.to_string()))
+}
+
+fn table_of_mut<'a>(
+    schema: &'a mut Schema,
+    name: &str,
+) -> Result<&'a mut TableSchema, NormalizeError> {
+    schema
+        .table_mut(name)
+        .ok_or_else(|| NormalizeError::UnknownTable(name.to_string()))
 }
 
 /// A new data column: nullable, no hints.
