@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::{DispositionKind, FileFormat, FollowUp, LoadTarget, Result, Schema, TableSchema};
 
@@ -97,6 +98,19 @@ pub struct LoadJob {
     pub target: LoadTarget,
 }
 
+/// A follow-up of one table chain: moves what the chain's jobs loaded into staging over
+/// into the dataset, after all of them completed.
+#[derive(Debug, Clone)]
+pub struct FollowUpJob<'a> {
+    pub kind: FollowUp,
+    /// The chain: its root first, parents before children; only tables that have received
+    /// data at some time (`seen_data`), so all of them exist in the dataset and in staging.
+    pub chain: Vec<&'a TableSchema>,
+    pub load_id: &'a str,
+    /// When the package was created: the validity boundary of scd2.
+    pub created_at: DateTime<Utc>,
+}
+
 /// The result of a job that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobOutcome {
@@ -155,13 +169,14 @@ pub trait LoadClient: Send + Sync {
     async fn truncate(&self, tables: &[String], target: LoadTarget) -> Result<()>;
     /// Loads one job file in one transaction.
     async fn run_job(&self, job: &LoadJob) -> Result<JobOutcome>;
-    /// Moves a chain from staging into the dataset after its data jobs completed.
-    async fn follow_up(
-        &self,
-        follow_up: FollowUp,
-        chain: &[&TableSchema],
-        load_id: &str,
-    ) -> Result<()>;
+    /// Moves a chain from staging into the dataset after its data jobs completed, in one
+    /// transaction. Runs at most once per load and chain, even when called again after a
+    /// crash (the destination records that it ran in the same transaction).
+    async fn follow_up(&self, job: &FollowUpJob<'_>) -> Result<()>;
+    /// Loads `jobs` in one transaction that first empties `truncate` (replace with
+    /// truncate-and-insert: readers see the old rows or the new ones, never an empty or
+    /// partial table). Returns the rows inserted.
+    async fn run_jobs_atomically(&self, truncate: &[String], jobs: &[LoadJob]) -> Result<u64>;
     /// Records a completed load (`_dlt_loads`).
     async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()>;
     /// The newest state of `pipeline_name` that belongs to a completed load.

@@ -20,8 +20,8 @@ mod schema;
 mod value;
 
 pub use destination::{
-    Capabilities, DatasetRef, Destination, JobOutcome, LoadClient, LoadJob, StoredSchema,
-    StoredState,
+    Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome, LoadClient, LoadJob,
+    StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,

@@ -133,6 +133,15 @@ pub struct Column {
     pub timezone: Option<bool>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub variant: bool,
+    /// scd2: the column holding the start of a record's validity (dlt's `x-valid-from`).
+    #[serde(default, rename = "x-valid-from", skip_serializing_if = "is_false")]
+    pub valid_from: bool,
+    /// scd2: the column holding the end of a record's validity (dlt's `x-valid-to`).
+    #[serde(default, rename = "x-valid-to", skip_serializing_if = "is_false")]
+    pub valid_to: bool,
+    /// scd2: the column holding the row version hash (dlt's `x-row-version`).
+    #[serde(default, rename = "x-row-version", skip_serializing_if = "is_false")]
+    pub row_version: bool,
 }
 
 impl Column {
@@ -163,6 +172,9 @@ impl Column {
             scale: None,
             timezone: None,
             variant: false,
+            valid_from: false,
+            valid_to: false,
+            row_version: false,
         }
     }
 
@@ -204,6 +216,9 @@ impl Column {
         if other.timezone.is_some() {
             self.timezone = other.timezone;
         }
+        self.valid_from |= other.valid_from;
+        self.valid_to |= other.valid_to;
+        self.row_version |= other.row_version;
     }
 }
 
@@ -234,6 +249,14 @@ pub struct TableSchema {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_nesting: Option<u32>,
+    /// scd2: the `valid_to` value of active records; `None` means NULL (dlt's
+    /// `x-active-record-timestamp`), as an ISO timestamp.
+    #[serde(
+        default,
+        rename = "x-active-record-timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub active_record_timestamp: Option<String>,
 }
 
 impl TableSchema {
@@ -248,6 +271,7 @@ impl TableSchema {
             resource: None,
             seen_data: false,
             max_nesting: None,
+            active_record_timestamp: None,
         }
     }
 

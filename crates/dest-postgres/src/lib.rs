@@ -11,6 +11,7 @@
 
 mod client;
 mod config;
+mod follow_up;
 mod insert_values;
 mod load;
 pub mod sql;

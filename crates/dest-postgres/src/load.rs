@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dest_core::{
-    Error, FollowUp, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
+    Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
     StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 use postgres_types::ToSql;
@@ -34,7 +34,72 @@ fn missing_relation(e: &tokio_postgres::Error) -> bool {
 }
 
 impl PostgresClient {
-    fn schema_of(&self, target: LoadTarget) -> &str {
+    fn job_context(&self, job: &LoadJob) -> String {
+        format!(
+            "loading {} into {}",
+            job.file.display(),
+            qualified(self.schema_of(job.target), &job.table)
+        )
+    }
+
+    /// Executes one insert_values job file inside `tx`; returns the rows inserted.
+    async fn load_file(&self, tx: &tokio_postgres::Transaction<'_>, job: &LoadJob) -> Result<u64> {
+        if job.format != "insert_values" {
+            return Err(Error::Unsupported {
+                destination: "postgres".into(),
+                what: format!("loader file format `{}`", job.format),
+                hint: None,
+            });
+        }
+        let target = qualified(self.schema_of(job.target), &job.table);
+        let ctx = self.job_context(job);
+        let file = tokio::fs::File::open(&job.file)
+            .await
+            .map_err(|e| Error::io("opening a job file", &job.file, e))?;
+        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
+        let mut statement: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut line: Vec<u8> = Vec::new();
+        let mut rows: u64 = 0;
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|e| Error::io("reading a job file", &job.file, e))?;
+            if n == 0 {
+                break;
+            }
+            let text = trim_newline(&line);
+            if text.starts_with(b"INSERT INTO ") {
+                // the header: fill in the table
+                let header = String::from_utf8_lossy(text).replacen(TABLE_PLACEHOLDER, &target, 1);
+                statement.extend_from_slice(header.as_bytes());
+                statement.push(b'\n');
+                continue;
+            }
+            if text.first() == Some(&b'(') {
+                rows += 1;
+            }
+            statement.extend_from_slice(text);
+            statement.push(b'\n');
+            if text.last() == Some(&b';') {
+                let sql = std::str::from_utf8(&statement).map_err(|e| {
+                    Error::Internal(format!("job file {} is not UTF-8: {e}", job.file.display()))
+                })?;
+                tx.batch_execute(sql).await.map_err(|e| db_err(&ctx, e))?;
+                statement.clear();
+            }
+        }
+        if statement.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Err(Error::Internal(format!(
+                "job file {} ends inside a statement",
+                job.file.display()
+            )));
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn schema_of(&self, target: LoadTarget) -> &str {
         match target {
             LoadTarget::Dataset => &self.dataset,
             LoadTarget::Staging => &self.staging,
@@ -223,76 +288,38 @@ impl LoadClient for PostgresClient {
     }
 
     async fn run_job(&self, job: &LoadJob) -> Result<JobOutcome> {
-        if job.format != "insert_values" {
-            return Err(Error::Unsupported {
-                destination: "postgres".into(),
-                what: format!("loader file format `{}`", job.format),
-                hint: None,
-            });
-        }
-        let target = qualified(self.schema_of(job.target), &job.table);
-        let ctx = format!("loading {} into {target}", job.file.display());
-        let file = tokio::fs::File::open(&job.file)
-            .await
-            .map_err(|e| Error::io("opening a job file", &job.file, e))?;
-        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
         let mut client = self.pool.get().await?;
+        let ctx = self.job_context(job);
         let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
-        let mut statement: Vec<u8> = Vec::with_capacity(1 << 20);
-        let mut line: Vec<u8> = Vec::new();
-        let mut rows: u64 = 0;
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .await
-                .map_err(|e| Error::io("reading a job file", &job.file, e))?;
-            if n == 0 {
-                break;
-            }
-            let text = trim_newline(&line);
-            if text.starts_with(b"INSERT INTO ") {
-                // the header: fill in the table
-                let header = String::from_utf8_lossy(text).replacen(TABLE_PLACEHOLDER, &target, 1);
-                statement.extend_from_slice(header.as_bytes());
-                statement.push(b'\n');
-                continue;
-            }
-            if text.first() == Some(&b'(') {
-                rows += 1;
-            }
-            statement.extend_from_slice(text);
-            statement.push(b'\n');
-            if text.last() == Some(&b';') {
-                let sql = std::str::from_utf8(&statement).map_err(|e| {
-                    Error::Internal(format!("job file {} is not UTF-8: {e}", job.file.display()))
-                })?;
-                tx.batch_execute(sql).await.map_err(|e| db_err(&ctx, e))?;
-                statement.clear();
-            }
-        }
-        if statement.iter().any(|b| !b.is_ascii_whitespace()) && statement.contains(&b'(') {
-            return Err(Error::Internal(format!(
-                "job file {} ends inside a statement",
-                job.file.display()
-            )));
-        }
+        let rows = self.load_file(&tx, job).await?;
         tx.commit().await.map_err(|e| db_err(&ctx, e))?;
         self.pool.put(client);
         Ok(JobOutcome { rows })
     }
 
-    async fn follow_up(
-        &self,
-        follow_up: FollowUp,
-        _chain: &[&TableSchema],
-        _load_id: &str,
-    ) -> Result<()> {
-        Err(Error::Unsupported {
-            destination: "postgres".into(),
-            what: format!("follow-up {follow_up:?}"),
-            hint: None,
-        })
+    async fn run_jobs_atomically(&self, truncate: &[String], jobs: &[LoadJob]) -> Result<u64> {
+        let mut client = self.pool.get().await?;
+        let ctx = format!("replacing {} in `{}`", truncate.join(", "), self.dataset);
+        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
+        if !truncate.is_empty() {
+            let sql = truncate
+                .iter()
+                .map(|t| format!("TRUNCATE TABLE {}", qualified(&self.dataset, t)))
+                .collect::<Vec<_>>()
+                .join(";\n");
+            tx.batch_execute(&sql).await.map_err(|e| db_err(&ctx, e))?;
+        }
+        let mut rows = 0;
+        for job in jobs {
+            rows += self.load_file(&tx, job).await?;
+        }
+        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
+        self.pool.put(client);
+        Ok(rows)
+    }
+
+    async fn follow_up(&self, job: &FollowUpJob<'_>) -> Result<()> {
+        crate::follow_up::run(self, job).await
     }
 
     async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()> {

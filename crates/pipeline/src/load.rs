@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dest_core::{
-    parse_write_disposition, ChainPlan, LoadClient, LoadJob, LoadTarget, Schema, STATE_TABLE,
+    parse_write_disposition, ChainPlan, FollowUpJob, LoadClient, LoadJob, LoadTarget, Schema,
+    STATE_TABLE,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::normalize::PACKAGE_SCHEMA;
+use crate::normalize::{PACKAGE_CREATED, PACKAGE_SCHEMA};
 use crate::storage::{
     io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, FAILED_JOBS,
     LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
@@ -34,6 +35,15 @@ pub(crate) fn package_schema(dir: &Path) -> Result<Schema, PipelineError> {
     let p = dir.join(PACKAGE_SCHEMA);
     let bytes = fs::read(&p).map_err(io_err("reading a package schema", &p))?;
     serde_json::from_slice(&bytes)
+        .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
+}
+
+/// When the package was created (the scd2 validity boundary).
+fn package_created_at(dir: &Path) -> Result<chrono::DateTime<chrono::Utc>, PipelineError> {
+    let p = dir.join(PACKAGE_CREATED);
+    let text = fs::read_to_string(&p).map_err(io_err("reading the package creation time", &p))?;
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|d| d.with_timezone(&chrono::Utc))
         .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
 }
 
@@ -184,14 +194,20 @@ pub(crate) async fn load_package(
         return Err(e);
     }
 
+    let created_at = package_created_at(&dir)?;
     for chain in &chains {
-        if let Some(follow_up) = chain.plan.follow_up {
-            let tables: Vec<&dest_core::TableSchema> = chain
-                .tables
-                .iter()
-                .filter_map(|t| schema.table(t))
-                .collect();
-            client.follow_up(follow_up, &tables, load_id).await?;
+        if let Some(kind) = chain.plan.follow_up {
+            let job = FollowUpJob {
+                kind,
+                chain: chain
+                    .tables
+                    .iter()
+                    .filter_map(|t| schema.table(t))
+                    .collect(),
+                load_id,
+                created_at,
+            };
+            client.follow_up(&job).await?;
         }
     }
     client.complete_load(load_id, &schema).await?;
