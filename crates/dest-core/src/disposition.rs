@@ -87,6 +87,10 @@ pub trait WriteDisposition: fmt::Debug + Send + Sync {
     fn propagates_root_key(&self) -> bool {
         false
     }
+    /// The scd2 options, for the scd2 strategy.
+    fn scd2(&self) -> Option<&Scd2Options> {
+        None
+    }
 }
 
 /// Rows are added to the tables as they are.
@@ -217,10 +221,41 @@ impl FromStr for MergeStrategy {
     }
 }
 
+/// Options of the scd2 merge strategy (dlt's names and defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scd2Options {
+    /// `validity_column_names`: start and end of a record version's validity.
+    pub valid_from: String,
+    pub valid_to: String,
+    /// `active_record_timestamp`: the `valid_to` of active records, ISO text; `None` is NULL.
+    pub active_record_timestamp: Option<String>,
+}
+
+impl Default for Scd2Options {
+    fn default() -> Self {
+        Scd2Options {
+            valid_from: "_dlt_valid_from".into(),
+            valid_to: "_dlt_valid_to".into(),
+            active_record_timestamp: None,
+        }
+    }
+}
+
 /// Rows are merged into the tables by key.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Merge {
     pub strategy: MergeStrategy,
+    /// Used by the scd2 strategy only.
+    pub scd2: Scd2Options,
+}
+
+impl Merge {
+    pub fn new(strategy: MergeStrategy) -> Self {
+        Merge {
+            strategy,
+            scd2: Scd2Options::default(),
+        }
+    }
 }
 
 impl WriteDisposition for Merge {
@@ -263,6 +298,9 @@ impl WriteDisposition for Merge {
             MergeStrategy::DeleteInsert | MergeStrategy::Upsert
         )
     }
+    fn scd2(&self) -> Option<&Scd2Options> {
+        (self.strategy == MergeStrategy::Scd2).then_some(&self.scd2)
+    }
 }
 
 /// Parses user-facing disposition and strategy names (`merge`, `upsert`) into a disposition.
@@ -275,9 +313,9 @@ pub fn parse_write_disposition(
         "replace" => Arc::new(Replace {
             strategy: strategy.map(str::parse).transpose()?.unwrap_or_default(),
         }),
-        "merge" => Arc::new(Merge {
-            strategy: strategy.map(str::parse).transpose()?.unwrap_or_default(),
-        }),
+        "merge" => Arc::new(Merge::new(
+            strategy.map(str::parse).transpose()?.unwrap_or_default(),
+        )),
         other => {
             return Err(Error::Config(format!(
                 "unknown write disposition `{other}`; known dispositions: append, replace, merge"

@@ -25,7 +25,7 @@ pub use destination::{
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,
-    MergeStrategy, Replace, ReplaceStrategy, RowIdKind, WriteDisposition,
+    MergeStrategy, Replace, ReplaceStrategy, RowIdKind, Scd2Options, WriteDisposition,
 };
 pub use error::{DestinationError, Error, Result, Retry};
 pub use format::{FileFormat, JobWriter};

@@ -53,7 +53,11 @@ workers = 20
 const CAPABILITIES: Capabilities = Capabilities {
     preferred_file_format: "insert_values",
     file_formats: &["insert_values"],
-    write_dispositions: &[DispositionKind::Append],
+    write_dispositions: &[
+        DispositionKind::Append,
+        DispositionKind::Replace,
+        DispositionKind::Merge,
+    ],
     merge_strategies: &["delete-insert", "upsert", "scd2"],
     replace_strategies: &[
         "truncate-and-insert",

@@ -214,6 +214,24 @@ impl Normalizer {
                 }
             }
         }
+        if let Some(opts) = hints.disposition.scd2() {
+            // validity columns first, as dlt places them; staging rows leave them NULL
+            let from = normalize_path(&opts.valid_from, max_len)?;
+            let to = normalize_path(&opts.valid_to, max_len)?;
+            for (pos, (name, is_from)) in [(from, true), (to, false)].into_iter().enumerate() {
+                if table.column(&name).is_none() {
+                    let at = pos.min(table.columns.len());
+                    table
+                        .columns
+                        .insert(at, Column::new(name.clone(), DataType::Timestamp));
+                }
+                if let Some(c) = table.column_mut(&name) {
+                    c.valid_from = is_from;
+                    c.valid_to = !is_from;
+                }
+            }
+            table.active_record_timestamp = opts.active_record_timestamp.clone();
+        }
         let after = table.clone();
         // nested tables follow their root's disposition
         let (wd, strategy) = (after.write_disposition.clone(), after.strategy.clone());
@@ -379,6 +397,17 @@ impl Normalizer {
             Value::Text(row_id.clone()),
             &mut row,
         )?;
+        if is_root && ctx.settings.row_id == RowIdKind::RowHash {
+            // scd2: the root's `_dlt_id` is the row version hash, repeated by versions
+            if let Some(c) = table_of_mut(&mut self.schema, table)?.column_mut(C_DLT_ID) {
+                if c.unique || c.row_key || !c.row_version {
+                    c.unique = false;
+                    c.row_key = false;
+                    c.row_version = true;
+                    self.changed = true;
+                }
+            }
+        }
 
         {
             let t = table_of_mut(&mut self.schema, table)?;

@@ -146,9 +146,7 @@ fn max_nesting_keeps_deeper_data_as_json() {
 #[test]
 fn upsert_ids_hash_the_key_and_children_carry_the_root_id() {
     let mut hints = ResourceHints::new("up");
-    hints.disposition = Arc::new(Merge {
-        strategy: MergeStrategy::Upsert,
-    });
+    hints.disposition = Arc::new(Merge::new(MergeStrategy::Upsert));
     hints.primary_key = vec!["id".into()];
     check(
         hints,
@@ -192,6 +190,26 @@ fn a_variant_is_named_after_the_json_type_and_typed_by_inference() {
             t [id bigint, _dlt_load_id text not-null, _dlt_id text not-null unique, id__v_text timestamp variant]
               id=1 _dlt_load_id="1700000000.000001" _dlt_id="a"
               id__v_text=2024-01-01T10:00:00+00:00 _dlt_load_id="1700000000.000001" _dlt_id="b"
+        "#]],
+    );
+}
+
+#[test]
+fn scd2_adds_validity_columns_and_hashes_the_row() {
+    let mut hints = ResourceHints::new("dim");
+    hints.disposition = Arc::new(Merge::new(MergeStrategy::Scd2));
+    check(
+        hints,
+        vec![
+            json!({"nk": 1, "c1": "foo", "c2": {"nc1": "foo"}}),
+            json!({"c1": "foo", "l": [{"a": 1}], "nk": 1}),
+        ],
+        expect![[r#"
+            dim [_dlt_valid_from timestamp, _dlt_valid_to timestamp, nk bigint, c1 text, c2__nc1 text, _dlt_load_id text not-null, _dlt_id text not-null]
+              nk=1 c1="foo" c2__nc1="foo" _dlt_load_id="1700000000.000001" _dlt_id="OTPbGyxWlJzmpA"
+              c1="foo" nk=1 _dlt_load_id="1700000000.000001" _dlt_id="b5nmCsxYNyddmw"
+            dim__l [a bigint, _dlt_parent_id text not-null, _dlt_list_idx bigint not-null, _dlt_id text not-null unique]
+              a=1 _dlt_parent_id="b5nmCsxYNyddmw" _dlt_list_idx=0 _dlt_id="VXFFE3ae2lSSFA"
         "#]],
     );
 }

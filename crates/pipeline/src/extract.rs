@@ -9,8 +9,13 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use dest_core::Column;
+use std::sync::Arc;
+
+use dest_core::{
+    parse_write_disposition, Column, Merge, MergeStrategy, Scd2Options, WriteDisposition,
+};
 use futures_util::StreamExt;
+use normalize::ResourceHints;
 use serde::{Deserialize, Serialize};
 
 use crate::resource::{Items, Resource};
@@ -33,6 +38,9 @@ pub(crate) struct ResourceSpec {
     pub columns: Vec<Column>,
     #[serde(default)]
     pub max_table_nesting: Option<u32>,
+    /// Options of the scd2 merge strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scd2: Option<Scd2Options>,
     /// Items file, relative to the package.
     pub items_file: String,
     pub items: u64,
@@ -50,6 +58,34 @@ pub(crate) struct Manifest {
 }
 
 pub(crate) const MANIFEST: &str = "manifest.json";
+
+impl ResourceSpec {
+    /// The write disposition the resource was extracted with.
+    pub fn disposition(&self) -> Result<Arc<dyn WriteDisposition>, PipelineError> {
+        if let (Some(opts), "merge") = (&self.scd2, self.write_disposition.as_str()) {
+            return Ok(Arc::new(Merge {
+                strategy: MergeStrategy::Scd2,
+                scd2: opts.clone(),
+            }));
+        }
+        Ok(parse_write_disposition(
+            &self.write_disposition,
+            self.strategy.as_deref(),
+        )?)
+    }
+
+    /// The hints to normalize this resource's items with.
+    pub fn hints(&self) -> Result<ResourceHints, PipelineError> {
+        Ok(ResourceHints {
+            table_name: self.table_name.clone(),
+            disposition: self.disposition()?,
+            primary_key: self.primary_key.clone(),
+            merge_key: self.merge_key.clone(),
+            columns: self.columns.clone(),
+            max_table_nesting: self.max_table_nesting,
+        })
+    }
+}
 
 /// Extracts `resources` into package `load_id`. On any error the package is removed.
 pub(crate) async fn extract(
@@ -125,6 +161,7 @@ async fn extract_into(
             merge_key: h.merge_key,
             columns: h.columns,
             max_table_nesting: h.max_table_nesting,
+            scd2: h.disposition.scd2().cloned(),
             items_file: rel,
             items: count,
         });

@@ -30,7 +30,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dest_core::registry::{self, DestinationContext};
-use dest_core::{DatasetRef, Destination, FileFormat, LoadClient, Schema};
+use dest_core::{
+    parse_write_disposition, DatasetRef, Destination, DispositionKind, FileFormat, LoadClient,
+    Schema,
+};
 use dlt_config::{Config, ConfigBuilder};
 
 pub use crate::resource::{ItemError, Resource};
@@ -350,11 +353,8 @@ impl Pipeline {
     pub async fn run(&mut self, resources: Vec<Resource>) -> Result<LoadInfo, PipelineError> {
         let _lock = self.lock().await?;
         self.storage.discard_incomplete()?;
-        let caps = self.destination.capabilities().clone();
-        for r in &resources {
-            let d = &r.hints.disposition;
-            caps.check_disposition(self.destination.name(), d.kind(), d.strategy())?;
-        }
+        let mut resources = resources;
+        self.check_resources(&mut resources)?;
         let mut info = LoadInfo {
             pipeline_name: self.name.clone(),
             dataset_name: self.dataset_name.clone(),
@@ -431,6 +431,38 @@ impl Pipeline {
             info.packages.push(p);
         }
         Ok(info)
+    }
+
+    /// Applies the configured replace strategy and checks every resource against the
+    /// destination's capabilities, before anything is extracted.
+    fn check_resources(&self, resources: &mut [Resource]) -> Result<(), PipelineError> {
+        let caps = self.destination.capabilities();
+        let dest = self.destination.name();
+        let r = self.config.resolver(Some(&self.name));
+        let configured = r
+            .find(&["destination", dest, "replace_strategy"], "")
+            .map(|f| f.as_string())
+            .transpose()?;
+        for res in resources.iter_mut() {
+            let d = res.hints.disposition.clone();
+            if d.kind() == DispositionKind::Replace && !res.strategy_given {
+                if let Some(s) = &configured {
+                    res.hints.disposition = parse_write_disposition("replace", Some(s))?;
+                }
+            }
+            let d = &res.hints.disposition;
+            caps.check_disposition(dest, d.kind(), d.strategy())?;
+            let has_pk = !res.hints.primary_key.is_empty()
+                || res.hints.columns.iter().any(|c| c.primary_key);
+            if d.strategy() == Some("upsert") && !has_pk {
+                return Err(PipelineError::Config(format!(
+                    "resource `{}` uses the upsert merge strategy but has no primary key; \
+                     give one (--primary-key, or Resource::primary_key); nothing was loaded",
+                    res.hints.table_name
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn normalize(&self, load_id: &str, schema: Schema) -> Result<Schema, PipelineError> {

@@ -20,7 +20,7 @@ use dest_core::{
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::normalize::{PACKAGE_CREATED, PACKAGE_SCHEMA};
+use crate::normalize::{PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_SCHEMA};
 use crate::storage::{
     io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, FAILED_JOBS,
     LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
@@ -48,8 +48,19 @@ fn package_created_at(dir: &Path) -> Result<chrono::DateTime<chrono::Utc>, Pipel
 }
 
 struct Chain {
+    root: String,
+    /// Tables of the chain that exist (have received data), parents first.
     tables: Vec<String>,
     plan: ChainPlan,
+}
+
+/// A unit of loading: one job file, or all job files of a replace chain loaded in one
+/// transaction after emptying the chain.
+struct Unit {
+    jobs: Vec<JobFileName>,
+    target: LoadTarget,
+    /// `Some(tables)`: load atomically after truncating `tables`.
+    atomic: Option<Vec<String>>,
 }
 
 /// Loads normalized package `load_id`.
@@ -65,120 +76,135 @@ pub(crate) async fn load_package(
         let p = dir.join(d);
         fs::create_dir_all(&p).map_err(io_err("creating a package folder", &p))?;
     }
-    // jobs interrupted by a crash are started again (their transaction did not commit,
-    // or committed; see docs/ARCHITECTURE.md on exactly-once)
-    for name in list_names(&dir.join(STARTED_JOBS), false)? {
-        rename(
-            &dir.join(STARTED_JOBS).join(&name),
-            &dir.join(NEW_JOBS).join(&name),
-        )?;
-    }
-    let mut jobs: Vec<JobFileName> = Vec::new();
-    for name in list_names(&dir.join(NEW_JOBS), false)? {
-        let job = JobFileName::parse(&name).ok_or_else(|| {
-            PipelineError::Internal(format!("unexpected file {name} in {}", dir.display()))
-        })?;
-        jobs.push(job);
-    }
-    let mut job_tables: BTreeSet<String> = jobs.iter().map(|j| j.table.clone()).collect();
-    for name in list_names(&dir.join(COMPLETED_JOBS), false)? {
-        if let Some(j) = JobFileName::parse(&name) {
-            job_tables.insert(j.table);
-        }
-    }
+    // jobs interrupted by a crash are started again
+    move_all(&dir, STARTED_JOBS, NEW_JOBS, |_| true)?;
 
-    // plan every chain that has jobs
-    let mut chains: Vec<Chain> = Vec::new();
+    // the chains of this package: its resources' root tables and the roots of its jobs
+    let mut roots: BTreeSet<String> = package_roots(&dir)?.into_iter().collect();
+    let mut job_tables: BTreeSet<String> = BTreeSet::new();
+    for folder in [NEW_JOBS, COMPLETED_JOBS] {
+        for name in list_names(&dir.join(folder), false)? {
+            if let Some(j) = JobFileName::parse(&name) {
+                job_tables.insert(j.table);
+            }
+        }
+    }
     for t in &job_tables {
-        if t == STATE_TABLE {
-            continue;
+        if t != STATE_TABLE {
+            roots.insert(schema.root_of(t).to_string());
         }
-        let root = schema.root_of(t).to_string();
-        if chains.iter().any(|c| c.tables.first() == Some(&root)) {
-            continue;
-        }
+    }
+    let mut chains: Vec<Chain> = Vec::new();
+    for root in roots {
         let chain = schema.chain(&root);
-        let root_table = chain
-            .first()
-            .ok_or_else(|| PipelineError::Internal(format!("table `{t}` has no root")))?;
+        let Some(root_table) = chain.first() else {
+            continue;
+        };
         let disposition = parse_write_disposition(
             &root_table.write_disposition,
             root_table.strategy.as_deref(),
         )?;
         let plan = disposition.plan(&chain)?;
-        chains.push(Chain {
-            tables: chain
-                .iter()
-                .filter(|c| c.seen_data)
-                .map(|c| c.name.clone())
-                .collect(),
-            plan,
-        });
+        let tables = chain
+            .iter()
+            .filter(|c| c.seen_data && c.complete_columns().next().is_some())
+            .map(|c| c.name.clone())
+            .collect();
+        chains.push(Chain { root, tables, plan });
     }
-    let staging = chains.iter().any(|c| c.plan.target == LoadTarget::Staging);
-    let tables: Vec<String> = job_tables.iter().cloned().collect();
+    let chain_of = |table: &str| -> Option<&Chain> {
+        let root = schema.root_of(table);
+        chains.iter().find(|c| c.root == root)
+    };
 
-    client.initialize(staging).await?;
+    let staged: Vec<String> = chains
+        .iter()
+        .filter(|c| c.plan.target == LoadTarget::Staging)
+        .flat_map(|c| c.tables.iter().cloned())
+        .collect();
+    let mut tables: BTreeSet<String> = job_tables.clone();
+    tables.extend(chains.iter().flat_map(|c| c.tables.iter().cloned()));
+    let tables: Vec<String> = tables.into_iter().collect();
+
+    client.initialize(!staged.is_empty()).await?;
     client
         .update_schema(&schema, &tables, LoadTarget::Dataset)
         .await?;
-    if staging {
-        let staged: Vec<String> = chains
-            .iter()
-            .filter(|c| c.plan.target == LoadTarget::Staging)
-            .flat_map(|c| c.tables.iter().cloned())
-            .collect();
+    if !staged.is_empty() {
         client
             .update_schema(&schema, &staged, LoadTarget::Staging)
             .await?;
+        // staging is emptied at every attempt, so every job of a staged chain loads again;
+        // the follow-up runs at most once per load (the destination keeps a ledger)
+        move_all(&dir, COMPLETED_JOBS, NEW_JOBS, |j| {
+            staged.contains(&j.table)
+        })?;
         client.truncate(&staged, LoadTarget::Staging).await?;
     }
-    let truncate: Vec<String> = chains
-        .iter()
-        .filter(|c| c.plan.truncate_before)
-        .flat_map(|c| c.tables.iter().cloned())
-        .collect();
-    client.truncate(&truncate, LoadTarget::Dataset).await?;
 
-    // data jobs
-    let semaphore = Arc::new(Semaphore::new(workers.max(1)));
-    let mut set: JoinSet<Result<u64, PipelineError>> = JoinSet::new();
-    for job in jobs {
-        let target = chains
+    // units of work
+    let mut jobs: Vec<JobFileName> = Vec::new();
+    for name in list_names(&dir.join(NEW_JOBS), false)? {
+        jobs.push(JobFileName::parse(&name).ok_or_else(|| {
+            PipelineError::Internal(format!("unexpected file {name} in {}", dir.display()))
+        })?);
+    }
+    let mut units: Vec<Unit> = Vec::new();
+    for chain in chains.iter().filter(|c| c.plan.truncate_before) {
+        let (mine, rest): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .partition(|j| chain_of(&j.table).is_some_and(|c| c.root == chain.root));
+        jobs = rest;
+        let done = list_names(&dir.join(COMPLETED_JOBS), false)?
             .iter()
-            .find(|c| c.tables.contains(&job.table))
+            .filter_map(|n| JobFileName::parse(n))
+            .any(|j| chain_of(&j.table).is_some_and(|c| c.root == chain.root));
+        if !done {
+            units.push(Unit {
+                jobs: mine,
+                target: LoadTarget::Dataset,
+                atomic: Some(chain.tables.clone()),
+            });
+        }
+    }
+    for job in jobs {
+        let target = chain_of(&job.table)
             .map(|c| c.plan.target)
             .unwrap_or(LoadTarget::Dataset);
-        let permit_source = semaphore.clone();
+        units.push(Unit {
+            jobs: vec![job],
+            target,
+            atomic: None,
+        });
+    }
+
+    let semaphore = Arc::new(Semaphore::new(workers.max(1)));
+    let mut set: JoinSet<Result<u64, PipelineError>> = JoinSet::new();
+    for unit in units {
+        let permits = semaphore.clone();
         let client = client.clone();
         let dir = dir.clone();
         let load_id = load_id.to_string();
         set.spawn(async move {
-            let _permit = permit_source
+            let _permit = permits
                 .acquire_owned()
                 .await
                 .map_err(|_| PipelineError::Internal("load worker pool closed".into()))?;
-            run_job(&dir, client.as_ref(), &load_id, job, target).await
+            run_unit(&dir, client.as_ref(), &load_id, unit).await
         });
     }
     let mut rows = 0u64;
     let mut first_error: Option<PipelineError> = None;
     while let Some(res) = set.join_next().await {
-        match res {
-            Ok(Ok(n)) => rows += n,
-            Ok(Err(e)) => {
-                if first_error.is_none() {
-                    first_error = Some(e);
-                }
+        let err = match res {
+            Ok(Ok(n)) => {
+                rows += n;
+                continue;
             }
-            Err(e) => {
-                if first_error.is_none() {
-                    first_error = Some(PipelineError::Internal(format!(
-                        "a load worker failed: {e}"
-                    )));
-                }
-            }
-        }
+            Ok(Err(e)) => e,
+            Err(e) => PipelineError::Internal(format!("a load worker failed: {e}")),
+        };
+        first_error.get_or_insert(err);
     }
     if let Some(e) = first_error {
         let failed = !list_names(&dir.join(FAILED_JOBS), false)?.is_empty();
@@ -207,7 +233,9 @@ pub(crate) async fn load_package(
                 load_id,
                 created_at,
             };
-            client.follow_up(&job).await?;
+            if !job.chain.is_empty() {
+                client.follow_up(&job).await?;
+            }
         }
     }
     client.complete_load(load_id, &schema).await?;
@@ -216,59 +244,114 @@ pub(crate) async fn load_package(
     Ok(PackageInfo {
         load_id: load_id.to_string(),
         rows,
-        tables,
+        tables: job_tables.into_iter().collect(),
     })
 }
 
-async fn run_job(
+/// The root tables of the package's resources (absent in packages of older versions).
+fn package_roots(dir: &Path) -> Result<Vec<String>, PipelineError> {
+    let p = dir.join(PACKAGE_CHAINS);
+    match fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("reading", &p)(e)),
+    }
+}
+
+/// Moves the job files of `from` that match `pick` to `to`.
+fn move_all(
+    dir: &Path,
+    from: &str,
+    to: &str,
+    pick: impl Fn(&JobFileName) -> bool,
+) -> Result<(), PipelineError> {
+    for name in list_names(&dir.join(from), false)? {
+        if JobFileName::parse(&name).is_some_and(|j| pick(&j)) {
+            rename(&dir.join(from).join(&name), &dir.join(to).join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one unit, retrying transient failures with backoff; moves its job files through
+/// `started_jobs` to `completed_jobs` or `failed_jobs`.
+async fn run_unit(
     dir: &Path,
     client: &dyn LoadClient,
     load_id: &str,
-    mut job: JobFileName,
-    target: LoadTarget,
+    mut unit: Unit,
 ) -> Result<u64, PipelineError> {
     loop {
-        let name = job.file_name();
-        let started = dir.join(STARTED_JOBS).join(&name);
-        rename(&dir.join(NEW_JOBS).join(&name), &started)?;
-        let spec = LoadJob {
-            load_id: load_id.to_string(),
-            table: job.table.clone(),
-            file: started.clone(),
-            format: job.format.clone(),
-            target,
+        let mut specs = Vec::with_capacity(unit.jobs.len());
+        for job in &unit.jobs {
+            let name = job.file_name();
+            let started = dir.join(STARTED_JOBS).join(&name);
+            rename(&dir.join(NEW_JOBS).join(&name), &started)?;
+            specs.push(LoadJob {
+                load_id: load_id.to_string(),
+                table: job.table.clone(),
+                file: started,
+                format: job.format.clone(),
+                target: unit.target,
+            });
+        }
+        let result = match (&unit.atomic, specs.as_slice()) {
+            (Some(truncate), _) => client.run_jobs_atomically(truncate, &specs).await,
+            (None, [one]) => client.run_job(one).await.map(|o| o.rows),
+            (None, _) => Err(dest_core::Error::Internal("a unit without jobs".into())),
         };
-        match client.run_job(&spec).await {
-            Ok(outcome) => {
-                rename(&started, &dir.join(COMPLETED_JOBS).join(&name))?;
-                return Ok(outcome.rows);
+        let retry = unit.jobs.first().map(|j| j.retry).unwrap_or(0);
+        let label = unit
+            .jobs
+            .iter()
+            .map(JobFileName::file_name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let table = unit
+            .atomic
+            .as_ref()
+            .and_then(|t| t.first().cloned())
+            .or_else(|| unit.jobs.first().map(|j| j.table.clone()))
+            .unwrap_or_default();
+        match result {
+            Ok(rows) => {
+                for job in &unit.jobs {
+                    let name = job.file_name();
+                    rename(
+                        &dir.join(STARTED_JOBS).join(&name),
+                        &dir.join(COMPLETED_JOBS).join(&name),
+                    )?;
+                }
+                return Ok(rows);
             }
-            Err(e) if e.is_transient() && job.retry + 1 < MAX_ATTEMPTS => {
-                tracing::warn!(job = %name, error = %e, "transient failure, retrying");
-                let wait = backoff(job.retry);
-                job.retry += 1;
-                rename(&started, &dir.join(NEW_JOBS).join(job.file_name()))?;
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) if e.is_transient() => {
-                // leave the job pending: the next run retries it
-                rename(&started, &dir.join(NEW_JOBS).join(&name))?;
-                return Err(PipelineError::Load {
-                    table: job.table,
-                    job: name,
-                    source: Box::new(e),
-                });
+            Err(e) if e.is_transient() && retry + 1 < MAX_ATTEMPTS => {
+                tracing::warn!(jobs = %label, error = %e, "transient failure, retrying");
+                for job in unit.jobs.iter_mut() {
+                    let old = dir.join(STARTED_JOBS).join(job.file_name());
+                    job.retry += 1;
+                    rename(&old, &dir.join(NEW_JOBS).join(job.file_name()))?;
+                }
+                tokio::time::sleep(backoff(retry)).await;
             }
             Err(e) => {
-                let failed = dir.join(FAILED_JOBS).join(&name);
-                rename(&started, &failed)?;
-                write_atomic(
-                    &failed.with_extension("exception"),
-                    e.to_string().as_bytes(),
-                )?;
+                // transient: leave the jobs pending for the next run; terminal: failed
+                let folder = if e.is_transient() {
+                    NEW_JOBS
+                } else {
+                    FAILED_JOBS
+                };
+                for job in &unit.jobs {
+                    let name = job.file_name();
+                    let to = dir.join(folder).join(&name);
+                    rename(&dir.join(STARTED_JOBS).join(&name), &to)?;
+                    if folder == FAILED_JOBS {
+                        write_atomic(&to.with_extension("exception"), e.to_string().as_bytes())?;
+                    }
+                }
                 return Err(PipelineError::Load {
-                    table: job.table,
-                    job: name,
+                    table,
+                    job: label,
                     source: Box::new(e),
                 });
             }

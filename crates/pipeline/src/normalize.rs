@@ -12,10 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use dest_core::{
-    parse_write_disposition, Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE,
-};
-use normalize::{Normalizer, ResourceHints, Row, RowSink};
+use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
+use normalize::{Normalizer, Row, RowSink};
 
 use crate::extract::{Manifest, MANIFEST};
 use crate::state::STATE_ENGINE_VERSION;
@@ -27,6 +25,8 @@ use crate::PipelineError;
 
 /// The schema file inside a normalized package.
 pub(crate) const PACKAGE_SCHEMA: &str = "schema.json";
+/// The root tables of the package's resources (JSON list).
+pub(crate) const PACKAGE_CHAINS: &str = "chains.json";
 /// The package's creation time (RFC 3339), the boundary for scd2.
 pub(crate) const PACKAGE_CREATED: &str = "created_at";
 
@@ -73,17 +73,7 @@ fn normalize_into(
     let mut normalizer = Normalizer::new(schema, load_id, max_len);
     let mut sink = JobFiles::new(jobs_dir, format);
     for spec in &manifest.resources {
-        let hints = ResourceHints {
-            table_name: spec.table_name.clone(),
-            disposition: parse_write_disposition(
-                &spec.write_disposition,
-                spec.strategy.as_deref(),
-            )?,
-            primary_key: spec.primary_key.clone(),
-            merge_key: spec.merge_key.clone(),
-            columns: spec.columns.clone(),
-            max_table_nesting: spec.max_table_nesting,
-        };
+        let hints = spec.hints()?;
         let root = normalizer.apply_hints(&hints)?;
         let path = src.join(&spec.items_file);
         let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
@@ -102,6 +92,16 @@ fn normalize_into(
                 })?;
         }
     }
+    // the chains this package touches, also those whose resource yielded nothing (replace
+    // must still empty them)
+    let roots: Vec<String> = manifest
+        .resources
+        .iter()
+        .map(|r| normalizer.table_name(&r.table_name))
+        .collect::<Result<_, _>>()?;
+    let bytes = serde_json::to_vec(&roots)
+        .map_err(|e| PipelineError::Internal(format!("serializing chains: {e}")))?;
+    write_atomic(&dst.join(PACKAGE_CHAINS), &bytes)?;
     let mut schema = normalizer.into_schema();
     if let Some(state) = &manifest.state {
         let created: DateTime<Utc> = DateTime::parse_from_rfc3339(&manifest.created_at)

@@ -33,6 +33,9 @@ pub(crate) enum Items {
 pub struct Resource {
     pub(crate) hints: ResourceHints,
     pub(crate) items: Items,
+    /// Whether the user chose the strategy; if not, replace takes the configured
+    /// `replace_strategy`.
+    pub(crate) strategy_given: bool,
 }
 
 impl fmt::Debug for Resource {
@@ -68,6 +71,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(iter)),
+            strategy_given: false,
         }
     }
 
@@ -80,6 +84,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(items.into_iter())),
+            strategy_given: false,
         }
     }
 
@@ -99,12 +104,14 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Stream(Box::pin(s)),
+            strategy_given: false,
         }
     }
 
-    /// The disposition as a type (`dest_core::Merge { strategy: MergeStrategy::Upsert }`).
+    /// The disposition as a type (`dest_core::Merge::new(MergeStrategy::Upsert)`).
     pub fn disposition(mut self, d: Arc<dyn WriteDisposition>) -> Self {
         self.hints.disposition = d;
+        self.strategy_given = true;
         self
     }
 
@@ -115,7 +122,9 @@ impl Resource {
         strategy: Option<&str>,
     ) -> Result<Self, PipelineError> {
         let d = parse_write_disposition(disposition, strategy)?;
-        Ok(self.disposition(d))
+        let mut r = self.disposition(d);
+        r.strategy_given = strategy.is_some();
+        Ok(r)
     }
 
     pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
