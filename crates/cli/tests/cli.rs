@@ -275,3 +275,119 @@ async fn credentials_from_the_environment_and_workers_from_config_toml() {
     let n = query_rows(&db, &format!("select count(*)::text from {ds}.t")).await;
     assert_eq!(n, [[Some("1".to_string())]]);
 }
+
+/// Runs `dlt-rs load` on `rows` (JSON Lines) as a child process.
+fn spawn_load(dir: &Path, ds: &str, rows: &str, extra: &[&str]) -> std::process::Child {
+    let file = dir.join(format!("in{}.jsonl", rows.len()));
+    std::fs::write(&file, rows).unwrap();
+    let url = pg_url();
+    let pipes = dir.join("pipes");
+    let (f, p) = (
+        file.to_string_lossy().to_string(),
+        pipes.to_string_lossy().to_string(),
+    );
+    let mut args = load_args(&f, ds, &url, &p);
+    args.extend_from_slice(extra);
+    Command::new(BIN)
+        .args(&args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dlt-rs starts")
+}
+
+fn finish(child: std::process::Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until some backend waits for a lock on a table of schema `ds` (bounded).
+async fn wait_for_blocked_loader(db: &tokio_postgres::Client, ds: &str) {
+    let sql = format!(
+        "select count(*)::text from pg_locks l join pg_class c on c.oid = l.relation \
+         join pg_namespace n on n.oid = c.relnamespace where not l.granted and n.nspname = '{ds}'"
+    );
+    for _ in 0..600 {
+        if query_rows(db, &sql).await != [[Some("0".to_string())]] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the loader never reached the locked table");
+}
+
+async fn contents(db: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    query_rows(db, sql)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Kills the loader while its transaction waits on a lock the test holds on `locked`,
+/// checks that `check` still shows `before`, then re-runs and checks `after`.
+async fn killed_midway_keeps_previous_content(
+    test: &str,
+    extra: &[&str],
+    run1: &str,
+    run2: &str,
+    lock: &str,
+    check: &str,
+    before: &[&str],
+    after: &[&str],
+) {
+    let db = connect().await;
+    let ds = fresh_schema(&db, test).await;
+    let dir = tempfile::tempdir().unwrap();
+    finish(spawn_load(dir.path(), &ds, run1, extra));
+    let check = check.replace("{ds}", &ds);
+    assert_eq!(contents(&db, &check).await, before);
+
+    let locker = connect().await;
+    locker
+        .batch_execute(&format!("BEGIN; {}", lock.replace("{ds}", &ds)))
+        .await
+        .unwrap();
+    let mut child = spawn_load(dir.path(), &ds, run2, extra);
+    wait_for_blocked_loader(&db, &ds).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        contents(&db, &check).await,
+        before,
+        "a killed load changed the tables"
+    );
+
+    // the next run finishes the interrupted package, then loads its own data
+    finish(spawn_load(dir.path(), &ds, run2, extra));
+    assert_eq!(contents(&db, &check).await, after);
+}
+
+#[tokio::test]
+async fn a_replace_killed_midway_keeps_the_previous_content() {
+    killed_midway_keeps_previous_content(
+        "cli::replace_killed_midway",
+        &["--write-disposition", "replace"],
+        "{\"id\": 1, \"kids\": [{\"k\": 1}]}\n{\"id\": 2}\n",
+        "{\"id\": 3, \"kids\": [{\"k\": 3}, {\"k\": 4}]}\n",
+        "LOCK TABLE {ds}.items__kids IN ACCESS SHARE MODE",
+        "select i.id::text, coalesce(string_agg(k.k::text, ',' order by k.k), '') from {ds}.items i \
+         left join {ds}.items__kids k on k._dlt_parent_id = i._dlt_id group by i.id order by i.id",
+        &["1|1", "2|"],
+        &["3|3,4"],
+    )
+    .await;
+}

@@ -14,6 +14,7 @@ mod config;
 mod follow_up;
 mod insert_values;
 mod load;
+mod merge_sql;
 pub mod sql;
 
 use std::sync::Arc;

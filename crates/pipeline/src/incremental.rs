@@ -212,7 +212,8 @@ impl Incremental {
         })?;
         self.check_range()?;
 
-        let dedup = self.end_value.is_none() && self.primary_key.as_ref().is_none_or(|k| !k.is_empty());
+        let dedup =
+            self.end_value.is_none() && self.primary_key.as_ref().is_none_or(|k| !k.is_empty());
         let mut run = IncrementalRun {
             cursor_path: self.cursor_path.clone(),
             path,
@@ -236,12 +237,15 @@ impl Incremental {
         let Some(state) = state else {
             return Ok(run);
         };
-        let obj = state.as_object().ok_or_else(|| IncrementalError::InvalidState {
-            path: self.cursor_path.clone(),
-            reason: format!("expected an object, got {}", type_name(state)),
-        })?;
-        if let Some(initial) = obj.get("initial_value") {
-            run.initial_value = non_null(initial.clone());
+        let obj = state
+            .as_object()
+            .ok_or_else(|| IncrementalError::InvalidState {
+                path: self.cursor_path.clone(),
+                reason: format!("expected an object, got {}", type_name(state)),
+            })?;
+        // the first run's initial value stays (dlt keeps the saved one)
+        if let Some(initial) = obj.get("initial_value").and_then(|v| non_null(v.clone())) {
+            run.initial_value = Some(initial);
         }
         run.start_value = self.start_value(Some(state));
         run.last_value = run.start_value.clone();
@@ -488,7 +492,9 @@ impl IncrementalRun {
     fn dedup_hash(&self, item: &Value) -> Result<String, IncrementalError> {
         let text = match self.primary_key.as_deref() {
             None => ::normalize::coerce::to_json_text(item, true),
-            Some([column]) => ::normalize::coerce::to_json_text(self.key_value(item, column)?, true),
+            Some([column]) => {
+                ::normalize::coerce::to_json_text(self.key_value(item, column)?, true)
+            }
             Some(columns) => {
                 let values = columns
                     .iter()
@@ -497,7 +503,10 @@ impl IncrementalRun {
                 ::normalize::coerce::to_json_text(&Value::Array(values), true)
             }
         };
-        Ok(::normalize::ids::digest128(text.as_bytes(), DEDUP_HASH_BYTES))
+        Ok(::normalize::ids::digest128(
+            text.as_bytes(),
+            DEDUP_HASH_BYTES,
+        ))
     }
 
     fn key_value<'a>(&self, item: &'a Value, column: &str) -> Result<&'a Value, IncrementalError> {
@@ -526,7 +535,10 @@ fn advance_cmp(func: LastValueFunc, a: &Value, b: &Value) -> Option<Ordering> {
 fn compare_values(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (Decimal::parse(&x.to_string())?, Decimal::parse(&y.to_string())?);
+            let (x, y) = (
+                Decimal::parse(&x.to_string())?,
+                Decimal::parse(&y.to_string())?,
+            );
             Some(x.cmp(&y))
         }
         (Value::String(x), Value::String(y)) => {
@@ -721,7 +733,9 @@ fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() || !n.to_string().contains(['.', 'e', 'E']) => {
+        Value::Number(n)
+            if n.is_i64() || n.is_u64() || !n.to_string().contains(['.', 'e', 'E']) =>
+        {
             "integer"
         }
         Value::Number(_) => "float",
@@ -917,10 +931,22 @@ mod tests {
         // dlt: digest128(json.dumps({"b": 1, "a": "x"}, sort_keys=True)), SHAKE-128, 15 bytes
         let inc = Incremental::new("b");
         let (_, s) = run(&inc, None, &[json!({"b": 1, "a": "x"})]);
-        assert_eq!(
-            hashes(&s),
-            vec![::normalize::ids::digest128(br#"{"a":"x","b":1}"#, 15)]
-        );
+        // vectors from Python: base64(hashlib.shake_128(text).digest(15)), padding stripped
+        assert_eq!(hashes(&s), vec!["t8htE3Gr5XylG9k8IRHg"]);
+        let cases = [
+            (
+                Incremental::new("ts").primary_key(["id"]),
+                "669czW83KR00ut4bv/U5",
+            ),
+            (
+                Incremental::new("ts").primary_key(["id", "ts"]),
+                "PtFdsx6B36azA0n4lY9u",
+            ),
+        ];
+        for (inc, expected) in cases {
+            let (_, s) = run(&inc, None, &[json!({"id": 1, "ts": 5, "x": 0})]);
+            assert_eq!(hashes(&s), vec![expected]);
+        }
     }
 
     #[test]
@@ -982,7 +1008,11 @@ mod tests {
         assert_eq!(state, Value::Null);
 
         // the same items twice: no boundary deduplication in a backfill
-        let (kept, _) = run(&inc, None, &[json!({"id": 2, "ts": 10}), json!({"id": 2, "ts": 10})]);
+        let (kept, _) = run(
+            &inc,
+            None,
+            &[json!({"id": 2, "ts": 10}), json!({"id": 2, "ts": 10})],
+        );
         assert_eq!(kept.len(), 2);
 
         // Min: the end is below the start
@@ -997,7 +1027,10 @@ mod tests {
     #[test]
     fn invalid_ranges() {
         let cases: Vec<(Incremental, &str)> = vec![
-            (Incremental::new("ts").end_value(5), "without `initial_value`"),
+            (
+                Incremental::new("ts").end_value(5),
+                "without `initial_value`",
+            ),
             (
                 Incremental::new("ts").initial_value(5).end_value(4),
                 "must be higher",
@@ -1016,7 +1049,10 @@ mod tests {
         ];
         for (inc, message) in cases {
             let err = inc.begin(None).unwrap_err();
-            assert!(matches!(err, IncrementalError::InvalidRange { .. }), "{err}");
+            assert!(
+                matches!(err, IncrementalError::InvalidRange { .. }),
+                "{err}"
+            );
             assert!(err.to_string().contains(message), "{err}");
             assert!(err.to_string().contains("`ts`"), "{err}");
         }
@@ -1031,8 +1067,9 @@ mod tests {
     #[test]
     fn missing_cursor_modes() {
         let items = [json!({"id": 1}), json!({"id": 2, "ts": null})];
-        // (mode, kept per item, or the error variant name)
-        let cases: Vec<(OnMissing, Result<[bool; 2], [&str; 2]>)> = vec![
+        // kept per item, or a word of the error per item
+        type Expected = Result<[bool; 2], [&'static str; 2]>;
+        let cases: Vec<(OnMissing, Expected)> = vec![
             (OnMissing::Raise, Err(["not found", "is null"])),
             (OnMissing::Include, Ok([true, true])),
             (OnMissing::Exclude, Ok([false, false])),
@@ -1094,9 +1131,21 @@ mod tests {
         assert_eq!(ids(&kept), vec![6]);
 
         let cases = [
-            ("2024-01-01T10:00:00+02:00", "2024-01-01T09:00:00Z", Ordering::Less),
-            ("2024-01-01T10:00:00", "2024-01-01T10:00:00Z", Ordering::Equal),
-            ("2024-01-01T10:00:00.000001Z", "2024-01-01T10:00:00Z", Ordering::Greater),
+            (
+                "2024-01-01T10:00:00+02:00",
+                "2024-01-01T09:00:00Z",
+                Ordering::Less,
+            ),
+            (
+                "2024-01-01T10:00:00",
+                "2024-01-01T10:00:00Z",
+                Ordering::Equal,
+            ),
+            (
+                "2024-01-01T10:00:00.000001Z",
+                "2024-01-01T10:00:00Z",
+                Ordering::Greater,
+            ),
             // not timestamps: by code point
             ("2024-01-02", "2024-01-10", Ordering::Less),
             ("b", "a", Ordering::Greater),
@@ -1115,9 +1164,21 @@ mod tests {
     fn numbers_compare_exactly() {
         let parse = |s: &str| -> Value { serde_json::from_str(s).unwrap() };
         let cases = [
-            ("123456789012345678901234567890", "123456789012345678901234567891", Ordering::Less),
-            ("-123456789012345678901234567890", "-123456789012345678901234567891", Ordering::Greater),
-            ("18446744073709551616", "18446744073709551615", Ordering::Greater),
+            (
+                "123456789012345678901234567890",
+                "123456789012345678901234567891",
+                Ordering::Less,
+            ),
+            (
+                "-123456789012345678901234567890",
+                "-123456789012345678901234567891",
+                Ordering::Greater,
+            ),
+            (
+                "18446744073709551616",
+                "18446744073709551615",
+                Ordering::Greater,
+            ),
             ("1", "1.0", Ordering::Equal),
             ("1.5", "2", Ordering::Less),
             ("-0.0", "0", Ordering::Equal),
@@ -1152,7 +1213,10 @@ mod tests {
         let (kept, state) = run(&inc, None, &items);
         assert_eq!(ids(&kept), vec![2, 3]);
         let text = serde_json::to_string(&state).unwrap();
-        assert!(text.contains(r#""last_value":100000000000000000000000000002"#), "{text}");
+        assert!(
+            text.contains(r#""last_value":100000000000000000000000000002"#),
+            "{text}"
+        );
         let (kept, _) = run(&inc, Some(&round_trip(&state)), &items);
         assert!(kept.is_empty());
     }
@@ -1183,7 +1247,10 @@ mod tests {
         for path in ["meta.nope", "events[5].ts", "id.x"] {
             let mut r = Incremental::new(path).begin(None).unwrap();
             let err = r.keep(&item).unwrap_err();
-            assert!(matches!(err, IncrementalError::CursorMissing { .. }), "{path}");
+            assert!(
+                matches!(err, IncrementalError::CursorMissing { .. }),
+                "{path}"
+            );
             assert!(err.to_string().contains(path), "{err}");
         }
         for path in ["", "a..b", "a[", "a[x]", "a.", "$"] {
@@ -1206,7 +1273,7 @@ mod tests {
             (
                 Incremental::new("ts").initial_value(5),
                 vec![json!({"ts": "2024-01-01T00:00:00Z"})],
-                ["string", "integer", "start value"],
+                ["string", "integer", "last value"],
             ),
             (
                 Incremental::new("ts"),
@@ -1231,7 +1298,10 @@ mod tests {
                 assert!(r.keep(item).unwrap());
             }
             let err = r.keep(last).unwrap_err();
-            assert!(matches!(err, IncrementalError::NotComparable { .. }), "{err}");
+            assert!(
+                matches!(err, IncrementalError::NotComparable { .. }),
+                "{err}"
+            );
             let text = err.to_string();
             assert!(text.contains("`ts`"), "{text}");
             for w in words {
@@ -1249,7 +1319,10 @@ mod tests {
             json!({"last_value": 1, "unique_hashes": [1]}),
         ] {
             let err = inc.begin(Some(&state)).unwrap_err();
-            assert!(matches!(err, IncrementalError::InvalidState { .. }), "{err}");
+            assert!(
+                matches!(err, IncrementalError::InvalidState { .. }),
+                "{err}"
+            );
         }
         // a partial state is fine
         let r = inc.begin(Some(&json!({"last_value": 3}))).unwrap();
