@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use normalize::ResourceHints;
 use serde::{Deserialize, Serialize};
 
+use crate::incremental::state_path;
 use crate::resource::{Items, Resource};
 use crate::state::PipelineState;
 use crate::storage::{io_err, rename, write_atomic, Storage, EXTRACTED, EXTRACT_NEW};
@@ -87,16 +88,29 @@ impl ResourceSpec {
     }
 }
 
+fn cursor_error(table: &str, item: u64, e: &crate::incremental::IncrementalError) -> PipelineError {
+    PipelineError::Extract(crate::ItemError {
+        source_name: format!("resource `{table}`"),
+        position: if item == 0 {
+            "incremental cursor".into()
+        } else {
+            format!("item {item}")
+        },
+        message: e.to_string(),
+    })
+}
+
 /// Extracts `resources` into package `load_id`. On any error the package is removed.
 pub(crate) async fn extract(
     storage: &Storage,
     load_id: &str,
     created_at: &str,
     resources: Vec<Resource>,
-    state: Option<PipelineState>,
+    state: &mut PipelineState,
+    source: &str,
 ) -> Result<u64, PipelineError> {
     let dir = storage.package(EXTRACT_NEW, load_id);
-    let result = extract_into(&dir, load_id, created_at, resources, state).await;
+    let result = extract_into(&dir, load_id, created_at, resources, state, source).await;
     match result {
         Ok(n) => {
             rename(&dir, &storage.package(EXTRACTED, load_id))?;
@@ -114,7 +128,8 @@ async fn extract_into(
     load_id: &str,
     created_at: &str,
     resources: Vec<Resource>,
-    state: Option<PipelineState>,
+    state: &mut PipelineState,
+    source: &str,
 ) -> Result<u64, PipelineError> {
     let items_dir = dir.join("items");
     fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
@@ -126,7 +141,29 @@ async fn extract_into(
         let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut count = 0u64;
+        let table = r.hints.table_name.clone();
+        let cursor_path = r
+            .incremental
+            .as_ref()
+            .map(|inc| state_path(&table, inc.cursor_path()));
+        let mut cursor = match (&r.incremental, &cursor_path) {
+            (Some(inc), Some(path)) => Some(
+                inc.begin(state.resource_value(source, path))
+                    .map_err(|e| cursor_error(&table, 0, &e))?,
+            ),
+            _ => None,
+        };
+        let mut seen = 0u64;
         let mut write = |item: serde_json::Value| -> Result<(), PipelineError> {
+            seen += 1;
+            if let Some(run) = cursor.as_mut() {
+                if !run
+                    .keep(&item)
+                    .map_err(|e| cursor_error(&table, seen, &e))?
+                {
+                    return Ok(());
+                }
+            }
             serde_json::to_writer(&mut out, &item)
                 .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?;
             out.write_all(b"\n")
@@ -144,6 +181,11 @@ async fn extract_into(
                 while let Some(item) = s.next().await {
                     write(item?)?;
                 }
+            }
+        }
+        if let (Some(run), Some(p)) = (cursor, &cursor_path) {
+            if run.saves_state() {
+                state.set_resource_value(source, p, run.into_state());
             }
         }
         let file = out
@@ -166,11 +208,12 @@ async fn extract_into(
             items: count,
         });
     }
+    state.bump();
     let manifest = Manifest {
         load_id: load_id.to_string(),
         created_at: created_at.to_string(),
         resources: specs,
-        state,
+        state: state.needs_extract().then(|| state.clone()),
     };
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;

@@ -18,6 +18,7 @@
 //! the binary that uses it links the destination crates.
 
 mod extract;
+mod incremental;
 mod load;
 mod normalize;
 mod resource;
@@ -36,6 +37,10 @@ use dest_core::{
 };
 use dlt_config::{Config, ConfigBuilder};
 
+pub use crate::incremental::{
+    state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
+    LastValueFunc, OnMissing,
+};
 pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
@@ -362,25 +367,7 @@ impl Pipeline {
         };
         let mut client: Option<Arc<dyn LoadClient>> = None;
 
-        let mut state = match self.state()? {
-            Some(s) => s,
-            None => {
-                let restored = if self.restore_from_destination {
-                    let c = self.client(&mut client).await?;
-                    self.restore(c.as_ref()).await?
-                } else {
-                    None
-                };
-                restored.unwrap_or_else(|| {
-                    PipelineState::new(
-                        &self.name,
-                        &self.dataset_name,
-                        &self.schema_name,
-                        self.destination.name(),
-                    )
-                })
-            }
-        };
+        let mut state = self.current_state(&mut client).await?;
         let mut schema = match self.schema()? {
             Some(s) => s,
             None => Schema::new(&self.schema_name),
@@ -395,32 +382,33 @@ impl Pipeline {
             let load_id = next_load_id(state.local.last_load_id.as_deref());
             let created_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            state.bump();
-            let extracted_state = state.needs_extract().then(|| state.clone());
+            let mut next = state.clone();
+            let t0 = std::time::Instant::now();
             info.items = extract::extract(
                 &self.storage,
                 &load_id,
                 &created_at,
                 resources,
-                extracted_state,
+                &mut next,
+                &self.schema_name,
             )
             .await?;
-            state.local.last_load_id = Some(load_id.clone());
-            state.local.last_extracted_hash = Some(state.version_hash.clone());
-            state.local.first_run = false;
-            self.save_state(&state)?;
-            schema = match self.normalize(&load_id, schema) {
-                Ok(s) => s,
-                Err(e) => {
-                    // the data cannot be normalized; its state did not advance either, so the
-                    // source can be read again once the problem is fixed
-                    let p = self.storage.package(EXTRACTED, &load_id);
-                    let _ = fs::remove_dir_all(p);
-                    return Err(e);
-                }
-            };
+            tracing::info!(load_id = %load_id, items = info.items, seconds = t0.elapsed().as_secs_f64(), "extracted");
+            if let Err(e) = self.normalize(&load_id, schema) {
+                // the data cannot be normalized; the state that would have advanced with it
+                // is dropped too, so the source can be read again once the problem is fixed
+                let p = self.storage.package(EXTRACTED, &load_id);
+                let _ = fs::remove_dir_all(p);
+                return Err(e);
+            }
+            // the package holding the data (and this state) is durable: advance the state
+            next.local.last_load_id = Some(load_id.clone());
+            next.local.last_extracted_hash = Some(next.version_hash.clone());
+            next.local.first_run = false;
+            self.save_state(&next)?;
+            state = next;
         }
-        let _ = schema;
+        let _ = state;
 
         for id in self.storage.packages(NORMALIZED)? {
             let c = self.client(&mut client).await?;
@@ -497,6 +485,70 @@ impl Pipeline {
             .await?;
         *slot = Some(c.clone());
         Ok(c)
+    }
+
+    /// The state to start from: the local one, else the destination's (unless disabled), else
+    /// a new one; a pending package carrying a newer state (a crash right after it was
+    /// written) wins over the local file.
+    async fn current_state(
+        &self,
+        client: &mut Option<Arc<dyn LoadClient>>,
+    ) -> Result<PipelineState, PipelineError> {
+        let mut state = match self.state()? {
+            Some(s) => s,
+            None => {
+                let restored = if self.restore_from_destination {
+                    let c = self.client(client).await?;
+                    self.restore(c.as_ref()).await?
+                } else {
+                    None
+                };
+                restored.unwrap_or_else(|| {
+                    PipelineState::new(
+                        &self.name,
+                        &self.dataset_name,
+                        &self.schema_name,
+                        self.destination.name(),
+                    )
+                })
+            }
+        };
+        for (load_id, pending) in normalize::pending_states(&self.storage)? {
+            if state.local.last_load_id.as_deref() < Some(load_id.as_str()) {
+                let local = state.local.clone();
+                state = pending;
+                state.local = local;
+                state.local.last_load_id = Some(load_id);
+                state.local.last_extracted_hash = Some(state.version_hash.clone());
+                self.save_state(&state)?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Restores the state and schema from the destination when there is no local state
+    /// (dlt's `sync_destination`), so that sources can read their state before `run`.
+    pub async fn sync_destination(&mut self) -> Result<(), PipelineError> {
+        let mut client = None;
+        self.current_state(&mut client).await?;
+        Ok(())
+    }
+
+    /// Where an incremental cursor of `resource` starts: its last value from the state, or
+    /// its initial value. Sources use it to ask only for new data; `run` filters anyway.
+    pub fn incremental_start(
+        &self,
+        resource: &str,
+        incremental: &Incremental,
+    ) -> Result<Option<serde_json::Value>, PipelineError> {
+        let state = self.state()?;
+        let saved = state.as_ref().and_then(|s| {
+            s.resource_value(
+                &self.schema_name,
+                &incremental::state_path(resource, incremental.cursor_path()),
+            )
+        });
+        Ok(incremental.start_value(saved))
     }
 
     /// Restores state and schema from the destination (a new machine, a deleted folder).

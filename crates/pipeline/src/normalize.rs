@@ -16,7 +16,7 @@ use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE
 use normalize::{Normalizer, Row, RowSink};
 
 use crate::extract::{Manifest, MANIFEST};
-use crate::state::STATE_ENGINE_VERSION;
+use crate::state::{PipelineState, STATE_ENGINE_VERSION};
 use crate::storage::{
     io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED,
     NORMALIZE_NEW,
@@ -128,11 +128,49 @@ fn normalize_into(
     finish_package(dst, schema, &manifest)
 }
 
+/// The pipeline state a package carries, when it changed with that package.
+pub(crate) const PACKAGE_STATE: &str = "state.json";
+
+/// States carried by packages not yet loaded, oldest first, with their load ids.
+pub(crate) fn pending_states(
+    storage: &Storage,
+) -> Result<Vec<(String, PipelineState)>, PipelineError> {
+    let mut out = Vec::new();
+    for id in storage.packages(EXTRACTED)? {
+        let p = storage.package(EXTRACTED, &id).join(MANIFEST);
+        let bytes = fs::read(&p).map_err(io_err("reading a package manifest", &p))?;
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?;
+        if let Some(s) = m.state {
+            out.push((id, s));
+        }
+    }
+    for id in storage.packages(NORMALIZED)? {
+        let p = storage.package(NORMALIZED, &id).join(PACKAGE_STATE);
+        match fs::read(&p) {
+            Ok(bytes) => out.push((
+                id,
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("reading", &p)(e)),
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 fn finish_package(
     dst: &Path,
     schema: Schema,
     manifest: &Manifest,
 ) -> Result<Schema, PipelineError> {
+    if let Some(state) = &manifest.state {
+        let bytes = serde_json::to_vec(state)
+            .map_err(|e| PipelineError::Internal(format!("serializing the state: {e}")))?;
+        write_atomic(&dst.join(PACKAGE_STATE), &bytes)?;
+    }
     let bytes = serde_json::to_vec(&schema)
         .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
     write_atomic(&dst.join(PACKAGE_SCHEMA), &bytes)?;

@@ -10,6 +10,7 @@ use normalize::ResourceHints;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::incremental::Incremental;
 use crate::PipelineError;
 
 /// An item a source could not produce (a malformed line, a failed request...), with
@@ -36,6 +37,7 @@ pub struct Resource {
     /// Whether the user chose the strategy; if not, replace takes the configured
     /// `replace_strategy`.
     pub(crate) strategy_given: bool,
+    pub(crate) incremental: Option<Incremental>,
 }
 
 impl fmt::Debug for Resource {
@@ -72,6 +74,7 @@ impl Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(iter)),
             strategy_given: false,
+            incremental: None,
         }
     }
 
@@ -85,6 +88,7 @@ impl Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(items.into_iter())),
             strategy_given: false,
+            incremental: None,
         }
     }
 
@@ -105,6 +109,7 @@ impl Resource {
             hints: ResourceHints::new(table),
             items: Items::Stream(Box::pin(s)),
             strategy_given: false,
+            incremental: None,
         }
     }
 
@@ -172,6 +177,13 @@ impl Resource {
     /// dlt's `max_table_nesting`: below this depth nested data stays JSON.
     pub fn max_table_nesting(mut self, n: u32) -> Self {
         self.hints.max_table_nesting = Some(n);
+        self
+    }
+
+    /// An incremental cursor: only items past the last value seen are extracted, and the new
+    /// last value is kept in the pipeline state with the load that carries the items.
+    pub fn incremental(mut self, incremental: Incremental) -> Self {
+        self.incremental = Some(incremental);
         self
     }
 

@@ -106,6 +106,34 @@ impl PipelineState {
         true
     }
 
+    /// A value in the state of source `source` at `path` (dlt keeps resource state under
+    /// `sources.<source>.resources.<resource>`).
+    pub fn resource_value(&self, source: &str, path: &[String]) -> Option<&Json> {
+        let mut cur = self.sources.get(source)?;
+        for seg in path {
+            cur = cur.get(seg.as_str())?;
+        }
+        Some(cur)
+    }
+
+    /// Sets a value in the state of source `source` at `path`.
+    pub fn set_resource_value(&mut self, source: &str, path: &[String], value: Json) {
+        let mut cur = self
+            .sources
+            .entry(source.to_string())
+            .or_insert_with(|| Json::Object(Map::new()));
+        for seg in path {
+            if !cur.is_object() {
+                *cur = Json::Object(Map::new());
+            }
+            let Json::Object(m) = cur else { return };
+            cur = m
+                .entry(seg.clone())
+                .or_insert_with(|| Json::Object(Map::new()));
+        }
+        *cur = value;
+    }
+
     /// Whether the state must be written into the next package.
     pub fn needs_extract(&self) -> bool {
         self.local.last_extracted_hash.as_deref() != Some(self.version_hash.as_str())
