@@ -78,8 +78,9 @@ pub(crate) fn follow_up_sql(
 /// `CREATE TABLE IF NOT EXISTS` of the ledger in the staging schema.
 pub(crate) fn ledger_ddl(staging: &str) -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS {} (\"load_id\" varchar NOT NULL, \"root_table\" varchar NOT NULL, \
-         \"done_at\" timestamptz NOT NULL, PRIMARY KEY (\"load_id\", \"root_table\"))",
+        "CREATE TABLE IF NOT EXISTS {} (\"load_id\" varchar NOT NULL, \
+         \"root_table\" varchar NOT NULL, \"done_at\" timestamptz NOT NULL, \
+         PRIMARY KEY (\"load_id\", \"root_table\"))",
         qualified(staging, LEDGER_TABLE)
     )
 }
@@ -517,7 +518,8 @@ fn row_key(kind: FollowUp, chain: &[&TableSchema], t: &TableSchema) -> Result<St
             kind,
             chain,
             format!(
-                "table `{}` has no row key (a `row_key` or `unique` column such as `_dlt_id`, or a single primary key column)",
+                "table `{}` has no row key (a `row_key` or `unique` column such as `_dlt_id`, \
+                 or a single primary key column)",
                 t.name
             ),
         )),
@@ -525,7 +527,8 @@ fn row_key(kind: FollowUp, chain: &[&TableSchema], t: &TableSchema) -> Result<St
             kind,
             chain,
             format!(
-                "table `{}` has no `row_key` or `unique` column and several primary key columns, which cannot serve as row key",
+                "table `{}` has no `row_key` or `unique` column and several primary key \
+                 columns, which cannot serve as row key",
                 t.name
             ),
         )),
@@ -547,7 +550,8 @@ fn root_key(kind: FollowUp, chain: &[&TableSchema], t: &TableSchema) -> Result<S
             kind,
             chain,
             format!(
-                "nested table `{}` has neither a root key (`_dlt_root_id`) nor a parent key (`_dlt_parent_id`) column",
+                "nested table `{}` has neither a root key (`_dlt_root_id`) nor a parent key \
+                 (`_dlt_parent_id`) column",
                 t.name
             ),
         ));
@@ -556,9 +560,10 @@ fn root_key(kind: FollowUp, chain: &[&TableSchema], t: &TableSchema) -> Result<S
         kind,
         chain,
         format!(
-            "nested table `{}` has no root key column (`_dlt_root_id`), so its rows cannot be tied to rows of `{root}`; \
-             the root key is propagated for merge with delete-insert or upsert, so the table was probably created \
-             under another write disposition: drop it or load with `refresh`",
+            "nested table `{}` has no root key column (`_dlt_root_id`), so its rows cannot be \
+             tied to rows of `{root}`; the root key is propagated for merge with delete-insert \
+             or upsert, so the table was probably created under another write disposition: \
+             drop it or load with `refresh`",
             t.name
         ),
     ))
@@ -591,8 +596,8 @@ fn dedup_select(
     cond: &str,
 ) -> String {
     format!(
-        "SELECT {outer} FROM (SELECT ROW_NUMBER() OVER (partition BY {} ORDER BY {order}) AS _dlt_dedup_rn, {} \
-         FROM {table}) AS {DEDUP_ALIAS} WHERE _dlt_dedup_rn = 1 AND ({cond})",
+        "SELECT {outer} FROM (SELECT ROW_NUMBER() OVER (partition BY {} ORDER BY {order}) \
+         AS _dlt_dedup_rn, {} FROM {table}) AS {DEDUP_ALIAS} WHERE _dlt_dedup_rn = 1 AND ({cond})",
         partition.join(", "),
         inner.join(", ")
     )
@@ -1157,9 +1162,9 @@ pub(crate) mod tests {
         check(
             scd2(S, &refs(&dim()), boundary()),
             expect![[r#"
-            UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747647+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
-            INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747647+00:00' AS "_dlt_valid_from", NULL AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" IS NULL));
-            INSERT INTO "ds"."dim__l"("a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id") SELECT "a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id" FROM "ds_staging"."dim__l") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim__l"))"#]],
+                UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747648+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
+                INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747648+00:00' AS "_dlt_valid_from", NULL AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" IS NULL));
+                INSERT INTO "ds"."dim__l"("a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id") SELECT "a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "a", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id" FROM "ds_staging"."dim__l") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim__l"))"#]],
         );
     }
 
@@ -1170,8 +1175,8 @@ pub(crate) mod tests {
         check(
             scd2(S, &refs(&chain[..1]), boundary()),
             expect![[r#"
-            UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747647+00:00' WHERE "_dlt_valid_to" = E'9999-12-31 00:00:00.000000+00:00' AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
-            INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747647+00:00' AS "_dlt_valid_from", E'9999-12-31 00:00:00.000000+00:00' AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" = E'9999-12-31 00:00:00.000000+00:00'))"#]],
+                UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747648+00:00' WHERE "_dlt_valid_to" = E'9999-12-31 00:00:00.000000+00:00' AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
+                INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747648+00:00' AS "_dlt_valid_from", E'9999-12-31 00:00:00.000000+00:00' AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" = E'9999-12-31 00:00:00.000000+00:00'))"#]],
         );
         chain[0].active_record_timestamp = Some("2100-01-01".into());
         let sql = scd2(S, &refs(&chain[..1]), boundary()).unwrap();
@@ -1190,13 +1195,13 @@ pub(crate) mod tests {
         check(
             scd2(S, &refs(&chain[..1]), boundary()),
             expect![[r#"
-            UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747647+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim") AND "id" IN (SELECT "id" FROM "ds_staging"."dim");
-            INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747647+00:00' AS "_dlt_valid_from", NULL AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" IS NULL))"#]],
+                UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747648+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim") AND "id" IN (SELECT "id" FROM "ds_staging"."dim");
+                INSERT INTO "ds"."dim"("id", "v", "_dlt_load_id", "_dlt_id", "_dlt_valid_from", "_dlt_valid_to") SELECT "id", "v", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747648+00:00' AS "_dlt_valid_from", NULL AS "_dlt_valid_to" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "v", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "_dlt_valid_to" IS NULL))"#]],
         );
         // a compound merge key
         chain[0].columns[3].merge_key = true;
         let sql = scd2(S, &refs(&chain[..1]), boundary()).unwrap();
-        expect![[r#"UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747647+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim") AND CONCAT("id", "v") IN (SELECT CONCAT("id", "v") FROM "ds_staging"."dim")"#]].assert_eq(&sql[0]);
+        expect![[r#"UPDATE "ds"."dim" SET "_dlt_valid_to" = E'2026-11-24 03:13:09.747648+00:00' WHERE "_dlt_valid_to" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim") AND CONCAT("id", "v") IN (SELECT CONCAT("id", "v") FROM "ds_staging"."dim")"#]].assert_eq(&sql[0]);
     }
 
     #[test]
@@ -1209,8 +1214,8 @@ pub(crate) mod tests {
         check(
             scd2(S, &[&root], boundary()),
             expect![[r#"
-            UPDATE "ds"."dim" SET "until" = E'2026-11-24 03:13:09.747647+00:00' WHERE "until" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
-            INSERT INTO "ds"."dim"("id", "_dlt_load_id", "_dlt_id", "since", "until") SELECT "id", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747647+00:00' AS "since", NULL AS "until" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "until" IS NULL))"#]],
+                UPDATE "ds"."dim" SET "until" = E'2026-11-24 03:13:09.747648+00:00' WHERE "until" IS NULL AND "_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds_staging"."dim");
+                INSERT INTO "ds"."dim"("id", "_dlt_load_id", "_dlt_id", "since", "until") SELECT "id", "_dlt_load_id", "_dlt_id", E'2026-11-24 03:13:09.747648+00:00' AS "since", NULL AS "until" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."dim") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("_dlt_id" NOT IN (SELECT "_dlt_id" FROM "ds"."dim" WHERE "until" IS NULL))"#]],
         );
         root.columns.truncate(3);
         check(scd2(S, &[&root], boundary()), expect!["error: invalid schema: merge (scd2) of table chain `dim` (`dim`): table `dim` has no validity column `_dlt_valid_from` (nor one flagged as such)"]);
