@@ -11,18 +11,25 @@ use test_support::{connect, fresh_schema, pg_url, query_rows};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
 
-/// The cases of the first milestone (append path).
-const CASES: &[&str] = &[
-    "flat_types",
-    "nested_basic",
-    "naming",
-    "variant_columns",
-    "append_evolve",
-    "hints_json_unique",
-    "max_nesting",
-    "text_escapes",
-    "empty_and_null",
-];
+/// Every case of the corpus: its `expected/*.json` files.
+fn cases(shared: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(shared.join("conformance/expected"))
+        .expect("the conformance corpus is readable")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 17,
+        "expected the whole corpus, found {names:?}"
+    );
+    names
+}
 
 fn shared_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
@@ -81,18 +88,19 @@ fn postgres_is_registered_in_the_binary() {
 #[test]
 fn conformance_cases_match_dlt() {
     let shared = shared_dir();
+    let cases = cases(&shared);
     let out = Command::new("python3")
         .arg(shared.join("conformance/check.py"))
         .arg(pg_url())
         .arg(shared.join("conformance/cases"))
         .arg(shared.join("conformance/expected"))
         .arg(BIN)
-        .args(CASES)
+        .args(&cases)
         .output()
         .expect("python3 runs the conformance checker");
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
-    let want = format!("conformance: {n}/{n} cases match", n = CASES.len());
+    let want = format!("conformance: {n}/{n} cases match", n = cases.len());
     assert!(out.status.success() && text.contains(&want), "{text}");
 }
 
@@ -390,4 +398,58 @@ async fn a_replace_killed_midway_keeps_the_previous_content() {
         &["3|3,4"],
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_merge_killed_midway_keeps_the_previous_content() {
+    killed_midway_keeps_previous_content(
+        "cli::merge_killed_midway",
+        &["--write-disposition", "merge", "--primary-key", "id"],
+        "{\"id\": 1, \"v\": \"a\", \"kids\": [{\"k\": 1}]}\n{\"id\": 2, \"v\": \"b\"}\n",
+        "{\"id\": 1, \"v\": \"a2\", \"kids\": [{\"k\": 3}, {\"k\": 4}]}\n{\"id\": 5, \"v\": \"e\"}\n",
+        // blocks the DELETE on the root, after the nested rows were deleted
+        "LOCK TABLE {ds}.items IN SHARE MODE",
+        "select i.id::text, i.v, coalesce(string_agg(k.k::text, ',' order by k.k), '') from {ds}.items i \
+         left join {ds}.items__kids k on k._dlt_root_id = i._dlt_id group by i.id, i.v order by i.id",
+        &["1|a|1", "2|b|"],
+        &["1|a2|3,4", "2|b|", "5|e|"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_merge_run_again_with_the_same_data_changes_nothing() {
+    let db = connect().await;
+    for (strategy, name) in [
+        ("delete-insert", "cli::merge_rerun_delete_insert"),
+        ("upsert", "cli::merge_rerun_upsert"),
+    ] {
+        let ds = fresh_schema(&db, name).await;
+        let dir = tempfile::tempdir().unwrap();
+        let data = "{\"id\": 1, \"v\": \"a\", \"kids\": [1, 2]}\n{\"id\": 2, \"v\": \"b\", \"kids\": []}\n{\"id\": 1, \"v\": \"a\", \"kids\": [1, 2]}\n";
+        let extra = [
+            "--write-disposition",
+            "merge",
+            "--merge-strategy",
+            strategy,
+            "--primary-key",
+            "id",
+        ];
+        let snapshot = format!(
+            "select i.id::text, i.v, coalesce(string_agg(k.value::text, ',' order by k.value), '') \
+             from {ds}.items i left join {ds}.items__kids k on k._dlt_parent_id = i._dlt_id \
+             group by i.id, i.v order by i.id"
+        );
+        finish(spawn_load(dir.path(), &ds, data, &extra));
+        let first = contents(&db, &snapshot).await;
+        assert_eq!(first, ["1|a|1,2", "2|b|"], "{strategy}");
+        finish(spawn_load(dir.path(), &ds, data, &extra));
+        assert_eq!(contents(&db, &snapshot).await, first, "{strategy}");
+        let counts = contents(
+            &db,
+            &format!("select (select count(*) from {ds}.items)::text, (select count(*) from {ds}.items__kids)::text"),
+        )
+        .await;
+        assert_eq!(counts, ["2|2"], "{strategy}");
+    }
 }

@@ -108,26 +108,42 @@ impl PostgresClient {
 
     /// The statements that make `tables` of `schema` exist with all their complete columns,
     /// given the columns that already exist.
+    /// Whether `table` gets UNIQUE constraints for its `unique` hints. In staging only the
+    /// tables that `staging-optimized` swaps into the dataset do: other staging tables are
+    /// emptied at every attempt and need none, and without them an upsert batch with a
+    /// repeated key is deduplicated by the follow-up instead of failing (as it does in dlt).
+    fn indexes_for(&self, schema: &Schema, table: &TableSchema, target: LoadTarget) -> bool {
+        self.settings.create_indexes
+            && match target {
+                LoadTarget::Dataset => true,
+                LoadTarget::Staging => schema
+                    .table(schema.root_of(&table.name))
+                    .is_some_and(|root| root.strategy.as_deref() == Some("staging-optimized")),
+            }
+    }
+
     fn migration_sql(
         &self,
         ds: &str,
         schema: &Schema,
         tables: &[&TableSchema],
         existing: &HashMap<String, HashSet<String>>,
+        target: LoadTarget,
     ) -> Result<Vec<String>> {
         let mut sql = Vec::new();
         for t in tables {
             if t.complete_columns().next().is_none() {
                 continue;
             }
+            let indexes = self.indexes_for(schema, t, target);
             let stmt = match existing.get(&t.name) {
-                None => Some(create_table(ds, t, self.settings.create_indexes)),
+                None => Some(create_table(ds, t, indexes)),
                 Some(cols) => {
                     let missing: Vec<_> = t
                         .complete_columns()
                         .filter(|c| !cols.contains(&c.name))
                         .collect();
-                    add_columns(ds, &t.name, &missing, self.settings.create_indexes).transpose()
+                    add_columns(ds, &t.name, &missing, indexes).transpose()
                 }
             };
             if let Some(stmt) = stmt {
@@ -233,7 +249,7 @@ impl LoadClient for PostgresClient {
             let c: String = r.try_get(1).map_err(|e| db_err(&ctx, e))?;
             existing.entry(t).or_default().insert(c);
         }
-        let statements = self.migration_sql(&ds, schema, &wanted, &existing)?;
+        let statements = self.migration_sql(&ds, schema, &wanted, &existing, target)?;
         if !statements.is_empty() {
             let script = format!("{};", statements.join(";\n"));
             tx.batch_execute(&script)

@@ -123,9 +123,10 @@ pub(crate) fn insert_from_staging(s: Schemas<'_>, chain: &[&TableSchema]) -> Res
 }
 
 /// replace / staging-optimized: each staging table replaces its dataset table, and an empty
-/// copy of it is created in staging. As in dlt, the dataset tables are physically replaced:
-/// views, grants and anything else depending on them is lost (the `DROP` fails while a
-/// view depends on a table).
+/// copy of it is created in staging. As in dlt, the dataset tables are physically replaced,
+/// so whatever hangs on the old tables is lost: grants, comments, indexes and constraints
+/// not made by the loader, and dependent views (a view actually makes the plain
+/// `DROP TABLE` fail, so the follow-up fails and changes nothing, as in dlt).
 pub(crate) fn swap_staging(s: Schemas<'_>, chain: &[&TableSchema]) -> Result<Vec<String>> {
     root_of(FollowUp::SwapStaging, chain)?;
     let mut sql = Vec::new();
@@ -282,7 +283,9 @@ pub(crate) fn delete_insert(s: Schemas<'_>, chain: &[&TableSchema]) -> Result<Ve
 /// staging row per key, the first by `dedup_sort`): matching rows flagged by `hard_delete`
 /// are deleted, other matching rows updated (all columns), new keys inserted. Nested rows
 /// of the staged roots that are no longer in staging are deleted, the staged nested rows
-/// merged on their row key, and the nested rows of flagged roots deleted.
+/// merged on their row key, and the nested rows of flagged roots deleted. As in dlt, a
+/// flagged staging row whose key is not in the dataset is inserted (`WHEN NOT MATCHED`),
+/// without its nested rows.
 pub(crate) fn upsert(s: Schemas<'_>, chain: &[&TableSchema]) -> Result<Vec<String>> {
     let kind = FollowUp::Upsert;
     let root = root_of(kind, chain)?;
