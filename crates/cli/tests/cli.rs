@@ -453,3 +453,44 @@ async fn a_merge_run_again_with_the_same_data_changes_nothing() {
         assert_eq!(counts, ["2|2"], "{strategy}");
     }
 }
+
+#[tokio::test]
+async fn configured_replace_strategy_and_an_empty_replace_clears_the_chain() {
+    let db = connect().await;
+    for strategy in [
+        "truncate-and-insert",
+        "insert-from-staging",
+        "staging-optimized",
+    ] {
+        let ds = fresh_schema(&db, &format!("cli::empty_replace_{strategy}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".dlt")).unwrap();
+        std::fs::write(
+            dir.path().join(".dlt/config.toml"),
+            format!("[destination]\nreplace_strategy = \"{strategy}\"\n"),
+        )
+        .unwrap();
+        let replace = ["--write-disposition", "replace"];
+        finish(spawn_load(
+            dir.path(),
+            &ds,
+            "{\"id\": 1, \"kids\": [{\"k\": 1}]}\n",
+            &replace,
+        ));
+        finish(spawn_load(dir.path(), &ds, "", &replace));
+        let counts = contents(
+            &db,
+            &format!(
+                "select (select count(*) from {ds}.items)::text, (select count(*) from {ds}.items__kids)::text, \
+                 (select count(*) from information_schema.schemata where schema_name = '{ds}_staging')::text"
+            ),
+        )
+        .await;
+        let staging = if strategy == "truncate-and-insert" {
+            "0"
+        } else {
+            "1"
+        };
+        assert_eq!(counts, [format!("0|0|{staging}")], "{strategy}");
+    }
+}
