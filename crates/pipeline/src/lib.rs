@@ -134,13 +134,12 @@ impl fmt::Display for LoadInfo {
             self.dataset_name
         )?;
         for p in &self.packages {
-            write!(
-                f,
-                "\n  load {}: {} rows into {}",
-                p.load_id,
-                p.rows,
-                p.tables.join(", ")
-            )?;
+            if p.tables.is_empty() {
+                write!(f, "\n  load {}: nothing new", p.load_id)?;
+            } else {
+                let tables = p.tables.join(", ");
+                write!(f, "\n  load {}: {} rows into {tables}", p.load_id, p.rows)?;
+            }
         }
         Ok(())
     }
