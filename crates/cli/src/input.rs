@@ -1,7 +1,8 @@
 //! Reading input files: JSON Lines or one JSON array per file, optionally gzip-compressed.
 //!
-//! Items stream: JSON Lines are read line by line; a JSON array is parsed element by
-//! element on a reader thread. Every error names the file and the line.
+//! Items stream: JSON Lines are read line by line and only validated (their text goes into
+//! the load package as it is); a JSON array is parsed element by element on a reader
+//! thread. Every error names the file and the line.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -9,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use pipeline::ItemError;
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
-type Item = Result<Value, ItemError>;
+/// One item as JSON text (one line, validated).
+type Item = Result<Vec<u8>, ItemError>;
 
 fn err(path: &Path, position: String, message: impl Into<String>) -> ItemError {
     ItemError {
@@ -101,17 +103,25 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
                 )));
             }
         };
+        let mut line = line;
+        while line.last().is_some_and(u8::is_ascii_whitespace) {
+            line.pop();
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        return Some(serde_json::from_slice(&line).map_err(|e| {
-            failed = true;
-            err(
-                &path,
-                format!("line {line_no}"),
-                format!("malformed JSON: {e}"),
-            )
-        }));
+        // validate without building the document: its text goes into the package as it is
+        return Some(match serde_json::from_slice::<IgnoredAny>(&line) {
+            Ok(_) => Ok(line),
+            Err(e) => {
+                failed = true;
+                Err(err(
+                    &path,
+                    format!("line {line_no}"),
+                    format!("malformed JSON: {e}"),
+                ))
+            }
+        });
     })
 }
 
@@ -165,7 +175,8 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(v) = seq.next_element_seed(ValueSeed)? {
-            if self.tx.send(Ok(v)).is_err() {
+            let text = serde_json::to_vec(&v).map_err(serde::de::Error::custom)?;
+            if self.tx.send(Ok(text)).is_err() {
                 break; // the consumer stopped
             }
         }

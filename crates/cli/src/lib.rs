@@ -105,7 +105,7 @@ async fn load(a: LoadArgs) -> Result<()> {
     if a.replace_strategy.is_some() && disposition != "replace" {
         bail!("--replace-strategy needs --write-disposition replace");
     }
-    let mut resource = Resource::from_results(&a.table, input::read_files(a.files.clone()))
+    let mut resource = Resource::from_json_lines(&a.table, input::read_files(a.files.clone()))
         .write_disposition(disposition, strategy)?
         .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
         .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());

@@ -479,6 +479,9 @@ pub struct PostgresSettings {
     pub staging_dataset_name_layout: String,
     /// Jobs loaded concurrently, each on its own connection (`[load] workers`, default 20).
     pub workers: usize,
+    /// Size at which an `insert_values` statement is cut (default 4 MiB). PostgreSQL's cost
+    /// per row does not depend on it; the client's memory does (each worker holds one).
+    pub max_statement_bytes: usize,
 }
 
 impl Default for PostgresSettings {
@@ -488,6 +491,7 @@ impl Default for PostgresSettings {
             replace_strategy: None,
             staging_dataset_name_layout: "%s_staging".into(),
             workers: 20,
+            max_statement_bytes: crate::insert_values::MAX_STATEMENT_BYTES,
         }
     }
 }
@@ -533,11 +537,19 @@ impl PostgresSettings {
                 .ok_or_else(|| f.invalid("expected a whole number >= 1"))?,
             None => defaults.workers,
         };
+        let max_statement_bytes = match find_setting(r, &section, "max_statement_bytes") {
+            Some(f) => usize::try_from(f.as_u64()?)
+                .ok()
+                .filter(|b| *b >= 1024)
+                .ok_or_else(|| f.invalid("expected a whole number of bytes >= 1024"))?,
+            None => defaults.max_statement_bytes,
+        };
         Ok(PostgresSettings {
             create_indexes,
             replace_strategy,
             staging_dataset_name_layout,
             workers,
+            max_statement_bytes,
         })
     }
 }

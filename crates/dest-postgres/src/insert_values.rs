@@ -17,28 +17,31 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, NaiveDateTime, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Timelike, Utc};
 use dest_core::{Column, Error, FileFormat, JobWriter, Result, Value};
 
 use crate::sql::{escape_literal, quote_ident};
 
-/// Statements are cut at about this size (dlt cuts at half its 32 MiB query limit).
-pub const MAX_STATEMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Statements are cut at about this size by default. dlt cuts at 16 MiB (half its 32 MiB
+/// query limit); PostgreSQL's time per row is the same for 1,000-row and 16 MiB statements
+/// (measured, docs/performance.md) while every load worker holds one statement in memory,
+/// so ours are smaller. `[destination.postgres] max_statement_bytes` changes it.
+pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// The placeholder for the table name in a statement header.
 pub const TABLE_PLACEHOLDER: &str = "{}";
 
 /// The `insert_values` format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct InsertValues {
     /// Statement size limit in bytes.
     pub max_statement_bytes: usize,
 }
 
 impl InsertValues {
-    pub fn new() -> Self {
+    pub fn new(max_statement_bytes: usize) -> Self {
         InsertValues {
-            max_statement_bytes: MAX_STATEMENT_BYTES,
+            max_statement_bytes,
         }
     }
 }
@@ -210,16 +213,47 @@ fn is_numeric_text(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
 }
 
-fn write_time(out: &mut Vec<u8>, t: &NaiveTime) {
-    let _ = write!(out, "{}", t.format("%H:%M:%S"));
-    let micros = t.nanosecond() / 1000;
-    if micros != 0 {
-        let _ = write!(out, ".{micros:06}");
+/// Appends `n` as exactly `width` decimal digits (n < 10^width).
+fn push_digits(out: &mut Vec<u8>, mut n: u32, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
+/// `HH:MM:SS[.ffffff]` (microseconds only when not zero, as dlt renders).
+fn write_time(out: &mut Vec<u8>, t: &NaiveTime) {
+    push_digits(out, t.hour(), 2);
+    out.push(b':');
+    push_digits(out, t.minute(), 2);
+    out.push(b':');
+    // a leap second is carried in the nanoseconds: PostgreSQL has none, keep :59 + fraction
+    push_digits(out, t.second(), 2);
+    let micros = (t.nanosecond() % 1_000_000_000) / 1000;
+    if micros != 0 {
+        out.push(b'.');
+        push_digits(out, micros, 6);
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]`.
 fn write_naive(out: &mut Vec<u8>, ts: &NaiveDateTime) {
-    let _ = write!(out, "{}T", ts.date().format("%Y-%m-%d"));
+    let d = ts.date();
+    match u32::try_from(d.year()) {
+        Ok(y) if y <= 9999 => {
+            push_digits(out, y, 4);
+            out.push(b'-');
+            push_digits(out, d.month(), 2);
+            out.push(b'-');
+            push_digits(out, d.day(), 2);
+        }
+        _ => {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+    }
+    out.push(b'T');
     write_time(out, &ts.time());
 }
 
@@ -271,6 +305,19 @@ mod tests {
                 "'2024-02-03'",
             ),
             (Value::Binary(vec![1, 2]), r"'\x0102'::bytea"),
+            (
+                Value::Time(NaiveTime::from_hms_micro_opt(1, 2, 3, 45).unwrap()),
+                "'01:02:03.000045'",
+            ),
+            (
+                Value::NaiveTimestamp(
+                    NaiveDate::from_ymd_opt(987, 6, 5)
+                        .unwrap()
+                        .and_hms_opt(4, 3, 2)
+                        .unwrap(),
+                ),
+                "'0987-06-05T04:03:02'",
+            ),
             (
                 Value::Json(serde_json::json!({"b": [1, "x'y"], "a": null})),
                 r#"E'{"b":[1,"x''y"],"a":null}'"#,

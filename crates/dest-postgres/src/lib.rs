@@ -11,6 +11,7 @@
 
 mod client;
 mod config;
+mod csv;
 mod follow_up;
 mod insert_values;
 mod load;
@@ -28,6 +29,7 @@ use dest_core::{
 
 pub use client::PgError;
 pub use config::{PostgresCredentials, PostgresSettings, Secret};
+pub use csv::Csv;
 pub use insert_values::{render_value, InsertValues};
 
 /// The registry name.
@@ -53,7 +55,7 @@ workers = 20
 
 const CAPABILITIES: Capabilities = Capabilities {
     preferred_file_format: "insert_values",
-    file_formats: &["insert_values"],
+    file_formats: &["insert_values", "csv"],
     write_dispositions: &[
         DispositionKind::Append,
         DispositionKind::Replace,
@@ -122,7 +124,10 @@ impl Destination for Postgres {
 
     fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>> {
         match name {
-            "insert_values" => Some(Arc::new(InsertValues::new())),
+            "insert_values" => Some(Arc::new(InsertValues::new(
+                self.settings.max_statement_bytes,
+            ))),
+            "csv" => Some(Arc::new(csv::Csv::new())),
             _ => None,
         }
     }

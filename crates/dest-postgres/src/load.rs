@@ -44,6 +44,10 @@ impl PostgresClient {
 
     /// Executes one insert_values job file inside `tx`; returns the rows inserted.
     async fn load_file(&self, tx: &tokio_postgres::Transaction<'_>, job: &LoadJob) -> Result<u64> {
+        if job.format == "csv" {
+            let target = qualified(self.schema_of(job.target), &job.table);
+            return crate::csv::copy_file(tx, &target, &job.file).await;
+        }
         if job.format != "insert_values" {
             return Err(Error::Unsupported {
                 destination: "postgres".into(),

@@ -154,18 +154,42 @@ async fn extract_into(
             _ => None,
         };
         let mut seen = 0u64;
-        let mut write = |item: serde_json::Value| -> Result<(), PipelineError> {
+        // `raw`: the item's JSON text when the source gave it (written as is)
+        let mut write = |item: Option<serde_json::Value>,
+                         raw: Option<&[u8]>|
+         -> Result<(), PipelineError> {
             seen += 1;
             if let Some(run) = cursor.as_mut() {
+                let parsed;
+                let value = match (&item, raw) {
+                    (Some(v), _) => v,
+                    (None, Some(bytes)) => {
+                        parsed = serde_json::from_slice(bytes).map_err(|e| {
+                            PipelineError::Extract(crate::ItemError {
+                                source_name: format!("resource `{table}`"),
+                                position: format!("item {seen}"),
+                                message: format!("malformed JSON: {e}"),
+                            })
+                        })?;
+                        &parsed
+                    }
+                    (None, None) => return Ok(()),
+                };
                 if !run
-                    .keep(&item)
+                    .keep(value)
                     .map_err(|e| cursor_error(&table, seen, &e))?
                 {
                     return Ok(());
                 }
             }
-            serde_json::to_writer(&mut out, &item)
-                .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?;
+            match (raw, &item) {
+                (Some(bytes), _) => out
+                    .write_all(bytes)
+                    .map_err(io_err("writing an items file", &path))?,
+                (None, Some(v)) => serde_json::to_writer(&mut out, v)
+                    .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?,
+                (None, None) => return Ok(()),
+            }
             out.write_all(b"\n")
                 .map_err(io_err("writing an items file", &path))?;
             count += 1;
@@ -174,12 +198,17 @@ async fn extract_into(
         match r.items {
             Items::Iter(iter) => {
                 for item in iter {
-                    write(item?)?;
+                    write(Some(item?), None)?;
+                }
+            }
+            Items::Lines(iter) => {
+                for line in iter {
+                    write(None, Some(&line?))?;
                 }
             }
             Items::Stream(mut s) => {
                 while let Some(item) = s.next().await {
-                    write(item?)?;
+                    write(Some(item?), None)?;
                 }
             }
         }

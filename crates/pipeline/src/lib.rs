@@ -32,8 +32,7 @@ use std::sync::Arc;
 
 use dest_core::registry::{self, DestinationContext};
 use dest_core::{
-    parse_write_disposition, DatasetRef, Destination, DispositionKind, FileFormat, LoadClient,
-    Schema,
+    parse_write_disposition, DatasetRef, Destination, DispositionKind, LoadClient, Schema,
 };
 use dlt_config::{Config, ConfigBuilder};
 
@@ -45,12 +44,16 @@ pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
 
+/// Job files are split past this size by default (dlt has no default; one file per table
+/// would keep all but one load worker idle).
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Errors of a pipeline run; the message says which step failed and why.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
     #[error("extract failed: {0}; nothing of this run was loaded")]
-    Extract(#[from] ItemError),
+    Extract(ItemError),
 
     #[error("normalize failed: resource `{resource}`, item {item}: {source}; nothing of this run was loaded")]
     Normalize {
@@ -90,6 +93,12 @@ pub enum PipelineError {
 
     #[error("internal error (a bug in dlt-rs, please report it): {0}")]
     Internal(String),
+}
+
+impl From<ItemError> for PipelineError {
+    fn from(e: ItemError) -> Self {
+        PipelineError::Extract(e)
+    }
 }
 
 impl From<dest_core::Error> for PipelineError {
@@ -243,6 +252,13 @@ impl PipelineBuilder {
             None => default_pipelines_dir()?,
         };
         let storage = Storage::open(dir.join(&self.name))?;
+        let file_max_bytes = match config
+            .resolver(Some(&self.name))
+            .find(&["normalize", "data_writer"], "file_max_bytes")
+        {
+            Some(found) => found.as_u64()?.max(1),
+            None => DEFAULT_FILE_MAX_BYTES,
+        };
         Ok(Pipeline {
             name: self.name,
             dataset_name,
@@ -250,7 +266,11 @@ impl PipelineBuilder {
             storage,
             config,
             destination,
-            file_format,
+            normalize: normalize::NormalizeOptions {
+                format: file_format,
+                max_identifier_length: max,
+                file_max_bytes,
+            },
             restore_from_destination: self.restore_from_destination,
         })
     }
@@ -287,7 +307,7 @@ pub struct Pipeline {
     storage: Storage,
     config: Arc<Config>,
     destination: Box<dyn Destination>,
-    file_format: Arc<dyn FileFormat>,
+    normalize: normalize::NormalizeOptions,
     restore_from_destination: bool,
 }
 
@@ -454,14 +474,7 @@ impl Pipeline {
 
     fn normalize(&self, load_id: &str, schema: Schema) -> Result<Schema, PipelineError> {
         let t0 = std::time::Instant::now();
-        let max = self.destination.capabilities().max_identifier_length;
-        let schema = normalize::normalize_package(
-            &self.storage,
-            load_id,
-            schema,
-            self.file_format.clone(),
-            max,
-        )?;
+        let schema = normalize::normalize_package(&self.storage, load_id, schema, &self.normalize)?;
         let bytes = serde_json::to_vec_pretty(&schema)
             .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
         write_atomic(&self.schema_path(), &bytes)?;

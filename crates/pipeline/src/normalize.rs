@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,17 +31,27 @@ pub(crate) const PACKAGE_CHAINS: &str = "chains.json";
 /// The package's creation time (RFC 3339), the boundary for scd2.
 pub(crate) const PACKAGE_CREATED: &str = "created_at";
 
+/// How packages are normalized.
+#[derive(Debug, Clone)]
+pub(crate) struct NormalizeOptions {
+    pub format: Arc<dyn FileFormat>,
+    /// From the destination's capabilities.
+    pub max_identifier_length: usize,
+    /// A table's job file is closed and the next one started past this size, so several
+    /// load workers can load one table (dlt's `data_writer.file_max_bytes`).
+    pub file_max_bytes: u64,
+}
+
 /// Normalizes extracted package `load_id` against `schema`; returns the evolved schema.
 pub(crate) fn normalize_package(
     storage: &Storage,
     load_id: &str,
     schema: Schema,
-    format: Arc<dyn FileFormat>,
-    max_identifier_length: usize,
+    opts: &NormalizeOptions,
 ) -> Result<Schema, PipelineError> {
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
-    let result = normalize_into(&src, &dst, load_id, schema, format, max_identifier_length);
+    let result = normalize_into(&src, &dst, load_id, schema, opts);
     match result {
         Ok(schema) => {
             rename(&dst, &storage.package(NORMALIZED, load_id))?;
@@ -59,8 +70,7 @@ fn normalize_into(
     dst: &Path,
     load_id: &str,
     schema: Schema,
-    format: Arc<dyn FileFormat>,
-    max_len: usize,
+    opts: &NormalizeOptions,
 ) -> Result<Schema, PipelineError> {
     let manifest_path = src.join(MANIFEST);
     let manifest: Manifest = serde_json::from_slice(
@@ -70,8 +80,8 @@ fn normalize_into(
     let jobs_dir = dst.join(NEW_JOBS);
     fs::create_dir_all(&jobs_dir).map_err(io_err("creating a package", &jobs_dir))?;
 
-    let mut normalizer = Normalizer::new(schema, load_id, max_len);
-    let mut sink = JobFiles::new(jobs_dir, format);
+    let mut normalizer = Normalizer::new(schema, load_id, opts.max_identifier_length);
+    let mut sink = JobFiles::new(jobs_dir, opts.format.clone(), opts.file_max_bytes);
     for spec in &manifest.resources {
         let hints = spec.hints()?;
         let root = normalizer.apply_hints(&hints)?;
@@ -81,7 +91,11 @@ fn normalize_into(
         for (n, line) in reader.lines().enumerate() {
             let line = line.map_err(io_err("reading an items file", &path))?;
             let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-                PipelineError::Internal(format!("{} line {}: {e}", path.display(), n + 1))
+                PipelineError::Extract(crate::ItemError {
+                    source_name: format!("resource `{}`", spec.table_name),
+                    position: format!("item {}", n + 1),
+                    message: format!("malformed JSON: {e}"),
+                })
             })?;
             normalizer
                 .normalize_item(&root, item, &mut sink)
@@ -178,8 +192,26 @@ fn finish_package(
     Ok(schema)
 }
 
+/// Counts the bytes written through it.
+struct Counting<W> {
+    inner: W,
+    written: Arc<AtomicU64>,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 struct OpenJob {
     writer: Box<dyn JobWriter>,
+    written: Arc<AtomicU64>,
     file: fs::File,
     path: PathBuf,
     /// table column index -> position in the file's column list
@@ -191,15 +223,17 @@ struct OpenJob {
 struct JobFiles {
     dir: PathBuf,
     format: Arc<dyn FileFormat>,
+    max_bytes: u64,
     open: HashMap<String, OpenJob>,
     row: Vec<Value>,
 }
 
 impl JobFiles {
-    fn new(dir: PathBuf, format: Arc<dyn FileFormat>) -> Self {
+    fn new(dir: PathBuf, format: Arc<dyn FileFormat>, max_bytes: u64) -> Self {
         JobFiles {
             dir,
             format,
+            max_bytes,
             open: HashMap::new(),
             row: Vec::new(),
         }
@@ -221,10 +255,15 @@ impl JobFiles {
                 pos += 1;
             }
         }
-        let out = Box::new(BufWriter::with_capacity(1 << 20, file));
+        let written = Arc::new(AtomicU64::new(0));
+        let out = Box::new(Counting {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            written: written.clone(),
+        });
         let writer = self.format.writer(&table.name, &columns, out)?;
         Ok(OpenJob {
             writer,
+            written,
             file: sync_handle,
             path,
             mapping,
@@ -264,8 +303,10 @@ impl JobFiles {
                 .iter()
                 .all(|(i, _)| job.mapping.get(*i).copied().flatten().is_some())
         };
+        let max = self.max_bytes;
         let needs_new = match self.open.get(&table.name) {
-            Some(job) => !fits(job),
+            // a new column, or the file is full: start the next file of this table
+            Some(job) => !fits(job) || job.written.load(Ordering::Relaxed) >= max,
             None => true,
         };
         if needs_new {

@@ -27,6 +27,8 @@ pub struct ItemError {
 
 pub(crate) enum Items {
     Iter(Box<dyn Iterator<Item = Result<Json, ItemError>> + Send>),
+    /// Items as JSON text, one document per element (no line breaks inside).
+    Lines(Box<dyn Iterator<Item = Result<Vec<u8>, ItemError>> + Send>),
     Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
 }
 
@@ -87,6 +89,23 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(items.into_iter())),
+            strategy_given: false,
+            incremental: None,
+        }
+    }
+
+    /// A resource of items given as JSON text, one complete JSON document per element
+    /// without line breaks (JSON Lines): they are stored as they are, without being parsed
+    /// and written again at extraction. The caller validates them (the `dlt-rs` reader
+    /// does, naming file and line); an invalid one fails normalization, before any load.
+    pub fn from_json_lines<I>(table: &str, lines: I) -> Self
+    where
+        I: IntoIterator<Item = Result<Vec<u8>, ItemError>>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Lines(Box::new(lines.into_iter())),
             strategy_given: false,
             incremental: None,
         }

@@ -1,0 +1,1068 @@
+//! The `csv` file format: PostgreSQL CSV, loaded with `COPY ... FROM STDIN`.
+//!
+//! File layout (one job = one table), UTF-8, `\n` line ends:
+//!
+//! ```text
+//! "id","name","payload"
+//! 1,"Alice O'Neil",
+//! 2,"",
+//! ```
+//!
+//! - The first line is a header of the column names, each quoted; the loader reads it to
+//!   build the column list of `COPY {table} ("id","name",...)` and lets `COPY` skip it
+//!   (`HEADER true`), so the line numbers in a `COPY` error are the file's record numbers.
+//! - NULL is an unquoted empty field. Every text value (text, JSON) is quoted, `"` doubled,
+//!   raw line breaks kept inside the quotes (COPY CSV reads them as data). So an empty string
+//!   stays an empty string: dlt's csv loads with `FORCE_NULL(...)`, which turns `""` into
+//!   NULL too; we deliberately do not, so `csv` stores exactly what `insert_values` stores.
+//! - Other values are written in the text form PostgreSQL's input functions read back as the
+//!   value `insert_values` stores (see the spec §7.2): `t`/`f`, integers, doubles as the
+//!   shortest text that reads back to the same double (not finite: NULL), exact numbers as
+//!   their decimal text, timestamps `2024-01-01T10:00:00[.ffffff]+00:00` (naive: no offset),
+//!   dates, times, binary as `\x0102` (bytea hex input).
+//! - A NUL character cannot be stored in PostgreSQL text: the writer refuses it with the
+//!   error `insert_values` gives, naming the table and the column.
+
+use std::io::Write;
+use std::path::Path;
+
+use bytes::BytesMut;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use dest_core::{Column, Error, FileFormat, JobWriter, Result, Value};
+use futures_util::SinkExt;
+use tokio::io::AsyncReadExt;
+
+use crate::client::db_err;
+use crate::sql::{quote_ident, NulInText};
+
+/// Rendered rows are handed to the output once this many bytes are buffered.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// The loader sends the file to the server in chunks of about this size.
+const COPY_CHUNK: usize = 1024 * 1024;
+
+/// The `csv` format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Csv;
+
+impl Csv {
+    pub fn new() -> Self {
+        Csv
+    }
+}
+
+impl FileFormat for Csv {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn writer(
+        &self,
+        table: &str,
+        columns: &[Column],
+        out: Box<dyn Write + Send>,
+    ) -> Result<Box<dyn JobWriter>> {
+        let mut buf = Vec::with_capacity(WRITE_CHUNK + 64 * 1024);
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_quoted(&mut buf, c.name.as_bytes()).map_err(|e| {
+                Error::InvalidSchema(format!("table `{table}`, column name `{}`: {e}", c.name))
+            })?;
+        }
+        buf.push(b'\n');
+        Ok(Box::new(CsvWriter {
+            table: table.to_string(),
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            out,
+            buf,
+            scratch: Vec::new(),
+        }))
+    }
+}
+
+struct CsvWriter {
+    table: String,
+    columns: Vec<String>,
+    out: Box<dyn Write + Send>,
+    /// rendered but not yet written bytes (reused)
+    buf: Vec<u8>,
+    /// JSON text before quoting (reused)
+    scratch: Vec<u8>,
+}
+
+impl CsvWriter {
+    fn flush_buf(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.out
+                .write_all(&self.buf)
+                .map_err(|e| Error::io("writing a csv job", &self.table, e))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl JobWriter for CsvWriter {
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        if row.len() != self.columns.len() {
+            return Err(Error::Internal(format!(
+                "table `{}`: a row of {} values for {} columns",
+                self.table,
+                row.len(),
+                self.columns.len()
+            )));
+        }
+        let start = self.buf.len();
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            if let Err(reason) = render_csv(&mut self.buf, &mut self.scratch, v) {
+                self.buf.truncate(start);
+                let column = self.columns.get(i).map(String::as_str).unwrap_or("?");
+                return Err(Error::InvalidSchema(format!(
+                    "table `{}`, column `{column}`: {reason}",
+                    self.table
+                )));
+            }
+        }
+        self.buf.push(b'\n');
+        if self.buf.len() >= WRITE_CHUNK {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Box<dyn Write + Send>> {
+        self.flush_buf()?;
+        Ok(self.out)
+    }
+}
+
+/// Why a value cannot be written.
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    #[error(transparent)]
+    Nul(#[from] NulInText),
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    #[error("{0}")]
+    Json(String),
+}
+
+/// Appends one value as a PostgreSQL CSV field. `scratch` is a reused buffer.
+fn render_csv(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    v: &Value,
+) -> std::result::Result<(), RenderError> {
+    match v {
+        Value::Null => {}
+        Value::Bool(true) => out.push(b't'),
+        Value::Bool(false) => out.push(b'f'),
+        Value::Int(i) => write_i64(out, *i),
+        Value::Double(f) => {
+            if f.is_finite() {
+                // `{:?}` is the shortest text that reads back to the same double
+                let _ = write!(out, "{f:?}");
+            }
+        }
+        Value::Number(n) => {
+            // unquoted, so it must not carry a delimiter, a quote or a line break
+            if !is_numeric_text(n) {
+                return Err(RenderError::NotANumber(n.clone()));
+            }
+            out.extend_from_slice(n.as_bytes());
+        }
+        Value::Text(s) => write_quoted(out, s.as_bytes())?,
+        Value::Timestamp(ts) => write_timestamp(out, ts),
+        Value::NaiveTimestamp(ts) => write_naive(out, ts),
+        Value::Date(d) => write_date(out, d),
+        Value::Time(t) => write_time(out, t),
+        Value::Binary(b) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.reserve(2 + 2 * b.len());
+            out.extend_from_slice(b"\\x");
+            for byte in b {
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0x0f)]);
+            }
+        }
+        Value::Json(j) => {
+            scratch.clear();
+            serde_json::to_writer(&mut *scratch, j)
+                .map_err(|e| RenderError::Json(e.to_string()))?;
+            write_quoted(out, scratch)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `s` as a quoted CSV field: `"` doubled, everything else (line breaks included)
+/// copied as is. A NUL byte is refused.
+fn write_quoted(out: &mut Vec<u8>, s: &[u8]) -> std::result::Result<(), NulInText> {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        match b {
+            b'"' => {
+                // copy through this quote, then write it a second time
+                out.extend_from_slice(&s[start..=i]);
+                out.push(b'"');
+                start = i + 1;
+            }
+            0 => return Err(NulInText(i)),
+            _ => {}
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+    Ok(())
+}
+
+/// A decimal number: optional sign, digits, optional fraction and exponent (the check
+/// `insert_values` makes).
+fn is_numeric_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+}
+
+fn write_i64(out: &mut Vec<u8>, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut pos = digits.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        pos -= 1;
+        // n % 10 < 10
+        digits[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[pos..]);
+}
+
+/// `n` (< 100) as two digits.
+fn push2(out: &mut Vec<u8>, n: u32) {
+    out.push(b'0' + (n / 10 % 10) as u8);
+    out.push(b'0' + (n % 10) as u8);
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it.
+fn write_date(out: &mut Vec<u8>, d: &NaiveDate) {
+    match u32::try_from(d.year()) {
+        Ok(y) if y <= 9999 => {
+            push2(out, y / 100);
+            push2(out, y % 100);
+            out.push(b'-');
+            push2(out, d.month());
+            out.push(b'-');
+            push2(out, d.day());
+        }
+        // signed years outside 0..=9999: chrono's text, as insert_values writes it
+        _ => {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+    }
+}
+
+/// `HH:MM:SS`, `.ffffff` only when there are microseconds.
+fn write_time(out: &mut Vec<u8>, t: &NaiveTime) {
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 {
+        // a leap second: chrono's text, as insert_values writes it
+        let _ = write!(out, "{}", t.format("%H:%M:%S"));
+    } else {
+        push2(out, t.hour());
+        out.push(b':');
+        push2(out, t.minute());
+        out.push(b':');
+        push2(out, t.second());
+    }
+    let micros = nanos / 1000;
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
+    }
+}
+
+fn write_naive(out: &mut Vec<u8>, ts: &NaiveDateTime) {
+    write_date(out, &ts.date());
+    out.push(b'T');
+    write_time(out, &ts.time());
+}
+
+fn write_timestamp(out: &mut Vec<u8>, ts: &DateTime<Utc>) {
+    write_naive(out, &ts.naive_utc());
+    out.extend_from_slice(b"+00:00");
+}
+
+/// Where the header ends, and its fields; `None` when `data` does not hold the whole line.
+fn parse_header(data: &[u8]) -> Option<(usize, Vec<String>)> {
+    let mut fields = Vec::new();
+    let mut field: Vec<u8> = Vec::new();
+    let mut quoted = false;
+    // whether the line has anything (a quoted empty name is a name)
+    let mut any = false;
+    let mut i = 0;
+    while i < data.len() {
+        let b = data[i];
+        if b != b'\n' || quoted {
+            any = true;
+        }
+        if quoted {
+            if b == b'"' {
+                if data.get(i + 1) == Some(&b'"') {
+                    field.push(b'"');
+                    i += 1;
+                } else if i + 1 == data.len() {
+                    // cannot tell a closing quote from the first of a doubled one yet
+                    return None;
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(b);
+            }
+        } else {
+            match b {
+                b'"' => quoted = true,
+                b',' => fields.push(String::from_utf8_lossy(&std::mem::take(&mut field)).into()),
+                b'\n' => {
+                    if field.last() == Some(&b'\r') {
+                        field.pop();
+                    }
+                    if any {
+                        fields.push(String::from_utf8_lossy(&field).into());
+                    }
+                    return Some((i + 1, fields));
+                }
+                _ => field.push(b),
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Loads one csv job file into `target` (a qualified table name) with
+/// `COPY ... FROM STDIN` inside `tx`; returns the number of rows.
+///
+/// The column list comes from the file's header. A file with a header only loads nothing
+/// (no statement is sent). A server error names the record: `COPY t, line 3, column x`
+/// where line 1 is the header.
+pub(crate) async fn copy_file(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: &str,
+    file: &Path,
+) -> Result<u64> {
+    let ctx = format!("loading {} into {target}", file.display());
+    let mut f = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| Error::io("opening a job file", file, e))?;
+    let mut buf = BytesMut::with_capacity(COPY_CHUNK);
+    let mut eof = false;
+
+    // the header: read until it is complete
+    let (header_end, columns) = loop {
+        if let Some(found) = parse_header(&buf) {
+            break found;
+        }
+        if eof {
+            return Err(Error::Internal(format!(
+                "csv job file {} has no complete header line",
+                file.display()
+            )));
+        }
+        buf.reserve(COPY_CHUNK);
+        let n = f
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| Error::io("reading a job file", file, e))?;
+        eof = n == 0;
+    };
+    // fill the first chunk: an empty job (header only) sends nothing
+    while !eof && buf.len() < COPY_CHUNK {
+        buf.reserve(COPY_CHUNK - buf.len());
+        let n = f
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| Error::io("reading a job file", file, e))?;
+        eof = n == 0;
+    }
+    if buf.len() == header_end && eof {
+        return Ok(0);
+    }
+    if columns.is_empty() {
+        return Err(Error::Internal(format!(
+            "csv job file {} has rows but no columns",
+            file.display()
+        )));
+    }
+
+    let column_list = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    // NULL is an unquoted empty field; a quoted empty field is an empty string (no
+    // FORCE_NULL, unlike dlt: see the module docs)
+    let sql = format!(
+        "COPY {target} ({column_list}) FROM STDIN \
+         WITH (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', NULL '', ENCODING 'UTF8')"
+    );
+    let sink = tx
+        .copy_in::<_, bytes::Bytes>(sql.as_str())
+        .await
+        .map_err(|e| db_err(&ctx, e))?;
+    let mut sink = Box::pin(sink);
+    loop {
+        if !buf.is_empty() && (eof || buf.len() >= COPY_CHUNK) {
+            sink.send(buf.split().freeze())
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
+        }
+        if eof {
+            break;
+        }
+        buf.reserve(COPY_CHUNK);
+        let n = f
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| Error::io("reading a job file", file, e))?;
+        eof = n == 0;
+    }
+    sink.as_mut().finish().await.map_err(|e| db_err(&ctx, e))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use dest_core::DataType;
+    use expect_test::expect;
+    use std::sync::{Arc, Mutex};
+
+    fn field(v: &Value) -> String {
+        let mut out = Vec::new();
+        render_csv(&mut out, &mut Vec::new(), v).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn write_file(columns: &[Column], rows: &[Vec<Value>]) -> String {
+        let shared = Shared::default();
+        let mut w = Csv::new()
+            .writer("t", columns, Box::new(shared.clone()))
+            .unwrap();
+        for r in rows {
+            w.write_row(r).unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = shared.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn ts() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn every_value_type() {
+        let date = NaiveDate::from_ymd_opt(2024, 2, 3).unwrap();
+        let time = NaiveTime::from_hms_micro_opt(10, 11, 12, 5).unwrap();
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(0),
+            Value::Int(-3),
+            Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
+            Value::Double(1.5),
+            Value::Double(7.0),
+            Value::Double(-0.0),
+            Value::Double(1e-7),
+            Value::Double(1.5e300),
+            Value::Double(0.1 + 0.2),
+            Value::Double(f64::NAN),
+            Value::Double(f64::INFINITY),
+            Value::Number("123456789012345678901234567890".into()),
+            Value::Number("-1.239e-5".into()),
+            Value::Timestamp(ts()),
+            Value::Timestamp(ts() + chrono::Duration::microseconds(500_000)),
+            Value::Timestamp(ts() + chrono::Duration::microseconds(1)),
+            Value::NaiveTimestamp(ts().naive_utc()),
+            Value::NaiveTimestamp(date.and_time(time)),
+            Value::NaiveTimestamp(NaiveDate::from_ymd_opt(12345, 1, 2).unwrap().and_time(time)),
+            Value::Date(date),
+            Value::Date(NaiveDate::from_ymd_opt(33, 12, 31).unwrap()),
+            Value::Time(time),
+            Value::Time(NaiveTime::from_hms_opt(0, 0, 0).unwrap()),
+            Value::Binary(vec![]),
+            Value::Binary(vec![0, 1, 0xab, 0xff]),
+            Value::Json(serde_json::json!({"b": [1, "x\"y, z"], "a": null, "n": 1.50})),
+            Value::Json(serde_json::json!("s")),
+            Value::Json(serde_json::json!({"nl": "a\nb", "nul": "\u{0}"})),
+        ];
+        let text: String = values
+            .iter()
+            .map(|v| format!("{v:?}: [{}]\n", field(v)))
+            .collect();
+        expect![[r#"
+            Null: []
+            Bool(true): [t]
+            Bool(false): [f]
+            Int(0): [0]
+            Int(-3): [-3]
+            Int(-9223372036854775808): [-9223372036854775808]
+            Int(9223372036854775807): [9223372036854775807]
+            Double(1.5): [1.5]
+            Double(7.0): [7.0]
+            Double(-0.0): [-0.0]
+            Double(1e-7): [1e-7]
+            Double(1.5e300): [1.5e300]
+            Double(0.30000000000000004): [0.30000000000000004]
+            Double(NaN): []
+            Double(inf): []
+            Number("123456789012345678901234567890"): [123456789012345678901234567890]
+            Number("-1.239e-5"): [-1.239e-5]
+            Timestamp(2024-01-01T10:00:00Z): [2024-01-01T10:00:00+00:00]
+            Timestamp(2024-01-01T10:00:00.500Z): [2024-01-01T10:00:00.500000+00:00]
+            Timestamp(2024-01-01T10:00:00.000001Z): [2024-01-01T10:00:00.000001+00:00]
+            NaiveTimestamp(2024-01-01T10:00:00): [2024-01-01T10:00:00]
+            NaiveTimestamp(2024-02-03T10:11:12.000005): [2024-02-03T10:11:12.000005]
+            NaiveTimestamp(+12345-01-02T10:11:12.000005): [+12345-01-02T10:11:12.000005]
+            Date(2024-02-03): [2024-02-03]
+            Date(0033-12-31): [0033-12-31]
+            Time(10:11:12.000005): [10:11:12.000005]
+            Time(00:00:00): [00:00:00]
+            Binary([]): [\x]
+            Binary([0, 1, 171, 255]): [\x0001abff]
+            Json(Object {"b": Array [Number(1), String("x\"y, z")], "a": Null, "n": Number(1.5)}): ["{""b"":[1,""x\""y, z""],""a"":null,""n"":1.5}"]
+            Json(String("s")): ["""s"""]
+            Json(Object {"nl": String("a\nb"), "nul": String("\0")}): ["{""nl"":""a\nb"",""nul"":""\u0000""}"]
+        "#]]
+        .assert_eq(&text);
+    }
+
+    #[test]
+    fn nasty_text() {
+        let texts = [
+            "",
+            "plain",
+            "Alice O'Neil",
+            "say \"hi\"",
+            "\"",
+            "a,b",
+            "line\nbreak",
+            "cr\rlf\r\n",
+            "\\N",
+            "\\.",
+            "back\\slash",
+            "tab\there",
+            " padded ",
+            "NULL",
+            "emoji 🦀 ünïcödé",
+        ];
+        let cols = [
+            Column::new("id", DataType::Bigint),
+            Column::new("s", DataType::Text),
+        ];
+        let rows: Vec<Vec<Value>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| vec![Value::Int(i as i64), Value::Text(s.to_string())])
+            .chain([vec![Value::Int(99), Value::Null]])
+            .collect();
+        let file = write_file(&cols, &rows);
+        assert!(file.contains("7,\"cr\rlf\r\n\"\n"));
+        // CR shown as ␍ so the snapshot is readable
+        expect![[r#"
+            "id","s"
+            0,""
+            1,"plain"
+            2,"Alice O'Neil"
+            3,"say ""hi"""
+            4,""""
+            5,"a,b"
+            6,"line
+            break"
+            7,"cr␍lf␍
+            "
+            8,"\N"
+            9,"\."
+            10,"back\slash"
+            11,"tab	here"
+            12," padded "
+            13,"NULL"
+            14,"emoji 🦀 ünïcödé"
+            99,
+        "#]]
+        .assert_eq(&file.replace('\r', "␍"));
+    }
+
+    #[test]
+    fn header_and_empty_file() {
+        let cols = [
+            Column::new("a", DataType::Bigint),
+            Column::new("we\"ird, name", DataType::Text),
+        ];
+        let empty = write_file(&cols, &[]);
+        expect![[r#"
+            "a","we""ird, name"
+        "#]]
+        .assert_eq(&empty);
+        let (end, names) = parse_header(empty.as_bytes()).unwrap();
+        assert_eq!(end, empty.len());
+        assert_eq!(names, ["a", "we\"ird, name"]);
+        // incomplete headers wait for more data
+        assert_eq!(parse_header(b"\"a\",\"b"), None);
+        assert_eq!(parse_header(b"\"a\",\"b\""), None);
+        assert_eq!(
+            parse_header(b"\"a\nb\",c\r\n1,2\n"),
+            Some((9, vec!["a\nb".to_string(), "c".to_string()]))
+        );
+        assert_eq!(parse_header(b"\n1\n"), Some((1, vec![])));
+    }
+
+    #[test]
+    fn nul_is_refused_naming_table_and_column() {
+        let cols = [
+            Column::new("id", DataType::Bigint),
+            Column::new("s", DataType::Text),
+        ];
+        let mut w = Csv::new()
+            .writer("users", &cols, Box::new(Shared::default()))
+            .unwrap();
+        let err = w
+            .write_row(&[Value::Int(1), Value::Text("a\0b".into())])
+            .unwrap_err();
+        expect![[r#"invalid schema: table `users`, column `s`: text contains a NUL character (\u0000) at byte 1, which PostgreSQL text cannot store"#]]
+        .assert_eq(&err.to_string());
+        // the same words as insert_values
+        let mut iv = crate::InsertValues::new(crate::insert_values::MAX_STATEMENT_BYTES)
+            .writer("users", &cols, Box::new(Shared::default()))
+            .unwrap();
+        let iv_err = iv
+            .write_row(&[Value::Int(1), Value::Text("a\0b".into())])
+            .unwrap_err();
+        assert_eq!(err.to_string(), iv_err.to_string());
+
+        let err = w
+            .write_row(&[Value::Number("1,2".into()), Value::Null])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: table `users`, column `id`: `1,2` is not a number"
+        );
+        assert!(w.write_row(&[Value::Int(1)]).is_err());
+    }
+
+    // ---- against the database ----
+
+    use dest_core::TableSchema;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Writes `rows` through the csv writer into a temporary file and COPYs it into
+    /// `target` in one transaction.
+    async fn copy_rows(
+        client: &mut tokio_postgres::Client,
+        target: &str,
+        columns: &[Column],
+        rows: &[Vec<Value>],
+        name: &str,
+    ) -> Result<u64> {
+        let dir = std::env::temp_dir().join(format!("dlt-rs-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.csv"));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = Csv::new()
+            .writer("t", columns, Box::new(std::io::BufWriter::new(file)))
+            .unwrap();
+        for r in rows {
+            w.write_row(r).unwrap();
+        }
+        w.finish().unwrap().flush().unwrap();
+        let tx = client.transaction().await.unwrap();
+        let result = copy_file(&tx, target, &path).await;
+        if result.is_ok() {
+            tx.commit().await.unwrap();
+        }
+        std::fs::remove_file(&path).unwrap();
+        result
+    }
+
+    fn all_types_table(name: &str) -> TableSchema {
+        let mut t = TableSchema::new(name);
+        t.columns = vec![
+            Column::new("id", DataType::Bigint),
+            Column::new("b", DataType::Bool),
+            Column::new("i", DataType::Bigint),
+            Column {
+                precision: Some(16),
+                ..Column::new("small", DataType::Bigint)
+            },
+            Column::new("d", DataType::Double),
+            Column::new("dec", DataType::Decimal),
+            Column::new("w", DataType::Wei),
+            Column::new("s", DataType::Text),
+            Column::new("ts", DataType::Timestamp),
+            Column {
+                timezone: Some(false),
+                ..Column::new("naive", DataType::Timestamp)
+            },
+            Column {
+                precision: Some(3),
+                ..Column::new("ts3", DataType::Timestamp)
+            },
+            Column::new("dt", DataType::Date),
+            Column::new("tm", DataType::Time),
+            Column::new("bin", DataType::Binary),
+            Column::new("j", DataType::Json),
+        ];
+        t
+    }
+
+    fn all_types_rows() -> Vec<Vec<Value>> {
+        let date = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let time = NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).unwrap();
+        let mut rows = vec![
+            vec![
+                Value::Int(1),
+                Value::Bool(true),
+                Value::Int(i64::MAX),
+                Value::Int(-32768),
+                Value::Double(0.1 + 0.2),
+                Value::Number("12345678901234567890123456789.123456789".into()),
+                Value::Number(format!("{}.{}", "9".repeat(76), "1".repeat(78))),
+                Value::Text("Alice O'Neil\nsays \"hi\", ok?\r\n\\N \\. 🦀".into()),
+                Value::Timestamp(ts() + chrono::Duration::microseconds(123_456)),
+                Value::NaiveTimestamp(date.and_time(time)),
+                Value::Timestamp(ts() + chrono::Duration::microseconds(987_654)),
+                Value::Date(date),
+                Value::Time(time),
+                Value::Binary(vec![0, b',', b'"', b'\n', 0xff]),
+                Value::Json(serde_json::json!({"b": [1, "x'y\"z,\n"], "a": null, "n": 1.50})),
+            ],
+            vec![
+                Value::Int(2),
+                Value::Bool(false),
+                Value::Int(i64::MIN),
+                Value::Int(0),
+                Value::Double(-1.5e300),
+                Value::Number("-0.000000001".into()),
+                Value::Number("0".into()),
+                Value::Text(String::new()),
+                Value::Timestamp(ts()),
+                Value::NaiveTimestamp(ts().naive_utc()),
+                Value::Timestamp(ts()),
+                Value::Date(NaiveDate::from_ymd_opt(1, 1, 1).unwrap()),
+                Value::Time(NaiveTime::from_hms_opt(0, 0, 0).unwrap()),
+                Value::Binary(vec![]),
+                Value::Json(serde_json::json!("just text")),
+            ],
+            vec![
+                Value::Int(3),
+                Value::Bool(true),
+                Value::Int(7),
+                Value::Int(7),
+                Value::Double(5e-324),
+                Value::Number("1e5".into()),
+                Value::Number("+12".into()),
+                Value::Text("\\.".into()),
+                Value::Timestamp(Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap()),
+                Value::NaiveTimestamp(
+                    NaiveDate::from_ymd_opt(9999, 12, 31)
+                        .unwrap()
+                        .and_time(time),
+                ),
+                Value::Timestamp(Utc.with_ymd_and_hms(2000, 2, 29, 0, 0, 0).unwrap()),
+                Value::Date(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()),
+                Value::Time(NaiveTime::from_hms_micro_opt(12, 0, 0, 1).unwrap()),
+                Value::Binary((0..=255).collect()),
+                Value::Json(
+                    serde_json::from_str(r#"[{"deep": {"x": [true, false, null]}}, 1e400, 1.50]"#)
+                        .unwrap(),
+                ),
+            ],
+        ];
+        // non-finite doubles become NULL, and a row of NULLs but the id
+        let mut nulls = vec![Value::Null; 15];
+        nulls[0] = Value::Int(4);
+        nulls[4] = Value::Double(f64::NAN);
+        rows.push(nulls);
+        let mut inf = rows[1].clone();
+        inf[0] = Value::Int(5);
+        inf[4] = Value::Double(f64::NEG_INFINITY);
+        rows.push(inf);
+        rows
+    }
+
+    #[tokio::test]
+    async fn copy_stores_what_insert_values_stores() {
+        let mut client = test_support::connect().await;
+        let schema = test_support::fresh_schema(&client, "csv::copy_matches_insert").await;
+        let via_csv = all_types_table("via_csv");
+        let via_insert = all_types_table("via_insert");
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {}; {}; {}",
+                quote_ident(&schema),
+                crate::sql::create_table(&schema, &via_csv, true).unwrap(),
+                crate::sql::create_table(&schema, &via_insert, true).unwrap()
+            ))
+            .await
+            .unwrap();
+        let rows = all_types_rows();
+        let csv_target = crate::sql::qualified(&schema, "via_csv");
+        let insert_target = crate::sql::qualified(&schema, "via_insert");
+        let n = copy_rows(&mut client, &csv_target, &via_csv.columns, &rows, "all")
+            .await
+            .unwrap();
+        assert_eq!(n, rows.len() as u64);
+
+        let mut insert = format!("INSERT INTO {insert_target} VALUES ");
+        let mut lit = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                lit.push(b',');
+            }
+            lit.push(b'(');
+            for (j, v) in r.iter().enumerate() {
+                if j > 0 {
+                    lit.push(b',');
+                }
+                crate::render_value(&mut lit, v).unwrap();
+            }
+            lit.push(b')');
+        }
+        insert.push_str(std::str::from_utf8(&lit).unwrap());
+        client.batch_execute(&insert).await.unwrap();
+
+        // jsonb has no equality through EXCEPT problems; compare every column as text too
+        for (a, b) in [(&csv_target, &insert_target), (&insert_target, &csv_target)] {
+            let diff = test_support::query_rows(
+                &client,
+                &format!("SELECT * FROM {a} EXCEPT SELECT * FROM {b}"),
+            )
+            .await;
+            assert!(diff.is_empty(), "{a} has rows {b} lacks: {diff:?}");
+        }
+        let csv_text = test_support::query_rows(
+            &client,
+            &format!("SELECT t::text FROM {csv_target} AS t ORDER BY id"),
+        )
+        .await;
+        let insert_text = test_support::query_rows(
+            &client,
+            &format!("SELECT t::text FROM {insert_target} AS t ORDER BY id"),
+        )
+        .await;
+        assert_eq!(csv_text, insert_text);
+        assert_eq!(csv_text.len(), rows.len());
+        // empty string and NULL stay apart
+        let s = test_support::query_rows(
+            &client,
+            &format!("SELECT id, s IS NULL, s FROM {csv_target} WHERE id IN (2, 4) ORDER BY id"),
+        )
+        .await;
+        assert_eq!(
+            s,
+            vec![
+                vec![Some("2".into()), Some("f".into()), Some(String::new())],
+                vec![Some("4".into()), Some("t".into()), None],
+            ]
+        );
+
+        // a header-only file loads nothing; a one-column table keeps a NULL row
+        let n = copy_rows(&mut client, &csv_target, &via_csv.columns, &[], "empty")
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {}.one (v varchar)",
+                quote_ident(&schema)
+            ))
+            .await
+            .unwrap();
+        let one = crate::sql::qualified(&schema, "one");
+        let n = copy_rows(
+            &mut client,
+            &one,
+            &[Column::new("v", DataType::Text)],
+            &[
+                vec![Value::Null],
+                vec![Value::Text(String::new())],
+                vec![Value::Null],
+            ],
+            "one",
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 3);
+        let got =
+            test_support::query_rows(&client, &format!("SELECT count(*), count(v) FROM {one}"))
+                .await;
+        assert_eq!(got, vec![vec![Some("3".into()), Some("1".into())]]);
+    }
+
+    #[tokio::test]
+    async fn copy_error_names_file_table_line_and_column() {
+        let mut client = test_support::connect().await;
+        let schema = test_support::fresh_schema(&client, "csv::copy_error").await;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {s}; CREATE TABLE {s}.t (id bigint, s varchar(3))",
+                s = quote_ident(&schema)
+            ))
+            .await
+            .unwrap();
+        let target = crate::sql::qualified(&schema, "t");
+        let cols = [
+            Column::new("id", DataType::Bigint),
+            Column {
+                precision: Some(3),
+                ..Column::new("s", DataType::Text)
+            },
+        ];
+        let rows = vec![
+            vec![Value::Int(1), Value::Text("a\nb".into())],
+            vec![Value::Int(2), Value::Text("ok".into())],
+            vec![Value::Int(3), Value::Text("toolong".into())],
+        ];
+        let err = copy_rows(&mut client, &target, &cols, &rows, "bad")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.csv into "), "{text}");
+        assert!(text.contains(&target), "{text}");
+        assert!(
+            text.contains("value too long for type character varying(3) (22001)"),
+            "{text}"
+        );
+        // lines of the file: 1 is the header, a line break inside quotes counts too
+        assert!(
+            text.contains(r#"where: COPY t, line 5, column s: "toolong""#),
+            "{text}"
+        );
+        assert!(!err.is_transient());
+        let count =
+            test_support::query_rows(&client, &format!("SELECT count(*) FROM {target}")).await;
+        assert_eq!(count, vec![vec![Some("0".into())]]);
+
+        // a missing column is a server error too
+        let err = copy_rows(
+            &mut client,
+            &target,
+            &[Column::new("nope", DataType::Bigint)],
+            &[vec![Value::Int(1)]],
+            "missing",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
+
+    /// Any text without NUL goes through the writer and COPY and comes back unchanged.
+    #[test]
+    fn text_survives_copy() {
+        let rt = runtime();
+        let (client, target) = rt.block_on(async {
+            let client = test_support::connect().await;
+            let schema = test_support::fresh_schema(&client, "csv::text_survives_copy").await;
+            client
+                .batch_execute(&format!(
+                    "CREATE SCHEMA {s}; CREATE TABLE {s}.t (id bigint, v varchar, w varchar)",
+                    s = quote_ident(&schema)
+                ))
+                .await
+                .unwrap();
+            (
+                tokio::sync::Mutex::new(client),
+                crate::sql::qualified(&schema, "t"),
+            )
+        });
+        let cols = [
+            Column::new("id", DataType::Bigint),
+            Column::new("v", DataType::Text),
+            Column::new("w", DataType::Text),
+        ];
+        let strategy = prop::collection::vec(
+            (
+                any::<String>().prop_map(|s| s.replace('\0', "")),
+                "[,\"\r\n\\\\.N ]{0,6}",
+            ),
+            1..8,
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 64,
+            ..Config::default()
+        });
+        runner
+            .run(&strategy, |pairs| {
+                let rows: Vec<Vec<Value>> = pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (v, w))| {
+                        vec![
+                            Value::Int(i as i64),
+                            Value::Text(v.clone()),
+                            Value::Text(w.clone()),
+                        ]
+                    })
+                    .collect();
+                let got = rt.block_on(async {
+                    let mut client = client.lock().await;
+                    client
+                        .batch_execute(&format!("TRUNCATE {target}"))
+                        .await
+                        .unwrap();
+                    copy_rows(&mut client, &target, &cols, &rows, "prop")
+                        .await
+                        .unwrap();
+                    let stmt = format!("SELECT v, w FROM {target} ORDER BY id");
+                    client
+                        .query(stmt.as_str(), &[])
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+                        .collect::<Vec<_>>()
+                });
+                prop_assert_eq!(got, pairs);
+                Ok(())
+            })
+            .unwrap();
+    }
+}
