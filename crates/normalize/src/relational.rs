@@ -123,7 +123,7 @@ pub struct Normalizer {
     max_len: usize,
     roots: HashMap<String, RootSettings>,
     /// raw key -> normalized key (keys repeat in every item)
-    key_cache: HashMap<String, String>,
+    key_cache: HashMap<String, Arc<str>>,
     changed: bool,
 }
 
@@ -322,7 +322,7 @@ impl Normalizer {
         ctx: &RowCtx<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), NormalizeError> {
-        let mut scalars: Vec<(String, Json)> = Vec::with_capacity(map.len());
+        let mut scalars: Vec<(Arc<str>, Json)> = Vec::with_capacity(map.len());
         let mut lists: Vec<(String, Vec<Json>)> = Vec::new();
         self.flatten(
             table,
@@ -348,8 +348,8 @@ impl Normalizer {
                             scalars
                                 .iter()
                                 .rev()
-                                .find(|(n, _)| *n == c.name)
-                                .map(|(n, v)| (n.as_str(), v))
+                                .find(|(n, _)| **n == *c.name)
+                                .map(|(n, v)| (&**n, v))
                         })
                         .collect();
                     key_hash_row_id(&keys)
@@ -470,22 +470,22 @@ impl Normalizer {
         map: Map<String, Json>,
         level: u32,
         max_nesting: u32,
-        path: &mut Vec<String>,
-        scalars: &mut Vec<(String, Json)>,
+        path: &mut Vec<Arc<str>>,
+        scalars: &mut Vec<(Arc<str>, Json)>,
         lists: &mut Vec<(String, Vec<Json>)>,
     ) {
-        let mut dicts: Vec<(String, Map<String, Json>)> = Vec::new();
+        let mut dicts: Vec<(Arc<str>, Map<String, Json>)> = Vec::new();
         for (k, v) in map {
             if path.is_empty() && k == C_DLT_ID {
                 continue;
             }
             let norm = self.key(&k);
-            let col_name = if path.is_empty() {
+            let col_name: Arc<str> = if path.is_empty() {
                 norm.clone()
             } else {
-                let mut frags: Vec<&str> = path.iter().map(String::as_str).collect();
+                let mut frags: Vec<&str> = path.iter().map(|p| &**p).collect();
                 frags.push(&norm);
-                make_path(&frags, self.max_len)
+                make_path(&frags, self.max_len).into()
             };
             match v {
                 Json::Object(_) | Json::Array(_)
@@ -500,7 +500,7 @@ impl Normalizer {
                 }
                 Json::Array(items) => {
                     if !items.is_empty() {
-                        let mut frags: Vec<&str> = path.iter().map(String::as_str).collect();
+                        let mut frags: Vec<&str> = path.iter().map(|p| &**p).collect();
                         frags.push(&norm);
                         lists.push((frags.join("__"), items));
                     }
@@ -527,11 +527,11 @@ impl Normalizer {
             .is_some_and(|c| c.data_type == Some(DataType::Json))
     }
 
-    fn key(&mut self, raw: &str) -> String {
+    fn key(&mut self, raw: &str) -> Arc<str> {
         if let Some(n) = self.key_cache.get(raw) {
             return n.clone();
         }
-        let n = normalize_key(raw, self.max_len);
+        let n: Arc<str> = normalize_key(raw, self.max_len).into();
         if self.key_cache.len() < 100_000 {
             self.key_cache.insert(raw.to_string(), n.clone());
         }
@@ -586,6 +586,25 @@ impl Normalizer {
             col.data_type = infer_type(&value);
             *changed = true;
         }
+        // the common cases move the value instead of converting a copy
+        let value = match (col.data_type, value) {
+            (Some(DataType::Text), Json::String(s)) => {
+                row.set(idx, Value::Text(s));
+                return Ok(());
+            }
+            (Some(DataType::Bool), Json::Bool(b)) => {
+                row.set(idx, Value::Bool(b));
+                return Ok(());
+            }
+            (Some(DataType::Bigint), Json::Number(n)) if col.precision.is_none() && n.is_i64() => {
+                if let Some(i) = n.as_i64() {
+                    row.set(idx, Value::Int(i));
+                    return Ok(());
+                }
+                Json::Number(n)
+            }
+            (_, v) => v,
+        };
         if let Ok(v) = coerce(&value, col) {
             row.set(idx, v);
             return Ok(());
