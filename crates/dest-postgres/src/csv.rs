@@ -10,7 +10,8 @@
 //!
 //! - The first line is a header of the column names, each quoted; the loader reads it to
 //!   build the column list of `COPY {table} ("id","name",...)` and lets `COPY` skip it
-//!   (`HEADER true`), so the line numbers in a `COPY` error are the file's record numbers.
+//!   (`HEADER true`), so the line numbers in a `COPY` error are the file's line numbers
+//!   (`COPY t, line 5, column s`; a line break inside a quoted value counts as a line).
 //! - NULL is an unquoted empty field. Every text value (text, JSON) is quoted, `"` doubled,
 //!   raw line breaks kept inside the quotes (COPY CSV reads them as data). So an empty string
 //!   stays an empty string: dlt's csv loads with `FORCE_NULL(...)`, which turns `""` into
@@ -358,8 +359,8 @@ fn parse_header(data: &[u8]) -> Option<(usize, Vec<String>)> {
 /// `COPY ... FROM STDIN` inside `tx`; returns the number of rows.
 ///
 /// The column list comes from the file's header. A file with a header only loads nothing
-/// (no statement is sent). A server error names the record: `COPY t, line 3, column x`
-/// where line 1 is the header.
+/// (no statement is sent). A server error names the line of the file and the column:
+/// `COPY t, line 3, column x` (line 1 is the header; line breaks inside quoted values count).
 pub(crate) async fn copy_file(
     tx: &tokio_postgres::Transaction<'_>,
     target: &str,
@@ -980,6 +981,18 @@ mod tests {
         let count =
             test_support::query_rows(&client, &format!("SELECT count(*) FROM {target}")).await;
         assert_eq!(count, vec![vec![Some("0".into())]]);
+
+        // an error early in a file of several chunks still names its line
+        let mut big = vec![vec![Value::Int(0), Value::Text("toolong".into())]];
+        big.extend((1..200_000).map(|i| vec![Value::Int(i), Value::Text("ok".into())]));
+        let err = copy_rows(&mut client, &target, &cols, &big, "big")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"where: COPY t, line 2, column s: "toolong""#),
+            "{err}"
+        );
 
         // a missing column is a server error too
         let err = copy_rows(
