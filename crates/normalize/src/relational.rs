@@ -2,6 +2,8 @@
 //! tables out, with the schema evolved on the way.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition};
@@ -122,8 +124,9 @@ pub struct Normalizer {
     load_id: String,
     max_len: usize,
     roots: HashMap<String, RootSettings>,
-    /// raw key -> normalized key (keys repeat in every item)
-    key_cache: HashMap<String, Arc<str>>,
+    /// raw key -> normalized name (keys repeat in every item; hashed with Fx, not SipHash:
+    /// these are not attacker-sensitive lookups)
+    key_cache: FxHashMap<String, Arc<str>>,
     changed: bool,
 }
 
@@ -135,7 +138,7 @@ impl Normalizer {
             load_id: load_id.into(),
             max_len: max_identifier_length,
             roots: HashMap::new(),
-            key_cache: HashMap::new(),
+            key_cache: FxHashMap::default(),
             changed: false,
         }
     }
