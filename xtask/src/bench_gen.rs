@@ -26,9 +26,32 @@ const FLOOR_LOAD_ID: &str = "1700000000.000000";
 const FLOOR_ID_SEED: u64 = 7;
 
 const FIRST: &[&str] = &[
-    "Ana", "Bo", "Chloé", "Dmitri", "Élodie", "Fatima", "Günther", "Hiro", "Ines", "Jörg", "Kwame",
-    "Lars", "Mª José", "Nadia", "Oğuz", "Priya", "Quinn", "Renée", "Søren", "Tomás", "Uma", "Vũ",
-    "Wei", "Xóchitl", "Yusuf", "Zoë",
+    "Ana",
+    "Bo",
+    "Chloé",
+    "Dmitri",
+    "Élodie",
+    "Fatima",
+    "Günther",
+    "Hiro",
+    "Ines",
+    "Jörg",
+    "Kwame",
+    "Lars",
+    "Mª José",
+    "Nadia",
+    "Oğuz",
+    "Priya",
+    "Quinn",
+    "Renée",
+    "Søren",
+    "Tomás",
+    "Uma",
+    "Vũ",
+    "Wei",
+    "Xóchitl",
+    "Yusuf",
+    "Zoë",
 ];
 const LAST: &[&str] = &[
     "Smith",
@@ -695,11 +718,7 @@ impl Iterator for NestedRows {
         let actor_id = 1 + rng.randrange(10_000_000 - 1);
         let repo_id = 1 + rng.randrange(50_000_000 - 1);
         let repo_owner = login(rng, words);
-        let repo_name = format!(
-            "{repo_owner}/{}-{}",
-            rng.choice(words),
-            rng.choice(words)
-        );
+        let repo_name = format!("{repo_owner}/{}-{}", rng.choice(words), rng.choice(words));
         let action = rng.choice(ACTIONS);
         let k = rng.randint(0, 3) as usize;
         let labels = rng.sample(LABELS, k);
@@ -767,7 +786,13 @@ impl NestedRow {
     }
 
     /// Appends the CSV lines of this record to the root, commits and labels buffers.
-    fn csv(&self, ids: &mut FloorIds, root: &mut String, commits: &mut String, labels: &mut String) {
+    fn csv(
+        &self,
+        ids: &mut FloorIds,
+        root: &mut String,
+        commits: &mut String,
+        labels: &mut String,
+    ) {
         let rid = ids.next_id();
         let _ = write!(root, "{},", self.id);
         csv_str(self.kind, root);
@@ -1009,6 +1034,8 @@ mod tests {
             n.push('\n');
         }
         assert_eq!(n.lines().count(), 20);
-        assert!(n.lines().all(|l| l.starts_with("{\"id\":") && l.ends_with('}')));
+        assert!(n
+            .lines()
+            .all(|l| l.starts_with("{\"id\":") && l.ends_with('}')));
     }
 }

@@ -4,6 +4,9 @@
 //! cargo xtask test [--] [cargo test args...]  find or start PostgreSQL, then `cargo test --workspace`
 //! cargo xtask e2e [--rows N] [--seed S] [--no-build]
 //!                                             build release, generate data, load it twice, compare
+//! cargo xtask bench [--flat-rows N] [--nested-rows N] [--rounds N] [--only REGEX] [--no-dlt]
+//!                   [--no-scale] [--no-build] [--keep]
+//!                                             dlt-rs vs real dlt vs the COPY floor, medians
 //! cargo xtask pg-url                          print the URL of the server found or started
 //! cargo xtask pg-stop                         stop the throwaway cluster, if one runs
 //! ```
@@ -15,6 +18,8 @@
 //!
 //! Only `std` and `anyhow`: this crate builds before anything else on a fresh machine.
 
+mod bench;
+mod bench_gen;
 mod e2e;
 mod events;
 mod pg;
@@ -36,6 +41,14 @@ commands:
                          GitHub-like events into target/e2e/events.jsonl, load them through
                          the library example and through `dlt-rs load`, compare the datasets
                          (--no-build: use the release binaries already built)
+  bench [--flat-rows N] [--nested-rows N] [--rounds N] [--only REGEX] [--no-dlt]
+        [--no-scale] [--no-build] [--keep]
+                         benchmark: generate flat (default 200000 rows) and nested (50000)
+                         JSON Lines into target/bench, load them with dlt-rs (insert_values,
+                         csv, merge), real dlt (venv in target/bench/dltvenv) and psql \\copy
+                         (the floor), N (default 3) alternating cold rounds; print medians,
+                         peak RSS, the performance targets and a content check, write
+                         target/bench/results.md (`cargo xtask bench --help` for details)
   pg-url                 print the URL of the PostgreSQL server found or started
   pg-stop                stop the throwaway cluster started by the commands above
   help                   this text
@@ -52,6 +65,7 @@ fn main() -> ExitCode {
     let result = match command.as_ref().and_then(|c| c.to_str()) {
         Some("test") => test(rest),
         Some("e2e") => e2e::run(&workspace_root(), rest),
+        Some("bench") => bench::run(&workspace_root(), rest),
         Some("pg-url") => pg_url(&rest),
         Some("pg-stop") => pg_stop(&rest),
         Some("help" | "-h" | "--help") => {
