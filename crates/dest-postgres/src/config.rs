@@ -479,7 +479,7 @@ pub struct PostgresSettings {
     pub staging_dataset_name_layout: String,
     /// Jobs loaded concurrently, each on its own connection (`[load] workers`, default 20).
     pub workers: usize,
-    /// Size at which an `insert_values` statement is cut (default 4 MiB). PostgreSQL's cost
+    /// Size at which an `insert_values` statement is cut (default 256 KiB). PostgreSQL's cost
     /// per row does not depend on it; the client's memory does (each worker holds one).
     pub max_statement_bytes: usize,
 }

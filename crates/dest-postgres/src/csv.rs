@@ -40,7 +40,7 @@ use crate::sql::{quote_ident, NulInText};
 const WRITE_CHUNK: usize = 256 * 1024;
 
 /// The loader sends the file to the server in chunks of about this size.
-const COPY_CHUNK: usize = 1024 * 1024;
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// The `csv` format.
 #[derive(Debug, Clone, Copy, Default)]

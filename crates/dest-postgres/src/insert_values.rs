@@ -26,7 +26,7 @@ use crate::sql::{escape_literal, quote_ident};
 /// query limit); PostgreSQL's time per row is the same for 1,000-row and 16 MiB statements
 /// (measured, docs/performance.md) while every load worker holds one statement in memory,
 /// so ours are smaller. `[destination.postgres] max_statement_bytes` changes it.
-pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_STATEMENT_BYTES: usize = 256 * 1024;
 
 /// The placeholder for the table name in a statement header.
 pub const TABLE_PLACEHOLDER: &str = "{}";

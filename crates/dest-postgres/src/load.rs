@@ -60,8 +60,9 @@ impl PostgresClient {
         let file = tokio::fs::File::open(&job.file)
             .await
             .map_err(|e| Error::io("opening a job file", &job.file, e))?;
-        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
-        let mut statement: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
+        let mut statement: Vec<u8> =
+            Vec::with_capacity(self.settings.max_statement_bytes + 64 * 1024);
         let mut line: Vec<u8> = Vec::new();
         let mut rows: u64 = 0;
         loop {
