@@ -85,8 +85,8 @@ fn postgres_is_registered_in_the_binary() {
     assert!(text.lines().any(|l| l.starts_with("postgres\t")), "{text}");
 }
 
-#[test]
-fn conformance_cases_match_dlt() {
+/// Runs the conformance checker on every case, with `extra` flags for every load.
+fn check_conformance(extra: &str) {
     let shared = shared_dir();
     let cases = cases(&shared);
     let out = Command::new("python3")
@@ -96,12 +96,21 @@ fn conformance_cases_match_dlt() {
         .arg(shared.join("conformance/expected"))
         .arg(BIN)
         .args(&cases)
+        .env("CONFORMANCE_EXTRA_FLAGS", extra)
         .output()
         .expect("python3 runs the conformance checker");
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
     let want = format!("conformance: {n}/{n} cases match", n = cases.len());
     assert!(out.status.success() && text.contains(&want), "{text}");
+}
+
+/// Both formats in one test: the checker names its schemas after the cases, so two runs
+/// at once would load into the same schemas.
+#[test]
+fn conformance_cases_match_dlt_with_every_file_format() {
+    check_conformance("[]");
+    check_conformance(r#"["--loader-file-format", "csv"]"#);
 }
 
 #[tokio::test]
