@@ -351,7 +351,7 @@ fn py_float(x: f64, out: &mut String) {
 }
 
 /// A string as `json.dumps(..., ensure_ascii=False)` writes it.
-fn json_str(s: &str, out: &mut String) {
+pub(crate) fn json_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -101,23 +101,9 @@ impl Json {
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal (the bench generator's, which writes what Python's json does).
 fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::bench_gen::json_str(s, out);
 }
 
 /// `epoch` seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
