@@ -386,7 +386,7 @@ impl Pipeline {
         };
         let mut client: Option<Arc<dyn LoadClient>> = None;
 
-        let mut state = self.current_state(&mut client).await?;
+        let state = self.current_state(&mut client).await?;
         let mut schema = match self.schema()? {
             Some(s) => s,
             None => Schema::new(&self.schema_name),
@@ -425,9 +425,7 @@ impl Pipeline {
             next.local.last_extracted_hash = Some(next.version_hash.clone());
             next.local.first_run = false;
             self.save_state(&next)?;
-            state = next;
         }
-        let _ = state;
 
         for id in self.storage.packages(NORMALIZED)? {
             let c = self.client(&mut client).await?;
