@@ -400,7 +400,7 @@ fn json_bool(b: bool) -> &'static str {
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -3,7 +3,6 @@
 //! The serialized shape follows dlt's stored schema (`tables.<name>.columns.<name>` with
 //! `data_type`, `nullable` and hint flags) so a schema in `_dlt_version` reads like dlt's.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -292,10 +291,6 @@ impl TableSchema {
         self.columns.iter().filter(|c| c.is_complete())
     }
 
-    pub fn is_nested(&self) -> bool {
-        self.parent.is_some()
-    }
-
     /// dlt system tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`).
     pub fn is_system(&self) -> bool {
         self.name.starts_with("_dlt")
@@ -455,18 +450,5 @@ impl Schema {
         }
         self.version_hash = hash;
         true
-    }
-
-    /// A compact map table -> columns, used in error messages and logs.
-    pub fn summary(&self) -> BTreeMap<String, Vec<String>> {
-        self.tables
-            .iter()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    t.complete_columns().map(|c| c.name.clone()).collect(),
-                )
-            })
-            .collect()
     }
 }
