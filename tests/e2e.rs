@@ -381,3 +381,65 @@ async fn upsert_without_a_primary_key_fails_before_anything_is_loaded() {
     .await;
     assert_eq!(n, [["0"]]);
 }
+
+/// Job files are loaded while the package is still being normalized; a normalize error
+/// after some files were loaded (in their open transaction) must leave nothing behind, and
+/// the same pipeline then loads the corrected data completely, with a column that appeared
+/// mid-stream.
+#[tokio::test]
+async fn a_normalize_error_after_files_were_streamed_loads_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::normalize_error_after_streaming").await;
+    let dir = tempfile::tempdir().unwrap();
+    let build = || {
+        Pipeline::builder("streamed")
+            .destination("postgres")
+            .dataset_name(&ds)
+            .pipelines_dir(dir.path())
+            .credentials(&pg_url())
+            // tiny job files: many of them are loaded before the bad item is reached
+            .config(
+                dlt_config_isolated(dir.path()).set("normalize.data_writer.file_max_bytes", 2048),
+            )
+            .build()
+            .unwrap()
+    };
+    let items = |bad: bool| -> Vec<serde_json::Value> {
+        (1..=2000)
+            .map(|i| match i {
+                2000 if bad => json!({"id": i, "v": null}),
+                i if i > 1000 => {
+                    json!({"id": i, "v": i, "late": format!("x{i}"), "kids": [i, i + 1]})
+                }
+                i => json!({"id": i, "v": i, "kids": [i]}),
+            })
+            .collect()
+    };
+    let hints = json!({"v": {"data_type": "bigint", "nullable": false}});
+    let resource = |bad: bool| Resource::new("t", items(bad)).columns_json(&hints).unwrap();
+    let err = build().run(vec![resource(true)]).await.unwrap_err();
+    assert!(matches!(err, PipelineError::Normalize { .. }), "{err}");
+    let tables = rows(
+        &db,
+        &format!(
+            "select table_name::text from information_schema.tables where table_schema = '{ds}' \
+             and table_name not like '\\_dlt%' order by 1"
+        ),
+    )
+    .await;
+    assert!(tables.is_empty(), "tables left behind: {tables:?}");
+
+    let info = build().run(vec![resource(false)]).await.unwrap();
+    // the same configuration streams: the good run loaded its rows while normalizing
+    assert_eq!(info.packages.len(), 1);
+    assert_eq!(info.packages[0].rows_streamed, 5000, "{info:?}");
+    let counts = rows(
+        &db,
+        &format!(
+            "select (select count(*) from {ds}.t)::text, (select count(*) from {ds}.t__kids)::text, \
+             (select count(late) from {ds}.t)::text, (select count(distinct id) from {ds}.t)::text"
+        ),
+    )
+    .await;
+    assert_eq!(counts, [["2000", "3000", "1000", "2000"]]);
+}

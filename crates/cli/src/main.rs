@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc: the normalizer allocates many small values per row, and glibc's malloc/free
+/// took ~20% of its time (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DLT_RS_LOG")

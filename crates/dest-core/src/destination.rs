@@ -183,4 +183,32 @@ pub trait LoadClient: Send + Sync {
     async fn stored_state(&self, pipeline_name: &str) -> Result<Option<StoredState>>;
     /// The newest stored version of schema `schema_name`.
     async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>>;
+    /// Opens a [`LoadSession`]: one connection with one open transaction, so a table
+    /// chain can be loaded while it is still being normalized. `None` when the destination
+    /// has no such sessions (the pipeline then loads after normalizing).
+    async fn session(&self) -> Result<Option<Box<dyn LoadSession>>> {
+        Ok(None)
+    }
+}
+
+/// One transaction that loads the job files of one table chain as they are produced
+/// (overlapping normalize and load). Nothing is visible to readers before [`commit`];
+/// dropping the session rolls everything back.
+///
+/// The pipeline gives each chain its own session, so no two sessions touch the same
+/// table, and runs a table's schema changes in the session that loads it (schema changes
+/// are transactional), which keeps sessions from waiting on each other.
+///
+/// [`commit`]: LoadSession::commit
+#[async_trait]
+pub trait LoadSession: Send {
+    /// Makes `table` of `schema` exist in `target` with (at least) its complete columns:
+    /// created, or widened with the missing columns, inside the session's transaction.
+    async fn prepare(&mut self, schema: &Schema, table: &str, target: LoadTarget) -> Result<()>;
+    /// Empties `tables` inside the session's transaction.
+    async fn truncate(&mut self, tables: &[String], target: LoadTarget) -> Result<()>;
+    /// Loads one job file; returns the rows inserted.
+    async fn load(&mut self, job: &LoadJob) -> Result<u64>;
+    /// Commits everything the session did.
+    async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -21,7 +21,7 @@ mod value;
 
 pub use destination::{
     Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome, LoadClient, LoadJob,
-    StoredSchema, StoredState,
+    LoadSession, StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,

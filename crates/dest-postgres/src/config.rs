@@ -482,6 +482,34 @@ pub struct PostgresSettings {
     /// Size at which an `insert_values` statement is cut (default 256 KiB). PostgreSQL's cost
     /// per row does not depend on it; the client's memory does (each worker holds one).
     pub max_statement_bytes: usize,
+    /// How `insert_values` job files are executed (`insert_values_execution`, default
+    /// `bound`).
+    pub insert_values_execution: InsertValuesExecution,
+}
+
+/// How the loader executes an `insert_values` job file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InsertValuesExecution {
+    /// `bound` (default): the rows are parsed back and inserted by one prepared
+    /// `INSERT ... SELECT ... FROM unnest($1::text[], ...)` per file, in batches of about
+    /// `max_statement_bytes`, bound as binary text arrays (PostgreSQL then parses no literals).
+    #[default]
+    Bound,
+    /// `literal`: the statements of the file are executed as they are (the SQL text).
+    Literal,
+}
+
+impl InsertValuesExecution {
+    /// The setting's values, as written in the configuration.
+    pub const NAMES: &'static [&'static str] = &["bound", "literal"];
+
+    /// The value as written in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            InsertValuesExecution::Bound => "bound",
+            InsertValuesExecution::Literal => "literal",
+        }
+    }
 }
 
 impl Default for PostgresSettings {
@@ -492,6 +520,7 @@ impl Default for PostgresSettings {
             staging_dataset_name_layout: "%s_staging".into(),
             workers: 20,
             max_statement_bytes: crate::insert_values::MAX_STATEMENT_BYTES,
+            insert_values_execution: InsertValuesExecution::default(),
         }
     }
 }
@@ -504,7 +533,7 @@ impl PostgresSettings {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for a value of the wrong type, an unknown replace strategy or
-    /// `workers` < 1.
+    /// `insert_values_execution`, or `workers` < 1.
     pub fn resolve(r: &Resolver<'_>, destination_name: &str) -> Result<Self> {
         let defaults = PostgresSettings::default();
         let section = ["destination", destination_name];
@@ -544,12 +573,26 @@ impl PostgresSettings {
                 .ok_or_else(|| f.invalid("expected a whole number of bytes >= 1024"))?,
             None => defaults.max_statement_bytes,
         };
+        let insert_values_execution = match find_setting(r, &section, "insert_values_execution") {
+            Some(f) => match f.as_string()?.trim() {
+                "bound" => InsertValuesExecution::Bound,
+                "literal" => InsertValuesExecution::Literal,
+                other => {
+                    return Err(f.invalid(&format!(
+                        "unknown insert_values execution `{other}`; expected one of {}",
+                        InsertValuesExecution::NAMES.join(", ")
+                    )))
+                }
+            },
+            None => defaults.insert_values_execution,
+        };
         Ok(PostgresSettings {
             create_indexes,
             replace_strategy,
             staging_dataset_name_layout,
             workers,
             max_statement_bytes,
+            insert_values_execution,
         })
     }
 }
@@ -1368,5 +1411,50 @@ mod tests {
         assert!(bad("LOAD__WORKERS", "0").contains("load.workers"));
         assert!(bad("DESTINATION__REPLACE_STRATEGY", "nope").contains("truncate-and-insert"));
         assert!(bad("DESTINATION__POSTGRES__CREATE_INDEXES", "maybe").contains("create_indexes"));
+    }
+
+    #[test]
+    fn insert_values_execution_setting() {
+        let resolve = |vars: Vec<(&str, &str)>| {
+            let config = cfg().env(vars).build().unwrap();
+            PostgresSettings::resolve(&Resolver::new(&config, None), "postgres")
+        };
+        assert_eq!(
+            resolve(vec![]).unwrap().insert_values_execution,
+            InsertValuesExecution::Bound
+        );
+        for (key, value, want) in [
+            (
+                "DESTINATION__POSTGRES__INSERT_VALUES_EXECUTION",
+                "literal",
+                InsertValuesExecution::Literal,
+            ),
+            (
+                "DESTINATION__INSERT_VALUES_EXECUTION",
+                " bound ",
+                InsertValuesExecution::Bound,
+            ),
+            (
+                "INSERT_VALUES_EXECUTION",
+                "literal",
+                InsertValuesExecution::Literal,
+            ),
+        ] {
+            let s = resolve(vec![(key, value)]).unwrap();
+            assert_eq!(s.insert_values_execution, want, "{key}={value}");
+            assert_eq!(s.insert_values_execution.name(), value.trim());
+        }
+        let e = resolve(vec![(
+            "DESTINATION__POSTGRES__INSERT_VALUES_EXECUTION",
+            "copy",
+        )])
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("insert_values_execution") && text.contains("`copy`"),
+            "{text}"
+        );
+        assert!(text.contains("bound, literal"), "{text}");
     }
 }

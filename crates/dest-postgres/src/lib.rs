@@ -9,6 +9,7 @@
 //! `insert_values` (the file format), `client` (all IO and retry classification),
 //! `load` (the load client).
 
+mod bound;
 mod client;
 mod config;
 mod csv;
@@ -16,6 +17,7 @@ mod follow_up;
 mod insert_values;
 mod load;
 mod merge_sql;
+mod session;
 pub mod sql;
 
 use std::sync::Arc;
@@ -147,7 +149,7 @@ impl Destination for Postgres {
         let first = pool.get().await?;
         pool.put(first);
         Ok(Arc::new(load::PostgresClient {
-            pool,
+            pool: Arc::new(pool),
             dataset: dataset.name.clone(),
             staging: self.staging_name(&dataset.name),
             settings: self.settings.clone(),

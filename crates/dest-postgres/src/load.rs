@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dest_core::{
-    Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
-    StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+    Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession, LoadTarget, Result, Schema,
+    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
+    VERSION_TABLE,
 };
 use postgres_types::ToSql;
 use tokio::io::AsyncBufReadExt;
@@ -17,10 +18,10 @@ use crate::config::PostgresSettings;
 use crate::insert_values::TABLE_PLACEHOLDER;
 use crate::sql::{add_columns, create_table, qualified, quote_ident};
 
-/// A connected PostgreSQL dataset (schema) and its staging schema.
-#[derive(Debug)]
+/// A connected PostgreSQL dataset (schema) and its staging schema. Clones share the pool.
+#[derive(Debug, Clone)]
 pub struct PostgresClient {
-    pub(crate) pool: Pool,
+    pub(crate) pool: Arc<Pool>,
     pub(crate) dataset: String,
     pub(crate) staging: String,
     pub(crate) settings: Arc<PostgresSettings>,
@@ -43,7 +44,11 @@ impl PostgresClient {
     }
 
     /// Executes one insert_values job file inside `tx`; returns the rows inserted.
-    async fn load_file(&self, tx: &tokio_postgres::Transaction<'_>, job: &LoadJob) -> Result<u64> {
+    pub(crate) async fn load_file(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        job: &LoadJob,
+    ) -> Result<u64> {
         if job.format == "csv" {
             let target = qualified(self.schema_of(job.target), &job.table);
             return crate::csv::copy_file(tx, &target, &job.file).await;
@@ -57,6 +62,10 @@ impl PostgresClient {
         }
         let target = qualified(self.schema_of(job.target), &job.table);
         let ctx = self.job_context(job);
+        if self.settings.insert_values_execution == crate::config::InsertValuesExecution::Bound {
+            let batch = self.settings.max_statement_bytes;
+            return crate::bound::execute_bound(tx, &target, &job.file, &ctx, batch).await;
+        }
         let file = tokio::fs::File::open(&job.file)
             .await
             .map_err(|e| Error::io("opening a job file", &job.file, e))?;
@@ -127,7 +136,7 @@ impl PostgresClient {
             }
     }
 
-    fn migration_sql(
+    pub(crate) fn migration_sql(
         &self,
         ds: &str,
         schema: &Schema,
@@ -384,6 +393,12 @@ impl LoadClient for PostgresClient {
             })
         })
         .transpose()
+    }
+
+    async fn session(&self) -> Result<Option<Box<dyn LoadSession>>> {
+        Ok(Some(Box::new(
+            crate::session::PgSession::open(self.clone()).await?,
+        )))
     }
 
     async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>> {

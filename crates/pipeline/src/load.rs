@@ -69,6 +69,7 @@ pub(crate) async fn load_package(
     client: Arc<dyn LoadClient>,
     load_id: &str,
     workers: usize,
+    streamed: crate::stream::Streamed,
 ) -> Result<PackageInfo, PipelineError> {
     let dir = storage.package(NORMALIZED, load_id);
     let schema = package_schema(&dir)?;
@@ -134,12 +135,20 @@ pub(crate) async fn load_package(
         client
             .update_schema(&schema, &staged, LoadTarget::Staging)
             .await?;
-        // staging is emptied at every attempt, so every job of a staged chain loads again;
-        // the follow-up runs at most once per load (the destination keeps a ledger)
+        // staging is emptied at every attempt, so every job of a staged chain loads again
+        // (except chains whose staging tables were just loaded while normalizing); the
+        // follow-up runs at most once per load (the destination keeps a ledger)
+        let reload: Vec<String> = chains
+            .iter()
+            .filter(|c| {
+                c.plan.target == LoadTarget::Staging && !streamed.staged_roots.contains(&c.root)
+            })
+            .flat_map(|c| c.tables.iter().cloned())
+            .collect();
         move_all(&dir, COMPLETED_JOBS, NEW_JOBS, |j| {
-            staged.contains(&j.table)
+            reload.contains(&j.table)
         })?;
-        client.truncate(&staged, LoadTarget::Staging).await?;
+        client.truncate(&reload, LoadTarget::Staging).await?;
     }
 
     // units of work
@@ -193,7 +202,8 @@ pub(crate) async fn load_package(
             run_unit(&dir, client.as_ref(), &load_id, unit).await
         });
     }
-    let mut rows = 0u64;
+    let rows_streamed = streamed.rows;
+    let mut rows = rows_streamed;
     let mut first_error: Option<PipelineError> = None;
     while let Some(res) = set.join_next().await {
         let err = match res {
@@ -244,6 +254,7 @@ pub(crate) async fn load_package(
     Ok(PackageInfo {
         load_id: load_id.to_string(),
         rows,
+        rows_streamed,
         tables: job_tables.into_iter().collect(),
     })
 }

@@ -51,18 +51,36 @@ pub(crate) fn normalize_package(
 ) -> Result<Schema, PipelineError> {
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
-    let result = normalize_into(&src, &dst, load_id, schema, opts);
-    match result {
-        Ok(schema) => {
-            rename(&dst, &storage.package(NORMALIZED, load_id))?;
-            fs::remove_dir_all(&src).map_err(io_err("removing an extracted package", &src))?;
-            Ok(schema)
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&dst);
-            Err(e)
-        }
+    let schema = normalize_unpublished(&src, &dst, load_id, schema, opts, &mut |_, _| {})?;
+    publish(storage, load_id)?;
+    Ok(schema)
+}
+
+/// Normalizes the extracted package in `src` into `dst` (not yet published); removes `dst`
+/// on failure. `ready` is called with the names of job files as they are completed (closed
+/// and synced) and the schema at that moment.
+pub(crate) fn normalize_unpublished(
+    src: &Path,
+    dst: &Path,
+    load_id: &str,
+    schema: Schema,
+    opts: &NormalizeOptions,
+    ready: &mut dyn FnMut(&[String], &Schema),
+) -> Result<Schema, PipelineError> {
+    let result = normalize_into(src, dst, load_id, schema, opts, ready);
+    if result.is_err() {
+        let _ = fs::remove_dir_all(dst);
     }
+    result
+}
+
+/// Makes a normalized package durable: `load/new/<id>` becomes `load/normalized/<id>` and
+/// the extracted package is removed.
+pub(crate) fn publish(storage: &Storage, load_id: &str) -> Result<(), PipelineError> {
+    let src = storage.package(EXTRACTED, load_id);
+    let dst = storage.package(NORMALIZE_NEW, load_id);
+    rename(&dst, &storage.package(NORMALIZED, load_id))?;
+    fs::remove_dir_all(&src).map_err(io_err("removing an extracted package", &src))
 }
 
 fn normalize_into(
@@ -71,6 +89,7 @@ fn normalize_into(
     load_id: &str,
     schema: Schema,
     opts: &NormalizeOptions,
+    ready: &mut dyn FnMut(&[String], &Schema),
 ) -> Result<Schema, PipelineError> {
     let manifest_path = src.join(MANIFEST);
     let manifest: Manifest = serde_json::from_slice(
@@ -104,6 +123,10 @@ fn normalize_into(
                     item: n as u64 + 1,
                     source: Box::new(e),
                 })?;
+            if !sink.ready.is_empty() {
+                ready(&sink.ready, normalizer.schema());
+                sink.ready.clear();
+            }
         }
     }
     // the chains this package touches, also those whose resource yielded nothing (replace
@@ -138,6 +161,9 @@ fn normalize_into(
         sink.write_values(table, &row)?;
     }
     sink.finish()?;
+    if !sink.ready.is_empty() {
+        ready(&sink.ready, &schema);
+    }
     schema.bump_version();
     finish_package(dst, schema, &manifest)
 }
@@ -226,6 +252,8 @@ struct JobFiles {
     max_bytes: u64,
     open: HashMap<String, OpenJob>,
     row: Vec<Value>,
+    /// Job files completed since the caller last looked.
+    ready: Vec<String>,
 }
 
 impl JobFiles {
@@ -236,6 +264,7 @@ impl JobFiles {
             max_bytes,
             open: HashMap::new(),
             row: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -271,7 +300,7 @@ impl JobFiles {
         })
     }
 
-    fn close(job: OpenJob) -> Result<(), PipelineError> {
+    fn close(&mut self, job: OpenJob) -> Result<(), PipelineError> {
         let mut out = job.writer.finish()?;
         out.flush()
             .map_err(io_err("writing a job file", &job.path))?;
@@ -279,6 +308,9 @@ impl JobFiles {
         job.file
             .sync_all()
             .map_err(io_err("syncing a job file", &job.path))?;
+        if let Some(name) = job.path.file_name() {
+            self.ready.push(name.to_string_lossy().into_owned());
+        }
         Ok(())
     }
 
@@ -311,7 +343,7 @@ impl JobFiles {
         };
         if needs_new {
             if let Some(old) = self.open.remove(&table.name) {
-                Self::close(old)?;
+                self.close(old)?;
             }
             let job = self.start(table)?;
             self.open.insert(table.name.clone(), job);
@@ -332,8 +364,9 @@ impl JobFiles {
     }
 
     fn finish(&mut self) -> Result<(), PipelineError> {
-        for (_, job) in self.open.drain() {
-            Self::close(job)?;
+        let open: Vec<OpenJob> = self.open.drain().map(|(_, job)| job).collect();
+        for job in open {
+            self.close(job)?;
         }
         Ok(())
     }
