@@ -407,9 +407,12 @@ impl Pipeline {
 
         // finish what an earlier run left
         let mut streamed: HashMap<String, stream::Streamed> = HashMap::new();
+        // a failed connection while normalizing is reported by the load step (no second
+        // attempt and no second connect timeout)
+        let mut connect_error: Option<PipelineError> = None;
         for id in self.storage.packages(EXTRACTED)? {
             schema = self
-                .normalize(&id, schema, &mut client, &mut streamed)
+                .normalize(&id, schema, &mut client, &mut streamed, &mut connect_error)
                 .await?;
         }
 
@@ -430,7 +433,13 @@ impl Pipeline {
             .await?;
             tracing::info!(load_id = %load_id, items = info.items, seconds = t0.elapsed().as_secs_f64(), "extracted");
             let normalized = self
-                .normalize(&load_id, schema, &mut client, &mut streamed)
+                .normalize(
+                    &load_id,
+                    schema,
+                    &mut client,
+                    &mut streamed,
+                    &mut connect_error,
+                )
                 .await;
             if let Err(e) = normalized {
                 // the data cannot be normalized; the state that would have advanced with it
@@ -447,6 +456,9 @@ impl Pipeline {
         }
 
         for id in self.storage.packages(NORMALIZED)? {
+            if let Some(e) = connect_error.take() {
+                return Err(e);
+            }
             let c = self.client(&mut client).await?;
             let workers = self.destination.workers();
             let t0 = std::time::Instant::now();
@@ -498,12 +510,19 @@ impl Pipeline {
         schema: Schema,
         client: &mut Option<Arc<dyn LoadClient>>,
         streamed: &mut HashMap<String, stream::Streamed>,
+        connect_error: &mut Option<PipelineError>,
     ) -> Result<Schema, PipelineError> {
         let t0 = std::time::Instant::now();
-        let connected = match self.overlap {
-            // a connection problem is reported by the load step, after normalizing
-            true => self.client(client).await.ok(),
-            false => None,
+        let connected = match (self.overlap, connect_error.is_some()) {
+            (true, false) => match self.client(client).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // normalize anyway (the package is kept); the load step reports it
+                    *connect_error = Some(e);
+                    None
+                }
+            },
+            _ => None,
         };
         let schema = match connected {
             Some(c) => {
