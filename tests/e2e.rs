@@ -443,3 +443,37 @@ async fn a_normalize_error_after_files_were_streamed_loads_nothing() {
     .await;
     assert_eq!(counts, [["2000", "3000", "1000", "2000"]]);
 }
+
+/// A merge whose nested table gets no rows in a later load: the staging copy of that table
+/// must not keep the earlier load's rows (they would be merged again). Every merge strategy,
+/// loaded while normalizing.
+#[tokio::test]
+async fn a_nested_table_without_rows_in_a_later_merge_keeps_no_stale_staging_rows() {
+    let db = connect().await;
+    for strategy in ["delete-insert", "upsert", "scd2"] {
+        let ds = fresh_schema(&db, &format!("e2e::stale_staging_{strategy}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = pipeline("stale_staging", &ds, dir.path());
+        let run = |items: Vec<serde_json::Value>| {
+            Resource::new("t", items)
+                .write_disposition("merge", Some(strategy))
+                .unwrap()
+                .primary_key(["id"])
+        };
+        p.run(vec![run(vec![json!({"id": 1, "tags": ["a", "b"]})])])
+            .await
+            .unwrap();
+        p.run(vec![run(vec![json!({"id": 1, "tags": []})])])
+            .await
+            .unwrap();
+        let active_tags = match strategy {
+            // scd2 keeps the retired version and its tags; the active version has none
+            "scd2" => format!(
+                "select count(*)::text from {ds}.t__tags c join {ds}.t r on c._dlt_parent_id = r._dlt_id \
+                 where r._dlt_valid_to is null"
+            ),
+            _ => format!("select count(*)::text from {ds}.t__tags"),
+        };
+        assert_eq!(rows(&db, &active_tags).await, [["0"]], "{strategy}");
+    }
+}

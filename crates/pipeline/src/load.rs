@@ -148,7 +148,24 @@ pub(crate) async fn load_package(
         move_all(&dir, COMPLETED_JOBS, NEW_JOBS, |j| {
             reload.contains(&j.table)
         })?;
-        client.truncate(&reload, LoadTarget::Staging).await?;
+        // a streamed chain's tables that got no rows in this package still hold an
+        // earlier load's rows in staging: empty them too
+        let mut loaded_tables: BTreeSet<String> = BTreeSet::new();
+        for name in list_names(&dir.join(COMPLETED_JOBS), false)? {
+            if let Some(j) = JobFileName::parse(&name) {
+                loaded_tables.insert(j.table);
+            }
+        }
+        let mut empty = reload;
+        empty.extend(
+            chains
+                .iter()
+                .filter(|c| streamed.staged_roots.contains(&c.root))
+                .flat_map(|c| c.tables.iter())
+                .filter(|t| !loaded_tables.contains(*t))
+                .cloned(),
+        );
+        client.truncate(&empty, LoadTarget::Staging).await?;
     }
 
     // units of work
