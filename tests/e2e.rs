@@ -477,3 +477,50 @@ async fn a_nested_table_without_rows_in_a_later_merge_keeps_no_stale_staging_row
         assert_eq!(rows(&db, &active_tags).await, [["0"]], "{strategy}");
     }
 }
+
+/// Extract, normalize and load run at once: a source that fails after thousands of items
+/// (many job files already loaded in their open transactions) loads nothing, names the
+/// position, and leaves no package behind.
+#[tokio::test]
+async fn a_source_error_after_files_were_streamed_loads_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "e2e::source_error_after_streaming").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pipeline::builder("late_error")
+        .destination("postgres")
+        .dataset_name(&ds)
+        .pipelines_dir(dir.path())
+        .credentials(&pg_url())
+        .config(dlt_config_isolated(dir.path()).set("normalize.data_writer.file_max_bytes", 2048))
+        .build()
+        .unwrap();
+    let items = (1..=5000)
+        .map(|i| Ok(json!({"id": i, "kids": [i]})))
+        .chain(std::iter::once(Err(pipeline::ItemError {
+            source_name: "api".into(),
+            position: "page 51".into(),
+            message: "HTTP 500".into(),
+        })));
+    let err = p
+        .run(vec![Resource::from_results("t", items)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("api, page 51: HTTP 500"), "{err}");
+    let tables = rows(
+        &db,
+        &format!(
+            "select count(*)::text from information_schema.tables where table_schema = '{ds}' \
+             and table_name in ('t', 't__kids')"
+        ),
+    )
+    .await;
+    assert_eq!(tables, [["0"]]);
+    // nothing pending: the next run with good data loads exactly its rows
+    let info = p
+        .run(vec![Resource::new("t", vec![json!({"id": 1})])])
+        .await
+        .unwrap();
+    assert_eq!(info.packages.len(), 1, "{info:?}");
+    let n = rows(&db, &format!("select count(*)::text from {ds}.t")).await;
+    assert_eq!(n, [["1"]]);
+}

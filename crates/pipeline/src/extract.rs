@@ -6,10 +6,10 @@
 //! travels in the same package.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
-
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use dest_core::{
     parse_write_disposition, Column, Merge, MergeStrategy, Scd2Options, WriteDisposition,
@@ -100,7 +100,124 @@ fn cursor_error(table: &str, item: u64, e: &crate::incremental::IncrementalError
     })
 }
 
-/// Extracts `resources` into package `load_id`. On any error the package is removed.
+/// What extract hands to a normalizer that runs at the same time.
+pub(crate) enum Live {
+    /// A resource whose items file is being written; the reader follows the writer.
+    Resource(Box<ResourceSpec>, ItemsReader),
+    /// Extraction is complete and the package is in `normalize/extracted/`.
+    Done(Box<Manifest>),
+}
+
+/// The sending side of a live extraction.
+#[derive(Clone)]
+pub(crate) struct LiveSink {
+    pub tx: mpsc::Sender<Live>,
+    /// Set when extraction stopped because the normalizer stopped reading.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// How far an items file has been written.
+#[derive(Default)]
+struct Progress {
+    written: u64,
+    /// `Some(true)` once complete, `Some(false)` when extraction failed.
+    end: Option<bool>,
+    reader_gone: bool,
+}
+
+#[derive(Default)]
+struct Tail {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+impl Tail {
+    fn update(&self, f: impl FnOnce(&mut Progress)) {
+        if let Ok(mut p) = self.progress.lock() {
+            f(&mut p);
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// Reads an items file while extract writes it: only bytes already written, waiting for
+/// more until the writer ends. An extraction that failed reads as an error.
+pub(crate) struct ItemsReader {
+    file: fs::File,
+    pos: u64,
+    tail: Arc<Tail>,
+}
+
+impl Read for ItemsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let (written, end) = {
+            let lost = || std::io::Error::other("the items file's writer is gone");
+            let mut p = self.tail.progress.lock().map_err(|_| lost())?;
+            while p.written <= self.pos && p.end.is_none() {
+                p = self.tail.changed.wait(p).map_err(|_| lost())?;
+            }
+            (p.written, p.end)
+        };
+        if written > self.pos {
+            let want = usize::try_from(written - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let n = self.file.read(&mut buf[..want])?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        match end {
+            Some(true) => Ok(0),
+            _ => Err(std::io::Error::other("extraction failed")),
+        }
+    }
+}
+
+impl Drop for ItemsReader {
+    fn drop(&mut self) {
+        self.tail.update(|p| p.reader_gone = true);
+    }
+}
+
+/// The items file's writer; with a live reader it publishes its progress, and it refuses
+/// to go on once the reader is gone (the normalizer failed).
+struct ItemsWriter {
+    file: fs::File,
+    live: Option<(Arc<Tail>, Arc<AtomicBool>)>,
+}
+
+impl Write for ItemsWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some((tail, cancelled)) = &self.live {
+            if tail.progress.lock().map(|p| p.reader_gone).unwrap_or(true) {
+                cancelled.store(true, Ordering::SeqCst);
+                return Err(std::io::Error::other("normalizing stopped"));
+            }
+        }
+        let n = self.file.write(buf)?;
+        if let Some((tail, _)) = &self.live {
+            tail.update(|p| p.written += n as u64);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for ItemsWriter {
+    fn drop(&mut self) {
+        // not ended as complete: the reader sees a failed extraction
+        if let Some((tail, _)) = &self.live {
+            tail.update(|p| {
+                p.end.get_or_insert(false);
+            });
+        }
+    }
+}
+
+/// Extracts `resources` into package `load_id`. On any error the package is removed. With
+/// `live`, every items file is handed to a normalizer while it is written.
 pub(crate) async fn extract(
     storage: &Storage,
     load_id: &str,
@@ -108,12 +225,16 @@ pub(crate) async fn extract(
     resources: Vec<Resource>,
     state: &mut PipelineState,
     source: &str,
+    live: Option<&LiveSink>,
 ) -> Result<u64, PipelineError> {
     let dir = storage.package(EXTRACT_NEW, load_id);
-    let result = extract_into(&dir, load_id, created_at, resources, state, source).await;
+    let result = extract_into(&dir, load_id, created_at, resources, state, source, live).await;
     match result {
-        Ok(n) => {
+        Ok((n, manifest)) => {
             rename(&dir, &storage.package(EXTRACTED, load_id))?;
+            if let Some(live) = live {
+                let _ = live.tx.send(Live::Done(Box::new(manifest)));
+            }
             Ok(n)
         }
         Err(e) => {
@@ -130,7 +251,8 @@ async fn extract_into(
     resources: Vec<Resource>,
     state: &mut PipelineState,
     source: &str,
-) -> Result<u64, PipelineError> {
+    live: Option<&LiveSink>,
+) -> Result<(u64, Manifest), PipelineError> {
     let items_dir = dir.join("items");
     fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
     let mut specs = Vec::with_capacity(resources.len());
@@ -139,7 +261,32 @@ async fn extract_into(
         let rel = format!("items/{i}.jsonl");
         let path = dir.join(&rel);
         let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let tail = match live {
+            Some(live) => {
+                let reader =
+                    fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
+                let tail = Arc::new(Tail::default());
+                let spec = spec_of(&r.hints, rel.clone(), 0);
+                let items = ItemsReader {
+                    file: reader,
+                    pos: 0,
+                    tail: tail.clone(),
+                };
+                if live.tx.send(Live::Resource(Box::new(spec), items)).is_err() {
+                    live.cancelled.store(true, Ordering::SeqCst);
+                    return Err(PipelineError::Internal("normalizing stopped".into()));
+                }
+                Some((tail, live.cancelled.clone()))
+            }
+            None => None,
+        };
+        let mut out = BufWriter::with_capacity(
+            1 << 20,
+            ItemsWriter {
+                file,
+                live: tail.clone(),
+            },
+        );
         let mut count = 0u64;
         let table = r.hints.table_name.clone();
         let cursor_path = r
@@ -217,25 +364,18 @@ async fn extract_into(
                 state.set_resource_value(source, p, run.into_state());
             }
         }
-        let file = out
+        let writer = out
             .into_inner()
             .map_err(|e| io_err("writing an items file", &path)(e.into_error()))?;
-        file.sync_all()
+        writer
+            .file
+            .sync_all()
             .map_err(io_err("syncing an items file", &path))?;
+        if let Some((tail, _)) = &tail {
+            tail.update(|p| p.end = Some(true));
+        }
         total += count;
-        let h = r.hints;
-        specs.push(ResourceSpec {
-            table_name: h.table_name,
-            write_disposition: h.disposition.kind().as_str().to_string(),
-            strategy: h.disposition.strategy().map(str::to_string),
-            primary_key: h.primary_key,
-            merge_key: h.merge_key,
-            columns: h.columns,
-            max_table_nesting: h.max_table_nesting,
-            scd2: h.disposition.scd2().cloned(),
-            items_file: rel,
-            items: count,
-        });
+        specs.push(spec_of(&r.hints, rel, count));
     }
     state.bump();
     let manifest = Manifest {
@@ -247,5 +387,20 @@ async fn extract_into(
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;
     write_atomic(&dir.join(MANIFEST), &bytes)?;
-    Ok(total)
+    Ok((total, manifest))
+}
+
+fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
+    ResourceSpec {
+        table_name: h.table_name.clone(),
+        write_disposition: h.disposition.kind().as_str().to_string(),
+        strategy: h.disposition.strategy().map(str::to_string),
+        primary_key: h.primary_key.clone(),
+        merge_key: h.merge_key.clone(),
+        columns: h.columns.clone(),
+        max_table_nesting: h.max_table_nesting,
+        scd2: h.disposition.scd2().cloned(),
+        items_file,
+        items,
+    }
 }

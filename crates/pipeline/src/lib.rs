@@ -421,33 +421,19 @@ impl Pipeline {
             let created_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             let mut next = state.clone();
-            let t0 = std::time::Instant::now();
-            info.items = extract::extract(
-                &self.storage,
-                &load_id,
-                &created_at,
-                resources,
-                &mut next,
-                &self.schema_name,
-            )
-            .await?;
-            tracing::info!(load_id = %load_id, items = info.items, seconds = t0.elapsed().as_secs_f64(), "extracted");
-            let normalized = self
-                .normalize(
+            let (items, _schema) = self
+                .extract_and_normalize(
                     &load_id,
+                    &created_at,
+                    resources,
+                    &mut next,
                     schema,
                     &mut client,
                     &mut streamed,
                     &mut connect_error,
                 )
-                .await;
-            if let Err(e) = normalized {
-                // the data cannot be normalized; the state that would have advanced with it
-                // is dropped too, so the source can be read again once the problem is fixed
-                let p = self.storage.package(EXTRACTED, &load_id);
-                let _ = fs::remove_dir_all(p);
-                return Err(e);
-            }
+                .await?;
+            info.items = items;
             // the package holding the data (and this state) is durable: advance the state
             next.local.last_load_id = Some(load_id.clone());
             next.local.last_extracted_hash = Some(next.version_hash.clone());
@@ -513,33 +499,153 @@ impl Pipeline {
         connect_error: &mut Option<PipelineError>,
     ) -> Result<Schema, PipelineError> {
         let t0 = std::time::Instant::now();
-        let connected = match (self.overlap, connect_error.is_some()) {
-            (true, false) => match self.client(client).await {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    // normalize anyway (the package is kept); the load step reports it
-                    *connect_error = Some(e);
-                    None
-                }
-            },
-            _ => None,
-        };
-        let schema = match connected {
+        let schema = match self.overlap_client(client, connect_error).await {
             Some(c) => {
-                let (schema, done) =
-                    stream::normalize_and_load(&self.storage, load_id, schema, &self.normalize, c)
-                        .await?;
-                tracing::info!(load_id = %load_id, rows = done.rows, "loaded while normalizing");
+                let (schema, done) = stream::normalize_and_load(
+                    &self.storage,
+                    load_id,
+                    schema,
+                    &self.normalize,
+                    c,
+                    normalize::Input::Package,
+                )
+                .await?;
                 streamed.insert(load_id.to_string(), done);
                 schema
             }
             None => normalize::normalize_package(&self.storage, load_id, schema, &self.normalize)?,
         };
-        let bytes = serde_json::to_vec_pretty(&schema)
-            .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
-        write_atomic(&self.schema_path(), &bytes)?;
+        self.save_schema(&schema)?;
         tracing::info!(load_id = %load_id, seconds = t0.elapsed().as_secs_f64(), "normalized");
         Ok(schema)
+    }
+
+    /// The client to load with while normalizing, when `[load] overlap` is on and the
+    /// destination answers. A connection failure is kept for the load step to report
+    /// (normalizing goes on, the package is kept; no second connect timeout).
+    async fn overlap_client(
+        &self,
+        client: &mut Option<Arc<dyn LoadClient>>,
+        connect_error: &mut Option<PipelineError>,
+    ) -> Option<Arc<dyn LoadClient>> {
+        if !self.overlap || connect_error.is_some() {
+            return None;
+        }
+        match self.client(client).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                *connect_error = Some(e);
+                None
+            }
+        }
+    }
+
+    fn save_schema(&self, schema: &Schema) -> Result<(), PipelineError> {
+        let bytes = serde_json::to_vec_pretty(schema)
+            .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
+        write_atomic(&self.schema_path(), &bytes)
+    }
+
+    /// Extracts `resources` into package `load_id` and normalizes it, loading while
+    /// normalizing; with overlap, all three at once (normalize follows the items files as
+    /// extract writes them). Returns the items extracted and the evolved schema. On a
+    /// normalize error the extracted package is removed.
+    #[allow(clippy::too_many_arguments)]
+    async fn extract_and_normalize(
+        &self,
+        load_id: &str,
+        created_at: &str,
+        resources: Vec<Resource>,
+        next: &mut PipelineState,
+        schema: Schema,
+        client: &mut Option<Arc<dyn LoadClient>>,
+        streamed: &mut HashMap<String, stream::Streamed>,
+        connect_error: &mut Option<PipelineError>,
+    ) -> Result<(u64, Schema), PipelineError> {
+        let t0 = std::time::Instant::now();
+        let Some(c) = self.overlap_client(client, connect_error).await else {
+            let items = extract::extract(
+                &self.storage,
+                load_id,
+                created_at,
+                resources,
+                next,
+                &self.schema_name,
+                None,
+            )
+            .await?;
+            tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted");
+            let normalized = self
+                .normalize(load_id, schema, client, streamed, connect_error)
+                .await;
+            return match normalized {
+                Ok(schema) => Ok((items, schema)),
+                Err(e) => {
+                    // the data cannot be normalized; the state that would have advanced
+                    // with it is dropped too, so the source can be read again once fixed
+                    let _ = fs::remove_dir_all(self.storage.package(EXTRACTED, load_id));
+                    Err(e)
+                }
+            };
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = extract::LiveSink {
+            tx,
+            cancelled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        let cancelled = sink.cancelled.clone();
+        let extracting = {
+            let (storage, id, created, source) = (
+                self.storage.clone(),
+                load_id.to_string(),
+                created_at.to_string(),
+                self.schema_name.clone(),
+            );
+            let mut state = next.clone();
+            let handle = tokio::runtime::Handle::current();
+            // sources are iterators or streams that may block: extract on its own thread
+            tokio::task::spawn_blocking(move || {
+                let r = handle.block_on(extract::extract(
+                    &storage,
+                    &id,
+                    &created,
+                    resources,
+                    &mut state,
+                    &source,
+                    Some(&sink),
+                ));
+                drop(sink);
+                (r, state)
+            })
+        };
+        let normalized = stream::normalize_and_load(
+            &self.storage,
+            load_id,
+            schema,
+            &self.normalize,
+            c,
+            normalize::Input::Live(rx),
+        )
+        .await;
+        let (extracted, state) = extracting
+            .await
+            .map_err(|e| PipelineError::Internal(format!("the extract task failed: {e}")))?;
+        match (extracted, normalized) {
+            // the source failed (normalize then stopped for want of items)
+            (Err(e), _) if !cancelled.load(std::sync::atomic::Ordering::SeqCst) => Err(e),
+            (_, Err(e)) => {
+                let _ = fs::remove_dir_all(self.storage.package(EXTRACTED, load_id));
+                Err(e)
+            }
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(items), Ok((schema, done))) => {
+                *next = state;
+                streamed.insert(load_id.to_string(), done);
+                self.save_schema(&schema)?;
+                tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted and normalized");
+                Ok((items, schema))
+            }
+        }
     }
 
     async fn client(

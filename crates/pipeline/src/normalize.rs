@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
 use normalize::{Normalizer, Row, RowSink};
 
-use crate::extract::{Manifest, MANIFEST};
+use crate::extract::{Live, Manifest, ResourceSpec, MANIFEST};
 use crate::state::{PipelineState, STATE_ENGINE_VERSION};
 use crate::storage::{
     io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED,
@@ -51,7 +51,15 @@ pub(crate) fn normalize_package(
 ) -> Result<Schema, PipelineError> {
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
-    let schema = normalize_unpublished(&src, &dst, load_id, schema, opts, &mut |_, _| {})?;
+    let schema = normalize_unpublished(
+        &src,
+        &dst,
+        load_id,
+        schema,
+        opts,
+        &mut |_, _| {},
+        Input::Package,
+    )?;
     publish(storage, load_id)?;
     Ok(schema)
 }
@@ -66,8 +74,9 @@ pub(crate) fn normalize_unpublished(
     schema: Schema,
     opts: &NormalizeOptions,
     ready: &mut dyn FnMut(&[String], &Schema),
+    input: Input,
 ) -> Result<Schema, PipelineError> {
-    let result = normalize_into(src, dst, load_id, schema, opts, ready);
+    let result = normalize_into(src, dst, load_id, schema, opts, ready, input);
     if result.is_err() {
         let _ = fs::remove_dir_all(dst);
     }
@@ -83,6 +92,14 @@ pub(crate) fn publish(storage: &Storage, load_id: &str) -> Result<(), PipelineEr
     fs::remove_dir_all(&src).map_err(io_err("removing an extracted package", &src))
 }
 
+/// Where normalize reads a package's items from.
+pub(crate) enum Input {
+    /// A complete extracted package on disk.
+    Package,
+    /// Items files handed over by an extraction that runs at the same time.
+    Live(std::sync::mpsc::Receiver<Live>),
+}
+
 fn normalize_into(
     src: &Path,
     dst: &Path,
@@ -90,45 +107,41 @@ fn normalize_into(
     schema: Schema,
     opts: &NormalizeOptions,
     ready: &mut dyn FnMut(&[String], &Schema),
+    input: Input,
 ) -> Result<Schema, PipelineError> {
-    let manifest_path = src.join(MANIFEST);
-    let manifest: Manifest = serde_json::from_slice(
-        &fs::read(&manifest_path).map_err(io_err("reading a package manifest", &manifest_path))?,
-    )
-    .map_err(|e| PipelineError::Internal(format!("{}: {e}", manifest_path.display())))?;
     let jobs_dir = dst.join(NEW_JOBS);
     fs::create_dir_all(&jobs_dir).map_err(io_err("creating a package", &jobs_dir))?;
 
     let mut normalizer = Normalizer::new(schema, load_id, opts.max_identifier_length);
     let mut sink = JobFiles::new(jobs_dir, opts.format.clone(), opts.file_max_bytes);
-    for spec in &manifest.resources {
-        let hints = spec.hints()?;
-        let root = normalizer.apply_hints(&hints)?;
-        let path = src.join(&spec.items_file);
-        let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
-        let reader = BufReader::with_capacity(1 << 20, file);
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(io_err("reading an items file", &path))?;
-            let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-                PipelineError::Extract(crate::ItemError {
-                    source_name: format!("resource `{}`", spec.table_name),
-                    position: format!("item {}", n + 1),
-                    message: format!("malformed JSON: {e}"),
-                })
+    let manifest = match input {
+        Input::Package => {
+            let manifest_path = src.join(MANIFEST);
+            let bytes = fs::read(&manifest_path)
+                .map_err(io_err("reading a package manifest", &manifest_path))?;
+            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+                PipelineError::Internal(format!("{}: {e}", manifest_path.display()))
             })?;
-            normalizer
-                .normalize_item(&root, item, &mut sink)
-                .map_err(|e| PipelineError::Normalize {
-                    resource: spec.table_name.clone(),
-                    item: n as u64 + 1,
-                    source: Box::new(e),
-                })?;
-            if !sink.ready.is_empty() {
-                ready(&sink.ready, normalizer.schema());
-                sink.ready.clear();
+            for spec in &manifest.resources {
+                let path = src.join(&spec.items_file);
+                let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
+                let items = BufReader::with_capacity(1 << 20, file);
+                normalize_items(&mut normalizer, &mut sink, spec, &path, items, ready)?;
             }
+            manifest
         }
-    }
+        Input::Live(rx) => loop {
+            match rx.recv() {
+                Ok(Live::Resource(spec, items)) => {
+                    let path = src.join(&spec.items_file);
+                    let items = BufReader::with_capacity(1 << 20, items);
+                    normalize_items(&mut normalizer, &mut sink, &spec, &path, items, ready)?;
+                }
+                Ok(Live::Done(manifest)) => break *manifest,
+                Err(_) => return Err(PipelineError::Internal("extraction stopped".into())),
+            }
+        },
+    };
     // the chains this package touches, also those whose resource yielded nothing (replace
     // must still empty them)
     let roots: Vec<String> = manifest
@@ -166,6 +179,41 @@ fn normalize_into(
     }
     schema.bump_version();
     finish_package(dst, schema, &manifest)
+}
+
+/// Normalizes the items of one resource (one JSON document per line) into `sink`.
+fn normalize_items(
+    normalizer: &mut Normalizer,
+    sink: &mut JobFiles,
+    spec: &ResourceSpec,
+    path: &Path,
+    items: impl BufRead,
+    ready: &mut dyn FnMut(&[String], &Schema),
+) -> Result<(), PipelineError> {
+    let hints = spec.hints()?;
+    let root = normalizer.apply_hints(&hints)?;
+    for (n, line) in items.lines().enumerate() {
+        let line = line.map_err(io_err("reading an items file", path))?;
+        let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+            PipelineError::Extract(crate::ItemError {
+                source_name: format!("resource `{}`", spec.table_name),
+                position: format!("item {}", n + 1),
+                message: format!("malformed JSON: {e}"),
+            })
+        })?;
+        normalizer
+            .normalize_item(&root, item, sink)
+            .map_err(|e| PipelineError::Normalize {
+                resource: spec.table_name.clone(),
+                item: n as u64 + 1,
+                source: Box::new(e),
+            })?;
+        if !sink.ready.is_empty() {
+            ready(&sink.ready, normalizer.schema());
+            sink.ready.clear();
+        }
+    }
+    Ok(())
 }
 
 /// The pipeline state a package carries, when it changed with that package.

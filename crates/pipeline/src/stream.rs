@@ -29,7 +29,7 @@ use dest_core::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::normalize::{normalize_unpublished, publish, NormalizeOptions};
+use crate::normalize::{normalize_unpublished, publish, Input, NormalizeOptions};
 use crate::storage::{
     io_err, rename, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED, NEW_JOBS, NORMALIZED,
     NORMALIZE_NEW,
@@ -73,6 +73,7 @@ pub(crate) async fn normalize_and_load(
     schema: Schema,
     opts: &NormalizeOptions,
     client: Arc<dyn LoadClient>,
+    input: Input,
 ) -> Result<(Schema, Streamed), PipelineError> {
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
@@ -81,18 +82,26 @@ pub(crate) async fn normalize_and_load(
     let normalizing = {
         let (src, dst, opts, id) = (src.clone(), dst.clone(), opts.clone(), load_id.to_string());
         tokio::task::spawn_blocking(move || {
-            normalize_unpublished(&src, &dst, &id, schema, &opts, &mut |files, schema| {
-                let schema = Arc::new(schema.clone());
-                for file in files {
-                    if let Some(job) = JobFileName::parse(file) {
-                        let _ = ready_tx.send(Ready {
-                            file: file.clone(),
-                            table: job.table,
-                            schema: schema.clone(),
-                        });
+            normalize_unpublished(
+                &src,
+                &dst,
+                &id,
+                schema,
+                &opts,
+                &mut |files, schema| {
+                    let schema = Arc::new(schema.clone());
+                    for file in files {
+                        if let Some(job) = JobFileName::parse(file) {
+                            let _ = ready_tx.send(Ready {
+                                file: file.clone(),
+                                table: job.table,
+                                schema: schema.clone(),
+                            });
+                        }
                     }
-                }
-            })
+                },
+                input,
+            )
         })
     };
 
@@ -198,6 +207,7 @@ pub(crate) async fn normalize_and_load(
     }
     // staging holds a chain's rows only when every session of the chain committed
     streamed.staged_roots.retain(|r| !incomplete.contains(r));
+    tracing::info!(load_id = %load_id, rows = streamed.rows, "loaded while normalizing");
     Ok((schema, streamed))
 }
 
