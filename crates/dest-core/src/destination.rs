@@ -96,6 +96,9 @@ pub struct LoadJob {
     /// File format name (`insert_values`).
     pub format: String,
     pub target: LoadTarget,
+    /// The job's id within its package (the same on every attempt). Destinations record it
+    /// in the transaction that commits the job's rows ([`LoadClient::committed_jobs`]).
+    pub key: String,
 }
 
 /// A follow-up of one table chain: moves what the chain's jobs loaded into staging over
@@ -167,7 +170,7 @@ pub trait LoadClient: Send + Sync {
     ) -> Result<Vec<String>>;
     /// Empties tables (replace with truncate-and-insert; staging tables before a load).
     async fn truncate(&self, tables: &[String], target: LoadTarget) -> Result<()>;
-    /// Loads one job file in one transaction.
+    /// Loads one job file in one transaction, which also records the job's key.
     async fn run_job(&self, job: &LoadJob) -> Result<JobOutcome>;
     /// Moves a chain from staging into the dataset after its data jobs completed, in one
     /// transaction. Runs at most once per load and chain, even when called again after a
@@ -183,6 +186,16 @@ pub trait LoadClient: Send + Sync {
     async fn stored_state(&self, pipeline_name: &str) -> Result<Option<StoredState>>;
     /// The newest stored version of schema `schema_name`.
     async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>>;
+    /// The keys ([`LoadJob::key`]) of `load_id`'s jobs whose rows committed. After a crash
+    /// between a job's commit and the pipeline's record of it, these jobs are not run again.
+    /// A destination that keeps no such record returns none (its jobs may run twice).
+    async fn committed_jobs(&self, _load_id: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Drops the record of `load_id`'s committed jobs once the package is complete.
+    async fn forget_jobs(&self, _load_id: &str) -> Result<()> {
+        Ok(())
+    }
     /// Opens a [`LoadSession`]: one connection with one open transaction, so a table
     /// chain can be loaded while it is still being normalized. `None` when the destination
     /// has no such sessions (the pipeline then loads after normalizing).
@@ -207,7 +220,8 @@ pub trait LoadSession: Send {
     async fn prepare(&mut self, schema: &Schema, table: &str, target: LoadTarget) -> Result<()>;
     /// Empties `tables` inside the session's transaction.
     async fn truncate(&mut self, tables: &[String], target: LoadTarget) -> Result<()>;
-    /// Loads one job file; returns the rows inserted.
+    /// Loads one job file (and records its key, as [`LoadClient::run_job`] does); returns
+    /// the rows inserted.
     async fn load(&mut self, job: &LoadJob) -> Result<u64>;
     /// Commits everything the session did.
     async fn commit(self: Box<Self>) -> Result<()>;

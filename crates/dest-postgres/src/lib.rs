@@ -15,6 +15,7 @@ mod config;
 mod csv;
 mod follow_up;
 mod insert_values;
+mod ledger;
 mod load;
 mod merge_sql;
 mod session;

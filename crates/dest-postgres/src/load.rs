@@ -175,16 +175,17 @@ impl PostgresClient {
 
 #[async_trait]
 impl LoadClient for PostgresClient {
-    async fn initialize(&self, staging: bool) -> Result<()> {
+    /// Creates the dataset and, always, the staging schema with the job ledger
+    /// (`crate::ledger`), whatever `staging` says.
+    async fn initialize(&self, _staging: bool) -> Result<()> {
         let client = self.pool.get().await?;
-        let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.dataset));
-        if staging {
-            sql.push_str(&format!(
-                ";\nCREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(&self.staging)
-            ));
-        }
-        // concurrent CREATE SCHEMA IF NOT EXISTS can still race on the catalog: take a lock
+        let sql = format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\nCREATE SCHEMA IF NOT EXISTS {};\n{}",
+            quote_ident(&self.dataset),
+            quote_ident(&self.staging),
+            crate::ledger::ddl(&self.staging)
+        );
+        // concurrent CREATE ... IF NOT EXISTS can still race on the catalog: take a lock
         let locked = format!(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtext({})); {sql}; COMMIT",
             crate::sql::literal(&self.dataset).map_err(|e| Error::Config(e.to_string()))?
@@ -322,6 +323,7 @@ impl LoadClient for PostgresClient {
         let ctx = self.job_context(job);
         let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
         let rows = self.load_file(&tx, job).await?;
+        crate::ledger::record(&tx, &self.staging, &job.load_id, &[&job.key], &ctx).await?;
         tx.commit().await.map_err(|e| db_err(&ctx, e))?;
         self.pool.put(client);
         Ok(JobOutcome { rows })
@@ -342,6 +344,10 @@ impl LoadClient for PostgresClient {
         let mut rows = 0;
         for job in jobs {
             rows += self.load_file(&tx, job).await?;
+        }
+        if let Some(first) = jobs.first() {
+            let keys: Vec<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+            crate::ledger::record(&tx, &self.staging, &first.load_id, &keys, &ctx).await?;
         }
         tx.commit().await.map_err(|e| db_err(&ctx, e))?;
         self.pool.put(client);
@@ -393,6 +399,20 @@ impl LoadClient for PostgresClient {
             })
         })
         .transpose()
+    }
+
+    async fn committed_jobs(&self, load_id: &str) -> Result<Vec<String>> {
+        let conn = self.pool.get().await?;
+        let keys = crate::ledger::committed(&conn, &self.staging, load_id).await?;
+        self.pool.put(conn);
+        Ok(keys)
+    }
+
+    async fn forget_jobs(&self, load_id: &str) -> Result<()> {
+        let conn = self.pool.get().await?;
+        crate::ledger::forget(&conn, &self.staging, load_id).await?;
+        self.pool.put(conn);
+        Ok(())
     }
 
     async fn session(&self) -> Result<Option<Box<dyn LoadSession>>> {

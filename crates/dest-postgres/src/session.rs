@@ -113,7 +113,13 @@ async fn run(
                 let _ = reply.send(r);
             }
             Command::Load(job, reply) => {
-                let _ = reply.send(client.load_file(&tx, &job).await);
+                let loaded = async {
+                    let rows = client.load_file(&tx, &job).await?;
+                    let keys = [job.key.as_str()];
+                    crate::ledger::record(&tx, &client.staging, &job.load_id, &keys, &ctx).await?;
+                    Ok(rows)
+                };
+                let _ = reply.send(loaded.await);
             }
             Command::Commit(reply) => break Some(reply),
         }

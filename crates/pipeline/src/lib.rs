@@ -18,6 +18,7 @@
 //! the binary that uses it links the destination crates.
 
 mod extract;
+pub mod fault;
 mod incremental;
 mod load;
 mod normalize;

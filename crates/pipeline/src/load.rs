@@ -7,7 +7,7 @@
 //! package to `load/loaded`. A job's state is its folder: `new_jobs` → `started_jobs` →
 //! `completed_jobs` | `failed_jobs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -77,8 +77,15 @@ pub(crate) async fn load_package(
         let p = dir.join(d);
         fs::create_dir_all(&p).map_err(io_err("creating a package folder", &p))?;
     }
-    // jobs interrupted by a crash are started again
+    // jobs interrupted by a crash are started again, except those whose rows committed
+    // (the destination recorded them in the same transaction)
     move_all(&dir, STARTED_JOBS, NEW_JOBS, |_| true)?;
+    let committed: HashSet<String> = client.committed_jobs(load_id).await?.into_iter().collect();
+    if !committed.is_empty() {
+        move_all(&dir, NEW_JOBS, COMPLETED_JOBS, |j| {
+            committed.contains(&j.key())
+        })?;
+    }
 
     // the chains of this package: its resources' root tables and the roots of its jobs
     let mut roots: BTreeSet<String> = package_roots(&dir)?.into_iter().collect();
@@ -266,6 +273,10 @@ pub(crate) async fn load_package(
         }
     }
     client.complete_load(load_id, &schema).await?;
+    if let Err(e) = client.forget_jobs(load_id).await {
+        // harmless: the rows of a complete package are never read again
+        tracing::warn!(load_id, error = %e, "could not clean the job ledger");
+    }
     write_atomic(&dir.join("package_completed.json"), b"\"loaded\"")?;
     rename(&dir, &storage.package(LOADED, load_id))?;
     Ok(PackageInfo {
@@ -322,6 +333,7 @@ async fn run_unit(
                 file: started,
                 format: job.format.clone(),
                 target: unit.target,
+                key: job.key(),
             });
         }
         let result = match (&unit.atomic, specs.as_slice()) {
@@ -344,6 +356,7 @@ async fn run_unit(
             .unwrap_or_default();
         match result {
             Ok(rows) => {
+                crate::fault::point("job-committed");
                 for job in &unit.jobs {
                     let name = job.file_name();
                     rename(

@@ -171,6 +171,11 @@ impl JobFileName {
         })
     }
 
+    /// The job's id within its package, the same on every retry (`<table>.<file id>`).
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.table, self.file_id)
+    }
+
     pub fn file_name(&self) -> String {
         format!(
             "{}.{}.{}.{}",

@@ -197,6 +197,7 @@ pub(crate) async fn normalize_and_load(
             incomplete.insert(o.root);
             continue;
         }
+        crate::fault::point("session-committed");
         for file in &o.files {
             rename(&dir.join(NEW_JOBS).join(file), &completed.join(file))?;
         }
@@ -303,8 +304,8 @@ async fn load_one(
             .truncate(std::slice::from_ref(&ready.table), target)
             .await?;
     }
-    let format = JobFileName::parse(&ready.file)
-        .map(|j| j.format)
+    let (format, key) = JobFileName::parse(&ready.file)
+        .map(|j| (j.format.clone(), j.key()))
         .unwrap_or_default();
     o.rows += session
         .load(&LoadJob {
@@ -313,6 +314,7 @@ async fn load_one(
             file: jobs_dir.join(&ready.file),
             format,
             target,
+            key,
         })
         .await?;
     tracing::debug!(file = %ready.file, "streamed");
