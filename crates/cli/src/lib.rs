@@ -95,6 +95,45 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Identifies a load command's input: the files (canonical path, size, modification time)
+/// and every option that shapes the rows. Running the same command again after a crash
+/// finishes the pending package instead of loading the files a second time.
+fn input_id(a: &LoadArgs) -> Result<String> {
+    use sha3::Digest;
+    let mut files = Vec::with_capacity(a.files.len());
+    for f in &a.files {
+        let meta = std::fs::metadata(f).with_context(|| format!("reading {}", f.display()))?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string())
+            .unwrap_or_default();
+        let path = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        files.push(serde_json::json!([
+            path.to_string_lossy(),
+            meta.len(),
+            modified
+        ]));
+    }
+    let id = serde_json::json!({
+        "files": files,
+        "destination": a.destination,
+        "dataset": a.dataset,
+        "table": a.table,
+        "write_disposition": a.write_disposition,
+        "merge_strategy": a.merge_strategy,
+        "replace_strategy": a.replace_strategy,
+        "primary_key": a.primary_key,
+        "merge_key": a.merge_key,
+        "max_table_nesting": a.max_table_nesting,
+        "columns": a.columns,
+        "loader_file_format": a.loader_file_format,
+    });
+    let digest = sha3::Sha3_256::digest(id.to_string().as_bytes());
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 async fn load(a: LoadArgs) -> Result<()> {
     let (disposition, strategy) = match (&a.merge_strategy, &a.replace_strategy) {
         (Some(_), Some(_)) => bail!("--merge-strategy and --replace-strategy exclude each other"),
@@ -132,7 +171,8 @@ async fn load(a: LoadArgs) -> Result<()> {
         builder = builder.loader_file_format(f);
     }
     let mut p = builder.build()?;
-    let info = p.run(vec![resource]).await?;
+    let id = input_id(&a)?;
+    let info = p.run_input(vec![resource], &id).await?;
     println!("{info}");
     Ok(())
 }

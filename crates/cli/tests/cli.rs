@@ -501,9 +501,9 @@ async fn configured_replace_strategy_and_an_empty_replace_clears_the_chain() {
 }
 
 /// A crash right after rows committed, before the pipeline recorded it (the job file still
-/// in `new_jobs`): the next run (here with empty input, so it only finishes the pending
-/// package) must not load those rows again. dlt loses exactly this
-/// case (it re-runs the job). Jobs loaded after normalizing (`job-committed`) and sessions
+/// in `new_jobs`): running the same command again finishes the pending package (it does
+/// not read the same files again) and does not load those rows again. dlt loses exactly
+/// this case (it re-runs the job). Jobs loaded after normalizing (`job-committed`) and sessions
 /// loaded while normalizing (`session-committed`); append and merge.
 #[tokio::test]
 async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
@@ -530,18 +530,12 @@ async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("in.jsonl");
         std::fs::write(&file, &rows).unwrap();
-        // the second run only finishes the pending package: its own input is empty
-        let empty = dir.path().join("empty.jsonl");
-        std::fs::write(&empty, "").unwrap();
-        let (url, p) = (
+        let (url, p, input) = (
             pg_url(),
             dir.path().join("pipes").to_string_lossy().to_string(),
+            file.to_string_lossy().to_string(),
         );
         let run = |fault: Option<&str>| {
-            let input = match fault {
-                Some(_) => file.to_string_lossy().to_string(),
-                None => empty.to_string_lossy().to_string(),
-            };
             let mut args = load_args(&input, &ds, &url, &p);
             args.extend_from_slice(extra);
             let mut cmd = Command::new(BIN);
@@ -576,5 +570,118 @@ async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
         )
         .await;
         assert_eq!(counts, ["3000 3000 6000"], "case {i}: {point} {extra:?}");
+    }
+}
+
+/// Nested records for the kill tests: `id`, a name, 0–3 `commits` with an author, 0–2
+/// `labels`.
+fn chaos_rows(n: u64) -> String {
+    (1..=n)
+        .map(|i| {
+            let commits: Vec<String> = (0..i % 4)
+                .map(|c| format!("{{\"sha\": \"{i}-{c}\", \"author\": {{\"name\": \"a{c}\"}}}}"))
+                .collect();
+            let labels: Vec<String> = (0..i % 3).map(|l| format!("\"l{l}\"")).collect();
+            format!(
+                "{{\"id\": {i}, \"name\": \"n{i}\", \"payload\": {{\"commits\": [{}]}}, \"labels\": [{}]}}\n",
+                commits.join(", "),
+                labels.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// What the kill tests compare: per table, the row count and a digest of the data linked
+/// to the root `id` (the `_dlt_id`s are random per run).
+async fn chaos_digest(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+    contents(
+        db,
+        &format!(
+            "select * from (select 'items', count(*)::text, md5(string_agg(id::text || name, ',' order by id)) from {ds}.items \
+             union all \
+             select 'commits', count(*)::text, md5(string_agg(p.id::text || c.sha || c.author__name || c._dlt_list_idx::text, ',' order by c.sha)) \
+               from {ds}.items__payload__commits c join {ds}.items p on p._dlt_id = c._dlt_parent_id \
+             union all \
+             select 'labels', count(*)::text, md5(string_agg(p.id::text || l.value || l._dlt_list_idx::text, ',' order by p.id, l._dlt_list_idx)) \
+               from {ds}.items__labels l join {ds}.items p on p._dlt_id = l._dlt_parent_id) t order by 1"
+        ),
+    )
+    .await
+}
+
+/// `kill -9` of the loader at seeded random moments (anywhere from start-up to the last
+/// commit), then the same command again: every table ends with exactly the rows of one
+/// uninterrupted run. `DLT_RS_CHAOS_ITERATIONS` (default 6), `DLT_RS_CHAOS_ROWS` (default
+/// 10000 nested records) and `DLT_RS_CHAOS_SEED` (default 42) scale it:
+/// `DLT_RS_CHAOS_ITERATIONS=50 DLT_RS_CHAOS_ROWS=300000` is the long run of
+/// docs/reliability.md.
+#[tokio::test]
+async fn killed_at_random_moments_and_run_again_loads_every_row_once() {
+    use rand::{Rng, SeedableRng};
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (iterations, n, seed) = (
+        env("DLT_RS_CHAOS_ITERATIONS", 6),
+        env("DLT_RS_CHAOS_ROWS", 10_000),
+        env("DLT_RS_CHAOS_SEED", 42),
+    );
+    let db = connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, chaos_rows(n)).unwrap();
+    let input = file.to_string_lossy().to_string();
+    let url = pg_url();
+    let command = |ds: &str, pipes: &Path| {
+        let p = pipes.to_string_lossy().to_string();
+        let mut cmd = Command::new(BIN);
+        cmd.args(load_args(&input, ds, &url, &p))
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+
+    // one uninterrupted run: the expected contents and how long a run takes
+    let reference = fresh_schema(&db, "cli::chaos_reference").await;
+    let started = std::time::Instant::now();
+    let out = command(&reference, &dir.path().join("ref"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duration = started.elapsed();
+    let expected = chaos_digest(&db, &reference).await;
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..iterations {
+        let ds = fresh_schema(&db, &format!("cli::chaos_{i}")).await;
+        let pipes = dir.path().join(format!("p{i}"));
+        let delay = duration.mul_f64(rng.gen_range(0.0..1.1));
+        let mut child = command(&ds, &pipes).spawn().unwrap();
+        // the kill moment, not a synchronisation: the run may also have finished by then
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let killed = child.wait_with_output().unwrap();
+        let out = command(&ds, &pipes).output().unwrap();
+        assert!(
+            out.status.success(),
+            "iteration {i} (seed {seed}, killed after {delay:?}, {}): {}",
+            killed.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            chaos_digest(&db, &ds).await,
+            expected,
+            "iteration {i} (seed {seed}, killed after {delay:?}, {})",
+            killed.status
+        );
     }
 }

@@ -56,6 +56,9 @@ pub(crate) struct Manifest {
     /// The pipeline state to store with this load, when it changed.
     #[serde(default)]
     pub state: Option<PipelineState>,
+    /// Identifies the input the package was extracted from ([`crate::Pipeline::run_input`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_id: Option<String>,
 }
 
 pub(crate) const MANIFEST: &str = "manifest.json";
@@ -218,6 +221,7 @@ impl Drop for ItemsWriter {
 
 /// Extracts `resources` into package `load_id`. On any error the package is removed. With
 /// `live`, every items file is handed to a normalizer while it is written.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn extract(
     storage: &Storage,
     load_id: &str,
@@ -226,9 +230,13 @@ pub(crate) async fn extract(
     state: &mut PipelineState,
     source: &str,
     live: Option<&LiveSink>,
+    input_id: Option<&str>,
 ) -> Result<u64, PipelineError> {
     let dir = storage.package(EXTRACT_NEW, load_id);
-    let result = extract_into(&dir, load_id, created_at, resources, state, source, live).await;
+    let result = extract_into(
+        &dir, load_id, created_at, resources, state, source, live, input_id,
+    )
+    .await;
     match result {
         Ok((n, manifest)) => {
             rename(&dir, &storage.package(EXTRACTED, load_id))?;
@@ -244,6 +252,7 @@ pub(crate) async fn extract(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn extract_into(
     dir: &Path,
     load_id: &str,
@@ -252,6 +261,7 @@ async fn extract_into(
     state: &mut PipelineState,
     source: &str,
     live: Option<&LiveSink>,
+    input_id: Option<&str>,
 ) -> Result<(u64, Manifest), PipelineError> {
     let items_dir = dir.join("items");
     fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
@@ -383,6 +393,7 @@ async fn extract_into(
         created_at: created_at.to_string(),
         resources: specs,
         state: state.needs_extract().then(|| state.clone()),
+        input_id: input_id.map(str::to_string),
     };
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;

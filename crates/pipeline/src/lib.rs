@@ -389,9 +389,38 @@ impl Pipeline {
     /// Extracts, normalizes and loads `resources`. Packages left pending by an earlier run
     /// that died are finished first.
     pub async fn run(&mut self, resources: Vec<Resource>) -> Result<LoadInfo, PipelineError> {
+        self.run_inner(resources, None).await
+    }
+
+    /// As [`Pipeline::run`], for an input that can be identified (files: their paths, sizes
+    /// and modification times, with the load options): when a package left pending by an
+    /// earlier run of the same input exists (that run crashed or failed), only the pending
+    /// packages are finished and `resources` are not read again. Running the same command
+    /// again after a crash at any moment then ends with the rows of one run.
+    pub async fn run_input(
+        &mut self,
+        resources: Vec<Resource>,
+        input_id: &str,
+    ) -> Result<LoadInfo, PipelineError> {
+        self.run_inner(resources, Some(input_id)).await
+    }
+
+    async fn run_inner(
+        &mut self,
+        resources: Vec<Resource>,
+        input_id: Option<&str>,
+    ) -> Result<LoadInfo, PipelineError> {
         let _lock = self.lock().await?;
         self.storage.discard_incomplete()?;
         let mut resources = resources;
+        if let Some(id) = input_id {
+            if normalize::pending_input_ids(&self.storage)?.contains(id) {
+                tracing::info!(
+                    "a pending package holds this input: finishing it, not reading the input again"
+                );
+                resources.clear();
+            }
+        }
         self.check_resources(&mut resources)?;
         let mut info = LoadInfo {
             pipeline_name: self.name.clone(),
@@ -432,6 +461,7 @@ impl Pipeline {
                     &mut client,
                     &mut streamed,
                     &mut connect_error,
+                    input_id,
                 )
                 .await?;
             info.items = items;
@@ -562,6 +592,7 @@ impl Pipeline {
         client: &mut Option<Arc<dyn LoadClient>>,
         streamed: &mut HashMap<String, stream::Streamed>,
         connect_error: &mut Option<PipelineError>,
+        input_id: Option<&str>,
     ) -> Result<(u64, Schema), PipelineError> {
         let t0 = std::time::Instant::now();
         let Some(c) = self.overlap_client(client, connect_error).await else {
@@ -573,6 +604,7 @@ impl Pipeline {
                 next,
                 &self.schema_name,
                 None,
+                input_id,
             )
             .await?;
             tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted");
@@ -603,6 +635,7 @@ impl Pipeline {
                 self.schema_name.clone(),
             );
             let mut state = next.clone();
+            let input_id = input_id.map(str::to_string);
             let handle = tokio::runtime::Handle::current();
             // sources are iterators or streams that may block: extract on its own thread
             tokio::task::spawn_blocking(move || {
@@ -614,6 +647,7 @@ impl Pipeline {
                     &mut state,
                     &source,
                     Some(&sink),
+                    input_id.as_deref(),
                 ));
                 drop(sink);
                 (r, state)

@@ -218,6 +218,33 @@ fn normalize_items(
 
 /// The pipeline state a package carries, when it changed with that package.
 pub(crate) const PACKAGE_STATE: &str = "state.json";
+/// The id of the input a package was extracted from, when the run gave one.
+pub(crate) const PACKAGE_INPUT_ID: &str = "input_id";
+
+/// The input ids of the packages not yet loaded.
+pub(crate) fn pending_input_ids(
+    storage: &Storage,
+) -> Result<std::collections::HashSet<String>, PipelineError> {
+    let mut ids = std::collections::HashSet::new();
+    for id in storage.packages(EXTRACTED)? {
+        let p = storage.package(EXTRACTED, &id).join(MANIFEST);
+        let bytes = fs::read(&p).map_err(io_err("reading a package manifest", &p))?;
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?;
+        ids.extend(m.input_id);
+    }
+    for id in storage.packages(NORMALIZED)? {
+        let p = storage.package(NORMALIZED, &id).join(PACKAGE_INPUT_ID);
+        match fs::read_to_string(&p) {
+            Ok(s) => {
+                ids.insert(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("reading", &p)(e)),
+        }
+    }
+    Ok(ids)
+}
 
 /// States carried by packages not yet loaded, oldest first, with their load ids.
 pub(crate) fn pending_states(
@@ -258,6 +285,9 @@ fn finish_package(
         let bytes = serde_json::to_vec(state)
             .map_err(|e| PipelineError::Internal(format!("serializing the state: {e}")))?;
         write_atomic(&dst.join(PACKAGE_STATE), &bytes)?;
+    }
+    if let Some(id) = &manifest.input_id {
+        write_atomic(&dst.join(PACKAGE_INPUT_ID), id.as_bytes())?;
     }
     let bytes = serde_json::to_vec(&schema)
         .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
