@@ -160,10 +160,15 @@ pub(crate) async fn normalize_and_load(
     };
 
     let mut outcomes = Vec::with_capacity(tasks.len());
+    let mut lost_a_session = false;
     for task in tasks {
         match task.await {
             Ok(o) => outcomes.push(o),
-            Err(e) => tracing::warn!(error = %e, "a load session task failed"),
+            Err(e) => {
+                // its table is not known any more: no staging counts as complete below
+                tracing::warn!(error = %e, "a load session task failed");
+                lost_a_session = true;
+            }
         }
     }
     for o in outcomes
@@ -207,7 +212,9 @@ pub(crate) async fn normalize_and_load(
         }
     }
     // staging holds a chain's rows only when every session of the chain committed
-    streamed.staged_roots.retain(|r| !incomplete.contains(r));
+    streamed
+        .staged_roots
+        .retain(|r| !lost_a_session && !incomplete.contains(r));
     tracing::info!(load_id = %load_id, rows = streamed.rows, "loaded while normalizing");
     Ok((schema, streamed))
 }
