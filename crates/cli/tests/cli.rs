@@ -695,3 +695,223 @@ async fn killed_at_random_moments_and_run_again_loads_every_row_once() {
          and run again, all with the reference contents"
     );
 }
+
+/// The loader's backend is terminated (`pg_terminate_backend`) while it waits inside its
+/// transaction: the failure is transient, the rows are loaded again on a new connection,
+/// and every row is there once. While normalizing (the session falls back to the load
+/// step) and after normalizing (the job is retried with backoff).
+#[tokio::test]
+async fn a_terminated_backend_is_retried_and_every_row_loads_once() {
+    let db = connect().await;
+    let rows: String = (1..=5000).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+    for overlap in ["true", "false"] {
+        let ds = fresh_schema(&db, &format!("cli::terminated_backend_{overlap}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        finish(spawn_load(dir.path(), &ds, "{\"id\": 0}\n", &[]));
+        let file = dir.path().join("more.jsonl");
+        std::fs::write(&file, &rows).unwrap();
+        let (url, f, p) = (
+            pg_url(),
+            file.to_string_lossy().to_string(),
+            dir.path().join("pipes").to_string_lossy().to_string(),
+        );
+
+        // hold the table so the loader waits inside its transaction
+        let locker = connect().await;
+        locker
+            .batch_execute(&format!(
+                "begin; lock table {ds}.items in access exclusive mode"
+            ))
+            .await
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(load_args(&f, &ds, &url, &p))
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env("LOAD__OVERLAP", overlap)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_blocked_loader(&db, &ds).await;
+        let terminated = contents(
+            &db,
+            &format!(
+                "select count(pg_terminate_backend(l.pid))::text from pg_locks l \
+                 join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace \
+                 where not l.granted and n.nspname = '{ds}'"
+            ),
+        )
+        .await;
+        assert_ne!(
+            terminated,
+            ["0"],
+            "overlap {overlap}: no backend to terminate"
+        );
+        locker.batch_execute("rollback").await.unwrap();
+        finish(child);
+        let counts = contents(
+            &db,
+            &format!("select count(*)::text || ' ' || count(distinct id)::text from {ds}.items"),
+        )
+        .await;
+        assert_eq!(counts, ["5001 5001"], "overlap {overlap}");
+    }
+}
+
+/// Two runs of one pipeline at once: the second waits for the first (the working folder's
+/// lock), then runs; every row of both is loaded once, the second run's after the first's.
+#[tokio::test]
+async fn two_runs_of_one_pipeline_are_serialized() {
+    use std::io::BufRead;
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::two_runs_serialized").await;
+    let dir = tempfile::tempdir().unwrap();
+    finish(spawn_load(dir.path(), &ds, "{\"id\": 0}\n", &[]));
+    let locker = connect().await;
+    locker
+        .batch_execute(&format!(
+            "begin; lock table {ds}.items in access exclusive mode"
+        ))
+        .await
+        .unwrap();
+    let first = spawn_load(dir.path(), &ds, "{\"id\": 1}\n{\"id\": 2}\n", &[]);
+    wait_for_blocked_loader(&db, &ds).await;
+    // the second run reports that it waits for the first, and then waits
+    let file = dir.path().join("second.jsonl");
+    std::fs::write(&file, "{\"id\": 3}\n").unwrap();
+    let (url, f, p) = (
+        pg_url(),
+        file.to_string_lossy().to_string(),
+        dir.path().join("pipes").to_string_lossy().to_string(),
+    );
+    let mut second = Command::new(BIN)
+        .args(load_args(&f, &ds, &url, &p))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("DLT_RS_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = second.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let waiting = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("another run of this pipeline is active"));
+    assert!(waiting, "the second run did not wait for the first");
+    locker.batch_execute("rollback").await.unwrap();
+    finish(first);
+    let status = second.wait().unwrap();
+    assert!(status.success());
+    let loads = contents(
+        &db,
+        &format!("select string_agg(id::text, ',' order by _dlt_load_id, id) from {ds}.items"),
+    )
+    .await;
+    assert_eq!(loads, ["0,1,2,3"]);
+}
+
+/// Two pipelines load into one dataset and one table at the same time, each adding a
+/// column: both succeed and every row is there once.
+#[tokio::test]
+async fn two_pipelines_load_one_dataset_at_once() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::two_pipelines_one_dataset").await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg_url();
+    let mut children = Vec::new();
+    for (name, column) in [("first", "x"), ("second", "y")] {
+        let rows: String = (1..=3000)
+            .map(|i| format!("{{\"id\": {i}, \"{column}\": \"{name}\", \"kids\": [{i}]}}\n"))
+            .collect();
+        let file = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&file, rows).unwrap();
+        let pipes = dir.path().join(format!("pipes_{name}"));
+        let (f, p) = (
+            file.to_string_lossy().to_string(),
+            pipes.to_string_lossy().to_string(),
+        );
+        let mut args = load_args(&f, &ds, &url, &p);
+        // a pipeline of its own (the name after --pipeline), the same dataset
+        args[7] = name;
+        children.push(
+            Command::new(BIN)
+                .args(&args)
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for child in children {
+        finish(child);
+    }
+    let counts = contents(
+        &db,
+        &format!(
+            "select (select count(*) from {ds}.items)::text || ' ' || \
+             (select count(x) from {ds}.items)::text || ' ' || \
+             (select count(y) from {ds}.items)::text || ' ' || \
+             (select count(*) from {ds}.items__kids)::text"
+        ),
+    )
+    .await;
+    assert_eq!(counts, ["6000 3000 3000 6000"]);
+}
+
+/// PostgreSQL text cannot hold NUL: a NUL in a value fails the run with the table, column,
+/// item and byte, and nothing of it loads (both file formats); a NUL in a key is a
+/// character the naming convention replaces, as dlt does (`k\u0000ey` → `k_ey`).
+#[tokio::test]
+async fn nul_characters_are_refused_in_values_and_replaced_in_keys() {
+    let db = connect().await;
+    for format in ["insert_values", "csv"] {
+        let ds = fresh_schema(&db, &format!("cli::nul_{format}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nul.jsonl");
+        std::fs::write(
+            &file,
+            "{\"id\": 1, \"t\": \"ok\"}\n{\"id\": 2, \"t\": \"a\\u0000b\"}\n",
+        )
+        .unwrap();
+        let (url, f, p) = (
+            pg_url(),
+            file.to_string_lossy().to_string(),
+            dir.path().join("pipes").to_string_lossy().to_string(),
+        );
+        let mut args = load_args(&f, &ds, &url, &p);
+        args.extend_from_slice(&["--loader-file-format", format]);
+        let out = dlt_rs(&args, dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{format}");
+        assert!(
+            err.contains("item 2")
+                && err.contains("column `t`")
+                && err.contains("NUL")
+                && err.contains("nothing of this run was loaded"),
+            "{format}: {err}"
+        );
+        assert_eq!(err.matches("NUL character").count(), 1, "said once: {err}");
+        let tables = contents(
+            &db,
+            &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}' and table_name = 'items'"),
+        )
+        .await;
+        assert_eq!(tables, ["0"], "{format}");
+
+        std::fs::write(&file, "{\"id\": 1, \"k\\u0000ey\": \"v\"}\n").unwrap();
+        let out = dlt_rs(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = contents(&db, &format!("select k_ey from {ds}.items")).await;
+        assert_eq!(v, ["v"], "{format}");
+    }
+}
