@@ -111,8 +111,16 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
             continue;
         }
         // validate without building the document: its text goes into the package as it is
-        return Some(match serde_json::from_slice::<IgnoredAny>(&line) {
-            Ok(_) => Ok(line),
+        // (`IgnoredAny` does not decode `\u` escapes, so a line with a surrogate escape is
+        // parsed fully: a lone surrogate is malformed JSON)
+        let checked = match serde_json::from_slice::<IgnoredAny>(&line) {
+            Ok(_) if has_surrogate_escape(&line) => {
+                serde_json::from_slice::<Value>(&line).map(|_| ())
+            }
+            other => other.map(|_| ()),
+        };
+        return Some(match checked {
+            Ok(()) => Ok(line),
             Err(e) => {
                 failed = true;
                 Err(err(
@@ -122,6 +130,16 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
                 ))
             }
         });
+    })
+}
+
+/// Whether `line` holds a `\uD800`–`\uDFFF` escape (half of a surrogate pair).
+fn has_surrogate_escape(line: &[u8]) -> bool {
+    line.windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && (w[2] | 0x20) == b'd'
+            && matches!(w[3] | 0x20, b'8' | b'9' | b'a'..=b'f')
     })
 }
 

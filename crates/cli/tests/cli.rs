@@ -915,3 +915,54 @@ async fn nul_characters_are_refused_in_values_and_replaced_in_keys() {
         assert_eq!(v, ["v"], "{format}");
     }
 }
+
+/// Bad input files fail naming the file and line, and nothing loads: a lone surrogate
+/// escape (a valid pair loads), a truncated gzip file.
+#[tokio::test]
+async fn lone_surrogates_and_truncated_gzip_fail_naming_file_and_line() {
+    use std::io::Write as _;
+    let db = connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let surrogate = dir.path().join("surrogate.jsonl");
+    std::fs::write(
+        &surrogate,
+        "{\"id\": 1, \"ok\": \"\\ud83d\\ude80\"}\n{\"id\": 2, \"s\": \"\\ud800\"}\n",
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..50_000u64 {
+        writeln!(
+            gz,
+            "{{\"id\": {i}, \"pad\": \"{}\"}}",
+            i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        )
+        .unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    let truncated = dir.path().join("truncated.jsonl.gz");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    for (file, expect) in [
+        (&surrogate, "surrogate.jsonl, line 2: malformed JSON"),
+        (&truncated, "truncated.jsonl.gz, line "),
+    ] {
+        let ds = fresh_schema(&db, &format!("cli::bad_file_{}", expect.len())).await;
+        let (url, f, p) = (
+            pg_url(),
+            file.to_string_lossy().to_string(),
+            dir.path()
+                .join(format!("pipes{}", expect.len()))
+                .to_string_lossy()
+                .to_string(),
+        );
+        let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expect), "{err}");
+        assert!(err.contains("nothing of this run was loaded"), "{err}");
+        let tables = contents(
+            &db,
+            &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}' and table_name = 'items'"),
+        )
+        .await;
+        assert_eq!(tables, ["0"], "{err}");
+    }
+}

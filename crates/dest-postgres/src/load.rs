@@ -18,6 +18,9 @@ use crate::config::PostgresSettings;
 use crate::insert_values::TABLE_PLACEHOLDER;
 use crate::sql::{add_columns, create_table, qualified, quote_ident};
 
+/// PostgreSQL's limit of columns per table.
+const MAX_COLUMNS: usize = 1600;
+
 /// A connected PostgreSQL dataset (schema) and its staging schema. Clones share the pool.
 #[derive(Debug, Clone)]
 pub struct PostgresClient {
@@ -146,8 +149,17 @@ impl PostgresClient {
     ) -> Result<Vec<String>> {
         let mut sql = Vec::new();
         for t in tables {
-            if t.complete_columns().next().is_none() {
+            let columns = t.complete_columns().count();
+            if columns == 0 {
                 continue;
+            }
+            if columns > MAX_COLUMNS {
+                return Err(Error::InvalidSchema(format!(
+                    "table `{}` would have {columns} columns; PostgreSQL allows at most \
+                     {MAX_COLUMNS} per table (nest the data with `max_table_nesting`, or load \
+                     wide objects as one `json` column with a column hint)",
+                    t.name
+                )));
             }
             let indexes = self.indexes_for(schema, t, target);
             let stmt = match existing.get(&t.name) {
