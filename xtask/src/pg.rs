@@ -539,6 +539,9 @@ impl Cluster {
         }
         let url = local_url(self.port);
         self.init_if_needed()?;
+        if !self.data.join("server.crt").exists() {
+            self.make_certificate()?;
+        }
         self.start()?;
         self.wait_ready(&url)?;
         Ok(Server {
@@ -607,6 +610,41 @@ impl Cluster {
         Ok(())
     }
 
+    /// A self-signed certificate for `localhost` in the data directory, so the cluster
+    /// speaks TLS like a stock Debian server (the TLS tests need it). Made with `openssl`
+    /// as the cluster's user; without `openssl` the cluster runs without TLS and says so.
+    fn make_certificate(&self) -> Result<()> {
+        let Some(openssl) = find_in_path("openssl") else {
+            eprintln!(
+                "xtask: openssl is not installed: the throwaway cluster runs without TLS and \
+                 the TLS test will fail (install openssl, e.g. apt-get install openssl)"
+            );
+            return Ok(());
+        };
+        let mut cmd = as_pg_user(&openssl, self.as_postgres)?;
+        cmd.args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        // a server certificate, not a CA (rustls refuses a CA as the server's certificate)
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(self.data.join("server.key"))
+        .arg("-out")
+        .arg(self.data.join("server.crt"));
+        let out = run_captured(&mut cmd)?;
+        if !out.status.success() {
+            bail!("`{}` failed: {}", crate::show(&cmd), output_text(&out));
+        }
+        Ok(())
+    }
+
     fn start(&self) -> Result<()> {
         eprintln!(
             "xtask: starting the throwaway cluster on 127.0.0.1:{} (log: {})",
@@ -620,10 +658,14 @@ impl Cluster {
         if socket_dir.contains('\'') {
             bail!("the socket directory {socket_dir} contains a quote");
         }
-        let options = format!(
+        let mut options = format!(
             "-k '{socket_dir}' -p {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port
         );
+        if self.data.join("server.crt").exists() {
+            // server.crt / server.key in the data directory are PostgreSQL's defaults
+            options.push_str(" -c ssl=on");
+        }
         let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres)?;
         cmd.arg("-D")
             .arg(&self.data)

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use dest_core::{DestinationError, Error, Retry};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A tokio-postgres error with the server's details, classified as transient or terminal.
 #[derive(Debug)]
@@ -90,32 +91,62 @@ pub fn db_err(context: impl Into<String>, e: tokio_postgres::Error) -> Error {
     Error::database(context, PgError(e))
 }
 
-/// Opens one connection and spawns its IO task.
-pub async fn connect(config: &tokio_postgres::Config, target: &str) -> Result<Client, Error> {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| db_err(format!("connecting to PostgreSQL at {target}"), e))?;
+/// Opens one connection (with TLS when `tls` is given) and spawns its IO task.
+pub async fn connect(
+    config: &tokio_postgres::Config,
+    tls: Option<&MakeRustlsConnect>,
+    target: &str,
+) -> Result<Client, Error> {
+    let ctx = || format!("connecting to PostgreSQL at {target}");
+    let client = match tls {
+        Some(tls) => {
+            let (client, connection) = config
+                .connect(tls.clone())
+                .await
+                .map_err(|e| db_err(ctx(), e))?;
+            spawn_connection(connection);
+            client
+        }
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(|e| db_err(ctx(), e))?;
+            spawn_connection(connection);
+            client
+        }
+    };
+    Ok(client)
+}
+
+/// Drives a connection's IO until it closes.
+fn spawn_connection<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %PgError(e), "PostgreSQL connection closed with an error");
         }
     });
-    Ok(client)
 }
 
 /// Idle connections to reuse, so concurrent jobs each get their own.
 pub struct Pool {
     config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
     /// `host:port/database` for messages (never the password).
     target: String,
     idle: Mutex<Vec<Client>>,
 }
 
 impl Pool {
-    pub fn new(config: tokio_postgres::Config, target: String) -> Self {
+    pub fn new(
+        config: tokio_postgres::Config,
+        tls: Option<MakeRustlsConnect>,
+        target: String,
+    ) -> Self {
         Pool {
             config,
+            tls,
             target,
             idle: Mutex::new(Vec::new()),
         }
@@ -126,7 +157,7 @@ impl Pool {
         let reused = self.idle.lock().ok().and_then(|mut v| v.pop());
         match reused {
             Some(c) if !c.is_closed() => Ok(c),
-            _ => connect(&self.config, &self.target).await,
+            _ => connect(&self.config, self.tls.as_ref(), &self.target).await,
         }
     }
 

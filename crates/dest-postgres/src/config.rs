@@ -23,6 +23,8 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use serde_json::Value as Json;
 use tokio_postgres::config::SslMode;
 
+use crate::tls::{TlsMode, TlsSettings};
+
 /// Destination type name used in errors.
 const DESTINATION: &str = "postgres";
 
@@ -253,22 +255,45 @@ impl PostgresCredentials {
         })
     }
 
+    /// `sslmode` (default `prefer`, as libpq) and `sslrootcert`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `sslmode`.
+    pub fn tls_settings(&self) -> Result<TlsSettings> {
+        let mode = match self.query.get("sslmode").map(|m| m.trim()) {
+            None | Some("prefer") => TlsMode::Prefer,
+            Some("disable" | "allow") => TlsMode::Disable,
+            Some("require") => TlsMode::Require,
+            Some("verify-ca") => TlsMode::VerifyCa,
+            Some("verify-full") => TlsMode::VerifyFull,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "invalid `sslmode` `{other}` in the postgres credentials; expected \
+                     disable, allow, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        };
+        let root_cert = self
+            .query
+            .get("sslrootcert")
+            .map(|p| std::path::PathBuf::from(p.trim()));
+        Ok(TlsSettings { mode, root_cert })
+    }
+
     /// The tokio-postgres configuration: host, port, user, password, database,
     /// `connect_timeout` (0: none), `application_name` (default `dlt-rs`, or the query's
     /// `application_name` / `fallback_application_name`), `options`, `sslmode` and the further
     /// parameters tokio-postgres knows (`keepalives`, `keepalives_idle`, `target_session_attrs`,
     /// `channel_binding`, `hostaddr`, `tcp_user_timeout`, ...).
     ///
-    /// TLS is not supported yet: `sslmode` may be `disable`, `allow` (both connect without
-    /// TLS) or `prefer` (tries TLS only if a TLS connector is used, which is not the case yet);
-    /// `require`, `verify-ca` and `verify-full` are an error, as are other `ssl*` parameters
-    /// unless `sslmode=disable`. `client_encoding` must be UTF-8: the driver speaks nothing
-    /// else.
+    /// TLS follows `sslmode` and `sslrootcert` ([`crate::tls`], see [`Self::tls_settings`]);
+    /// client certificates (`sslcert`, `sslkey`, ...) are an error unless `sslmode=disable`.
+    /// `client_encoding` must be UTF-8: the driver speaks nothing else.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for TLS, GSSAPI encryption, a non-UTF-8 client encoding or a
-    /// parameter tokio-postgres does not know (naming it); [`Error::Config`] for an invalid
-    /// value or a parameter in `query` that duplicates a credentials field.
+    /// [`Error::Unsupported`] for client certificates, GSSAPI encryption, a non-UTF-8 client
+    /// encoding or a parameter tokio-postgres does not know (naming it); [`Error::Config`]
+    /// for an invalid value or a parameter in `query` that duplicates a credentials field.
     pub fn to_pg_config(&self) -> Result<tokio_postgres::Config> {
         let mut ssl_mode = SslMode::Prefer;
         let mut ssl_disabled = false;
@@ -280,30 +305,12 @@ impl PostgresCredentials {
 
         for (key, value) in &self.query {
             match key.as_str() {
-                "sslmode" => match value.trim() {
-                    "disable" | "allow" => {
-                        ssl_mode = SslMode::Disable;
-                        ssl_disabled = true;
-                    }
-                    "prefer" => ssl_mode = SslMode::Prefer,
-                    tls @ ("require" | "verify-ca" | "verify-full") => {
-                        return Err(Error::Unsupported {
-                            destination: DESTINATION.into(),
-                            what: format!("TLS (`sslmode={tls}`)"),
-                            hint: Some(
-                                "TLS connections are not supported yet (they will come); use \
-                                 `sslmode=disable`, `allow` or `prefer` to connect without TLS"
-                                    .into(),
-                            ),
-                        });
-                    }
-                    other => {
-                        return Err(Error::Config(format!(
-                            "invalid `sslmode` `{other}` in the postgres credentials; expected \
-                             disable, allow, prefer, require, verify-ca or verify-full"
-                        )));
-                    }
-                },
+                "sslmode" => {
+                    let tls = self.tls_settings()?;
+                    ssl_disabled = tls.mode == TlsMode::Disable;
+                    ssl_mode = tls.ssl_mode();
+                }
+                "sslrootcert" => {}
                 "application_name" => application_name = Some(value),
                 "fallback_application_name" => fallback_application_name = Some(value),
                 "options" => options = Some(value),
@@ -347,8 +354,8 @@ impl PostgresCredentials {
                     destination: DESTINATION.into(),
                     what: format!("connection parameter `{param}`"),
                     hint: Some(
-                        "TLS connections are not supported yet (they will come); remove the \
-                         TLS parameters or set `sslmode=disable`"
+                        "TLS works with `sslmode` and `sslrootcert`; client certificates and \
+                         the other `ssl*` parameters are not supported yet"
                             .into(),
                     ),
                 });
@@ -998,10 +1005,9 @@ mod tests {
             c.query.get("application_name").map(String::as_str),
             Some("a+b")
         );
-        let e = c.to_pg_config().unwrap_err();
-        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
-        assert!(e.to_string().contains("TLS"), "{e}");
-        assert!(e.to_string().contains("sslmode=require"), "{e}");
+        let pg = c.to_pg_config().unwrap();
+        assert_eq!(pg.get_ssl_mode(), SslMode::Require);
+        assert_eq!(c.tls_settings().unwrap().mode, TlsMode::Require);
     }
 
     #[test]
@@ -1345,14 +1351,16 @@ mod tests {
             c.query.insert(k.into(), v.into());
             c.to_pg_config()
         };
-        for mode in ["verify-ca", "verify-full"] {
-            let e = with("sslmode", mode).unwrap_err().to_string();
-            assert!(e.contains("TLS") && e.contains(mode), "{e}");
+        for mode in ["verify-ca", "verify-full", "require"] {
+            assert_eq!(with("sslmode", mode).unwrap().get_ssl_mode(), SslMode::Require);
         }
-        assert!(with("sslmode", "prefer").is_ok());
-        assert!(with("sslmode", "bogus").is_err());
-        let e = with("sslrootcert", "/ca.pem").unwrap_err().to_string();
-        assert!(e.contains("sslrootcert") && e.contains("TLS"), "{e}");
+        assert_eq!(with("sslmode", "prefer").unwrap().get_ssl_mode(), SslMode::Prefer);
+        assert_eq!(with("sslmode", "allow").unwrap().get_ssl_mode(), SslMode::Disable);
+        let e = with("sslmode", "bogus").unwrap_err().to_string();
+        assert!(e.contains("bogus") && e.contains("verify-full"), "{e}");
+        assert!(with("sslrootcert", "/ca.pem").is_ok());
+        let e = with("sslcert", "/client.pem").unwrap_err().to_string();
+        assert!(e.contains("sslcert") && e.contains("not supported"), "{e}");
         let e = with("passfile", "/x").unwrap_err();
         assert!(matches!(e, Error::Unsupported { .. }), "{e}");
         assert!(e.to_string().contains("`passfile`"), "{e}");

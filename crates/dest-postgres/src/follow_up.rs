@@ -186,7 +186,7 @@ mod tests {
             admin.batch_execute(&sql).await.unwrap();
             let config: tokio_postgres::Config = test_support::pg_url().parse().unwrap();
             let client = PostgresClient {
-                pool: Pool::new(config, "the test server".into()).into(),
+                pool: Pool::new(config, None, "the test server".into()).into(),
                 dataset: ds,
                 staging: st,
                 settings: Arc::new(PostgresSettings::default()),

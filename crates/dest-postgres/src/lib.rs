@@ -20,6 +20,7 @@ mod load;
 mod merge_sql;
 mod session;
 pub mod sql;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -145,7 +146,8 @@ impl Destination for Postgres {
             "{}:{}/{}",
             self.credentials.host, self.credentials.port, self.credentials.database
         );
-        let pool = client::Pool::new(config, target);
+        let tls = self.credentials.tls_settings()?.connector()?;
+        let pool = client::Pool::new(config, tls, target);
         // connect once now, so bad credentials fail before any work
         let first = pool.get().await?;
         pool.put(first);
