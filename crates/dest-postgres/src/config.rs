@@ -1352,10 +1352,19 @@ mod tests {
             c.to_pg_config()
         };
         for mode in ["verify-ca", "verify-full", "require"] {
-            assert_eq!(with("sslmode", mode).unwrap().get_ssl_mode(), SslMode::Require);
+            assert_eq!(
+                with("sslmode", mode).unwrap().get_ssl_mode(),
+                SslMode::Require
+            );
         }
-        assert_eq!(with("sslmode", "prefer").unwrap().get_ssl_mode(), SslMode::Prefer);
-        assert_eq!(with("sslmode", "allow").unwrap().get_ssl_mode(), SslMode::Disable);
+        assert_eq!(
+            with("sslmode", "prefer").unwrap().get_ssl_mode(),
+            SslMode::Prefer
+        );
+        assert_eq!(
+            with("sslmode", "allow").unwrap().get_ssl_mode(),
+            SslMode::Disable
+        );
         let e = with("sslmode", "bogus").unwrap_err().to_string();
         assert!(e.contains("bogus") && e.contains("verify-full"), "{e}");
         assert!(with("sslrootcert", "/ca.pem").is_ok());

@@ -58,16 +58,23 @@ impl TlsSettings {
     /// The rustls connector, `None` without TLS.
     pub(crate) fn connector(&self) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier: Arc<dyn ServerCertVerifier> = match (&self.mode, &self.root_cert) {
+        let (chain, check_name) = match (&self.mode, &self.root_cert) {
             (TlsMode::Disable, _) => return Ok(None),
-            (TlsMode::Prefer, _) | (TlsMode::Require, None) => Arc::new(AnyCertificate {
-                provider: provider.clone(),
-            }),
-            (TlsMode::Require | TlsMode::VerifyCa, root) => Arc::new(AnyHostName {
-                inner: webpki(&root_file(root.as_deref())?, provider.clone())?,
-            }),
-            (TlsMode::VerifyFull, root) => webpki(&root_file(root.as_deref())?, provider.clone())?,
+            (TlsMode::Prefer, _) | (TlsMode::Require, None) => (None, false),
+            (TlsMode::Require | TlsMode::VerifyCa, root) => (
+                Some(webpki(&root_file(root.as_deref())?, provider.clone())?),
+                false,
+            ),
+            (TlsMode::VerifyFull, root) => (
+                Some(webpki(&root_file(root.as_deref())?, provider.clone())?),
+                true,
+            ),
         };
+        let verifier = Arc::new(Verifier {
+            provider: provider.clone(),
+            chain,
+            check_name,
+        });
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("TLS: {e}")))?
@@ -127,23 +134,35 @@ fn webpki(root: &Path, provider: Arc<CryptoProvider>) -> Result<Arc<WebPkiServer
         .map_err(|e| Error::Config(format!("TLS: {e}")))
 }
 
-/// `prefer` and `require` without root certificates: encrypted, the server not checked (as
-/// libpq). The handshake's signatures are still verified.
+/// Checks the server as the `sslmode` says: without `chain` (`prefer`, `require` without
+/// root certificates) the certificate is not checked, as in libpq; with it the chain is,
+/// and with `check_name` (`verify-full`) the host name too. The handshake's signatures are
+/// always verified.
 #[derive(Debug)]
-struct AnyCertificate {
+struct Verifier {
     provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    check_name: bool,
 }
 
-impl ServerCertVerifier for AnyCertificate {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
     fn verify_tls12_signature(
         &self,
@@ -175,52 +194,6 @@ impl ServerCertVerifier for AnyCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain is checked, the host name is not.
-#[derive(Debug)]
-struct AnyHostName {
-    inner: Arc<WebPkiServerVerifier>,
-}
-
-impl ServerCertVerifier for AnyHostName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 
