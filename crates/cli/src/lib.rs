@@ -29,6 +29,35 @@ pub enum Command {
     Load(LoadArgs),
     /// List the destinations this binary knows.
     Destinations,
+    /// Inspect or repair a pipeline's working folder.
+    Pipeline(PipelineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Pipeline name.
+    pub name: String,
+    /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
+    #[arg(long)]
+    pub pipelines_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: PipelineAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineAction {
+    /// List the packages: pending, loaded and aborted (with their failed jobs' errors).
+    Info,
+    /// Delete the packages not yet loaded, and the local state (the next run restores the
+    /// state of the last completed load from the destination). Rows a partly loaded package
+    /// already committed stay in the dataset, as with dlt.
+    DropPendingPackages,
+    /// Send an aborted package back to be loaded by the next run (after fixing the cause):
+    /// its failed jobs run again; the rows of its completed jobs stay loaded.
+    Retry {
+        /// The package's load id (from `info`).
+        load_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +114,7 @@ pub struct LoadArgs {
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Load(args) => load(args).await,
+        Command::Pipeline(args) => pipeline_command(args),
         Command::Destinations => {
             for name in dest_core::registry::names() {
                 let d = dest_core::registry::find(name)?;
@@ -93,6 +123,51 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn pipeline_command(a: PipelineArgs) -> Result<()> {
+    let folder = pipeline::PipelineFolder::open(&a.name, a.pipelines_dir.as_deref())?;
+    match a.action {
+        PipelineAction::Info => {
+            let packages = folder.packages()?;
+            if packages.is_empty() {
+                println!("pipeline {}: no packages", a.name);
+            }
+            for p in packages {
+                let stage = match p.stage {
+                    pipeline::PackageStage::Extracted => "pending (extracted)",
+                    pipeline::PackageStage::Normalized => "pending (normalized)",
+                    pipeline::PackageStage::Loaded => "loaded",
+                    pipeline::PackageStage::Aborted => "aborted",
+                };
+                println!("{}\t{stage}", p.load_id);
+                for (job, error) in p.failed_jobs {
+                    println!("  failed job {job}: {}", error.trim());
+                }
+            }
+        }
+        PipelineAction::DropPendingPackages => {
+            let dropped = folder.drop_pending_packages()?;
+            println!(
+                "pipeline {}: dropped {} pending package(s){}",
+                a.name,
+                dropped.len(),
+                match dropped.is_empty() {
+                    true => String::new(),
+                    false => format!(": {}", dropped.join(", ")),
+                }
+            );
+        }
+        PipelineAction::Retry { load_id } => {
+            folder.retry(&load_id)?;
+            println!(
+                "pipeline {}: package {load_id} will be loaded again by the next run \
+                 (`dlt-rs load` with the same arguments finishes it without reading the files again)",
+                a.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Identifies a load command's input: the files (canonical path, size, modification time)
@@ -172,7 +247,23 @@ async fn load(a: LoadArgs) -> Result<()> {
     }
     let mut p = builder.build()?;
     let id = input_id(&a)?;
-    let info = p.run_input(vec![resource], &id).await?;
+    let info = match p.run_input(vec![resource], &id).await {
+        Ok(info) => info,
+        Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
+            let dir = a
+                .pipelines_dir
+                .as_ref()
+                .map(|d| format!(" --pipelines-dir {}", d.display()))
+                .unwrap_or_default();
+            bail!(
+                "{e}\nafter fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads \
+                 the failed jobs again; `dlt-rs pipeline {}{dir} info` lists the packages",
+                a.pipeline,
+                a.pipeline
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("{info}");
     Ok(())
 }

@@ -966,3 +966,97 @@ async fn lone_surrogates_and_truncated_gzip_fail_naming_file_and_line() {
         assert_eq!(tables, ["0"], "{err}");
     }
 }
+
+/// A package with a terminal failure (a UNIQUE violation) is reported with how to go on;
+/// `pipeline NAME info` shows it with the job's error; after fixing the cause, `retry` and
+/// the same command again load the failed job once. `drop-pending-packages` deletes a
+/// package a crash left pending, and the next run loads only its own data.
+#[tokio::test]
+async fn failed_packages_are_listed_retried_and_dropped_from_the_command_line() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::retry_and_drop").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dup.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": 1, \"code\": \"a\"}\n{\"id\": 2, \"code\": \"a\"}\n",
+    )
+    .unwrap();
+    let (url, f, p) = (
+        pg_url(),
+        file.to_string_lossy().to_string(),
+        dir.path().join("pipes").to_string_lossy().to_string(),
+    );
+    let mut args = load_args(&f, &ds, &url, &p);
+    args.extend_from_slice(&["--columns", "{\"code\": {\"unique\": true}}"]);
+    let pipeline = |action: &[&str]| {
+        let mut a = vec!["pipeline", ds.as_str(), "--pipelines-dir", p.as_str()];
+        a.extend_from_slice(action);
+        let out = dlt_rs(&a, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+
+    let out = dlt_rs(&args, dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("aborted")
+            && err.contains("23505")
+            && err.contains("retry <load id>"),
+        "{err}"
+    );
+    let info = pipeline(&["info"]);
+    let load_id = info
+        .lines()
+        .find(|l| l.ends_with("aborted"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or_else(|| panic!("no aborted package in {info}"))
+        .to_string();
+    assert!(
+        info.contains("failed job items.") && info.contains("duplicate key"),
+        "{info}"
+    );
+
+    db.batch_execute(&format!(
+        "alter table {ds}.items drop constraint items_code_key"
+    ))
+    .await
+    .unwrap();
+    pipeline(&["retry", &load_id]);
+    let out = dlt_rs(&args, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = contents(
+        &db,
+        &format!("select string_agg(id::text, ',' order by id) from {ds}.items"),
+    )
+    .await;
+    assert_eq!(rows, ["1,2"]);
+    assert!(pipeline(&["info"]).contains(&format!("{load_id}\tloaded")));
+
+    // a crash leaves a package pending; dropping it loses exactly that package
+    let more = dir.path().join("more.jsonl");
+    std::fs::write(&more, "{\"id\": 3, \"code\": \"c\"}\n").unwrap();
+    let m = more.to_string_lossy().to_string();
+    let crashed = Command::new(BIN)
+        .args(load_args(&m, &ds, &url, &p))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("LOAD__OVERLAP", "false")
+        .env("DLT_RS_FAULT", "job-committed")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    assert!(pipeline(&["info"]).contains("pending (normalized)"));
+    let dropped = pipeline(&["drop-pending-packages"]);
+    assert!(dropped.contains("dropped 1 pending package"), "{dropped}");
+    assert!(!pipeline(&["info"]).contains("pending"));
+}

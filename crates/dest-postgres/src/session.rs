@@ -16,6 +16,13 @@ use crate::client::db_err;
 use crate::load::PostgresClient;
 use crate::sql::qualified;
 
+/// How long a session waits for a lock before it gives up (its table is then loaded by the
+/// pipeline's load step). Sessions stay open until all of a package's sessions are done, so
+/// two pipelines whose sessions wait for each other's tables (both creating `items` and
+/// `items__kids`, say) would otherwise wait forever: PostgreSQL sees no deadlock, since the
+/// session holding the lock is idle, not waiting.
+const LOCK_TIMEOUT_MS: u64 = 2000;
+
 enum Command {
     Prepare(Arc<Schema>, String, LoadTarget, oneshot::Sender<Result<()>>),
     Truncate(Vec<String>, LoadTarget, oneshot::Sender<Result<()>>),
@@ -81,7 +88,13 @@ async fn run(
     ready: oneshot::Sender<Result<()>>,
 ) {
     let ctx = format!("loading into `{}`", client.dataset);
-    let tx = match conn.transaction().await {
+    let begun = async {
+        let tx = conn.transaction().await?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+            .await?;
+        Ok::<_, tokio_postgres::Error>(tx)
+    };
+    let tx = match begun.await {
         Ok(tx) => {
             let _ = ready.send(Ok(()));
             tx

@@ -21,6 +21,7 @@ mod extract;
 pub mod fault;
 mod incremental;
 mod load;
+mod local;
 mod normalize;
 mod resource;
 mod state;
@@ -43,6 +44,7 @@ pub use crate::incremental::{
     state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
     LastValueFunc, OnMissing,
 };
+pub use crate::local::{PackageStage, PackageStatus, PipelineFolder};
 pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
