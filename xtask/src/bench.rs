@@ -1665,19 +1665,10 @@ fn drop_all_schemas(env: &Env) -> Result<()> {
 /// `url` with a placeholder password when it has none: dlt insists on a password even where
 /// the server trusts the client (which then ignores it).
 fn with_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let auth_start = scheme_end + 3;
-    let auth_end = url[auth_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| auth_start + i);
-    match url[auth_start..auth_end].rfind('@') {
-        Some(at) if !url[auth_start..auth_start + at].contains(':') => format!(
-            "{}:unused{}",
-            &url[..auth_start + at],
-            &url[auth_start + at..]
-        ),
+    match crate::pg::userinfo(url) {
+        Some(userinfo) if !url[userinfo.clone()].contains(':') => {
+            format!("{}:unused{}", &url[..userinfo.end], &url[userinfo.end..])
+        }
         _ => url.to_string(),
     }
 }

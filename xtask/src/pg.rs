@@ -199,25 +199,27 @@ pub fn require_psql() -> Result<PathBuf> {
 
 /// `url` with any password replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
+    let Some(userinfo) = userinfo(url) else {
         return url.to_string();
     };
-    let auth_start = scheme_end + 3;
-    let auth_end = url[auth_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| auth_start + i);
-    let Some(at) = url[auth_start..auth_end].rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &url[auth_start..auth_start + at];
-    match userinfo.find(':') {
+    match url[userinfo.clone()].find(':') {
         Some(colon) => format!(
             "{}***{}",
-            &url[..auth_start + colon + 1],
-            &url[auth_start + at..]
+            &url[..userinfo.start + colon + 1],
+            &url[userinfo.end..]
         ),
         None => url.to_string(),
     }
+}
+
+/// Where the `user[:password]` part of `url` is (before the `@`), if it has one.
+pub fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let at = url[start..end].rfind('@')?;
+    Some(start..start + at)
 }
 
 fn local_url(port: u16) -> String {

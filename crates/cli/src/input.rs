@@ -133,13 +133,14 @@ fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
     })
 }
 
-/// Whether `line` holds a `\uD800`–`\uDFFF` escape (half of a surrogate pair).
+/// Whether `line` holds a `\uD800`–`\uDFFF` escape (half of a surrogate pair). Runs on
+/// every line: `memmem` finds the (rare) `\u` without looking at each byte.
 fn has_surrogate_escape(line: &[u8]) -> bool {
-    line.windows(4).any(|w| {
-        w[0] == b'\\'
-            && w[1] == b'u'
-            && (w[2] | 0x20) == b'd'
-            && matches!(w[3] | 0x20, b'8' | b'9' | b'a'..=b'f')
+    memchr::memmem::find_iter(line, b"\\u").any(|at| {
+        matches!(
+            line.get(at + 2..at + 4),
+            Some([d, x]) if (d | 0x20) == b'd' && matches!(x | 0x20, b'8' | b'9' | b'a'..=b'f')
+        )
     })
 }
 

@@ -95,13 +95,12 @@ struct CsvWriter {
 
 impl CsvWriter {
     fn flush_buf(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
-            self.out
-                .write_all(&self.buf)
-                .map_err(|e| Error::io("writing a csv job", &self.table, e))?;
-            self.buf.clear();
-        }
-        Ok(())
+        crate::insert_values::write_buffered(
+            &mut self.out,
+            &mut self.buf,
+            "writing a csv job",
+            &self.table,
+        )
     }
 }
 

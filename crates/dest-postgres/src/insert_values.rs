@@ -92,13 +92,12 @@ struct InsertValuesWriter {
 
 impl InsertValuesWriter {
     fn flush_buf(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
-            self.out
-                .write_all(&self.buf)
-                .map_err(|e| Error::io("writing an insert_values job", &self.table, e))?;
-            self.buf.clear();
-        }
-        Ok(())
+        crate::insert_values::write_buffered(
+            &mut self.out,
+            &mut self.buf,
+            "writing an insert_values job",
+            &self.table,
+        )
     }
 }
 
@@ -145,6 +144,20 @@ impl JobWriter for InsertValuesWriter {
         self.flush_buf()?;
         Ok(self.out)
     }
+}
+
+/// Writes a job writer's rendered bytes to its file and empties the buffer (both formats).
+pub(crate) fn write_buffered(
+    out: &mut Box<dyn Write + Send>,
+    buf: &mut Vec<u8>,
+    what: &'static str,
+    table: &str,
+) -> Result<()> {
+    if !buf.is_empty() {
+        out.write_all(buf).map_err(|e| Error::io(what, table, e))?;
+        buf.clear();
+    }
+    Ok(())
 }
 
 /// Renders one value as a PostgreSQL literal (dlt's rendering, see the spec §7.2).

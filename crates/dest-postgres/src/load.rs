@@ -139,7 +139,43 @@ impl PostgresClient {
             }
     }
 
-    pub(crate) fn migration_sql(
+    /// Creates `tables` in `target` or adds their missing columns, inside `tx`; returns the
+    /// statements run.
+    pub(crate) async fn migrate(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        schema: &Schema,
+        tables: &[&TableSchema],
+        target: LoadTarget,
+        ctx: &str,
+    ) -> Result<Vec<String>> {
+        let ds = self.schema_of(target);
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        let rows = tx
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = ANY($2)",
+                &[&ds, &names],
+            )
+            .await
+            .map_err(|e| db_err(ctx, e))?;
+        let mut existing: HashMap<String, HashSet<String>> = HashMap::new();
+        for r in rows {
+            let t: String = r.try_get(0).map_err(|e| db_err(ctx, e))?;
+            let c: String = r.try_get(1).map_err(|e| db_err(ctx, e))?;
+            existing.entry(t).or_default().insert(c);
+        }
+        let statements = self.migration_sql(ds, schema, tables, &existing, target)?;
+        if !statements.is_empty() {
+            let script = format!("{};", statements.join(";\n"));
+            tx.batch_execute(&script)
+                .await
+                .map_err(|e| db_err(ctx, e))?;
+        }
+        Ok(statements)
+    }
+
+    fn migration_sql(
         &self,
         ds: &str,
         schema: &Schema,
@@ -262,27 +298,7 @@ impl LoadClient for PostgresClient {
                 }
             }
         }
-        let rows = tx
-            .query(
-                "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                 WHERE table_schema = $1 AND table_name = ANY($2)",
-                &[&ds, &names],
-            )
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
-        let mut existing: HashMap<String, HashSet<String>> = HashMap::new();
-        for r in rows {
-            let t: String = r.try_get(0).map_err(|e| db_err(&ctx, e))?;
-            let c: String = r.try_get(1).map_err(|e| db_err(&ctx, e))?;
-            existing.entry(t).or_default().insert(c);
-        }
-        let statements = self.migration_sql(&ds, schema, &wanted, &existing, target)?;
-        if !statements.is_empty() {
-            let script = format!("{};", statements.join(";\n"));
-            tx.batch_execute(&script)
-                .await
-                .map_err(|e| db_err(&ctx, e))?;
-        }
+        let statements = self.migrate(&tx, schema, &wanted, target, &ctx).await?;
         // another loader may have stored this version while we waited for the lock
         let stored = tx
             .query_opt(&stored_q, &[&schema.version_hash])

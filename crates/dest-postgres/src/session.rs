@@ -5,7 +5,6 @@
 //! that owns the connection; the session handle sends it commands. Dropping the handle
 //! ends the task, which drops the transaction: PostgreSQL rolls it back.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -162,24 +161,6 @@ async fn prepare(
             schema.name
         ))
     })?;
-    let rows = tx
-        .query(
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = $1 AND table_name = $2",
-            &[&ds, &table],
-        )
-        .await
-        .map_err(|e| db_err(&ctx, e))?;
-    let mut existing: HashMap<String, HashSet<String>> = HashMap::new();
-    for r in rows {
-        let c: String = r.try_get(0).map_err(|e| db_err(&ctx, e))?;
-        existing.entry(table.to_string()).or_default().insert(c);
-    }
-    let statements = client.migration_sql(ds, schema, &[t], &existing, target)?;
-    if !statements.is_empty() {
-        tx.batch_execute(&format!("{};", statements.join(";\n")))
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
-    }
+    client.migrate(tx, schema, &[t], target, &ctx).await?;
     Ok(())
 }

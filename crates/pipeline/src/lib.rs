@@ -373,7 +373,7 @@ impl Pipeline {
 
     /// The local state (None before the first run).
     pub fn state(&self) -> Result<Option<PipelineState>, PipelineError> {
-        read_json(&self.storage.root.join("state.json"))
+        read_json(&self.storage.state_file())
     }
 
     /// The local schema (None before the first run).
@@ -802,19 +802,13 @@ impl Pipeline {
     fn save_state(&self, state: &PipelineState) -> Result<(), PipelineError> {
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| PipelineError::Internal(format!("serializing the state: {e}")))?;
-        write_atomic(&self.storage.root.join("state.json"), &bytes)
+        write_atomic(&self.storage.state_file(), &bytes)
     }
 
     /// One run of a pipeline at a time: an exclusive lock on the working folder.
     async fn lock(&self) -> Result<fs::File, PipelineError> {
         use fs2::FileExt;
-        let path = self.storage.root.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err("opening the pipeline lock", &path))?;
+        let file = self.storage.lock_file()?;
         if file.try_lock_exclusive().is_ok() {
             return Ok(file);
         }
@@ -823,7 +817,7 @@ impl Pipeline {
         handle
             .await
             .map_err(|e| PipelineError::Internal(format!("lock task: {e}")))?
-            .map_err(io_err("locking the pipeline", &path))
+            .map_err(io_err("locking the pipeline", &self.storage.lock_path()))
     }
 }
 

@@ -59,20 +59,15 @@ impl PipelineFolder {
                 dir.display()
             )));
         }
-        let path = root.join(".lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err("opening the pipeline lock", &path))?;
+        let storage = Storage::open(root)?;
+        let lock = storage.lock_file()?;
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| {
             PipelineError::Config(format!(
                 "a run of pipeline `{name}` is active; try again when it ends"
             ))
         })?;
         Ok(PipelineFolder {
-            storage: Storage::open(root)?,
+            storage,
             _lock: lock,
         })
     }
@@ -125,7 +120,7 @@ impl PipelineFolder {
             }
         }
         if !dropped.is_empty() {
-            let state = self.storage.root.join("state.json");
+            let state = self.storage.state_file();
             match fs::remove_file(&state) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -66,6 +66,27 @@ impl Storage {
         Ok(Storage { root })
     }
 
+    /// The local pipeline state (`state.json`).
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    /// The working folder's lock file (one run of a pipeline at a time).
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+
+    /// [`Storage::lock_path`], opened, not locked.
+    pub fn lock_file(&self) -> Result<fs::File, PipelineError> {
+        let path = self.lock_path();
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("opening the pipeline lock", &path))
+    }
+
     pub fn dir(&self, stage: &str) -> PathBuf {
         self.root.join(stage)
     }
