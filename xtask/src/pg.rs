@@ -21,6 +21,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use test_support::cluster::{
+    as_pg_user, find_in_path, is_executable, is_root, output_text, pg_bin_dirs, ServerTools,
+    PG_OS_USER,
+};
 
 /// A server URL to use as is; also what `cargo xtask test` exports to the tests.
 pub const URL_ENV: &str = "DLT_RS_TEST_PG_URL";
@@ -34,8 +38,6 @@ const DEFAULT_PROBE_PORT: u16 = 5432;
 const DEFAULT_THROWAWAY_PORT: u16 = 54329;
 /// How long to wait for a freshly started cluster to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// The OS user that owns the throwaway cluster when we run as root.
-const PG_OS_USER: &str = "postgres";
 
 /// The server chosen, and how.
 pub struct Server {
@@ -132,7 +134,7 @@ pub fn stop(root: &Path) -> Result<()> {
             )
         })?;
         let as_postgres = is_root();
-        let mut cmd = as_pg_user(&tools.pg_ctl, as_postgres)?;
+        let mut cmd = as_pg_user(&tools.pg_ctl, as_postgres);
         cmd.arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]);
         eprintln!(
             "xtask: stopping the throwaway cluster in {}",
@@ -264,148 +266,28 @@ fn select_one(psql: &Path, url: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// `initdb` and `pg_ctl`, from one installation.
-struct ServerTools {
-    initdb: PathBuf,
-    pg_ctl: PathBuf,
-}
-
-impl ServerTools {
-    /// `PATH` first, then the usual install directories, newest version first.
-    fn find() -> Option<Self> {
-        if let Some(initdb) = find_in_path("initdb") {
-            // Prefer the pg_ctl next to the real initdb (PATH entries are often symlinks).
-            let real_dir = std::fs::canonicalize(&initdb)
-                .ok()
-                .and_then(|p| p.parent().map(Path::to_path_buf));
-            let pg_ctl = real_dir
-                .map(|d| d.join("pg_ctl"))
-                .filter(|p| is_executable(p))
-                .or_else(|| find_in_path("pg_ctl"));
-            if let Some(pg_ctl) = pg_ctl {
-                return Some(Self { initdb, pg_ctl });
-            }
-        }
-        pg_bin_dirs().into_iter().find_map(|dir| {
-            let (initdb, pg_ctl) = (dir.join("initdb"), dir.join("pg_ctl"));
-            (is_executable(&initdb) && is_executable(&pg_ctl)).then_some(Self { initdb, pg_ctl })
-        })
-    }
-
-    /// The major version `initdb --version` reports (`15`, or `9.6` for old releases).
-    fn major_version(&self) -> Result<String> {
-        let out = run_captured(Command::new(&self.initdb).arg("--version"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        // "initdb (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
-        let version = text
-            .split_whitespace()
-            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
-            .ok_or_else(|| anyhow!("cannot read a version from `initdb --version`: {text:?}"))?;
-        let mut parts = version.split(|c: char| !c.is_ascii_digit());
-        let major = parts.next().unwrap_or_default();
-        Ok(if major == "9" {
-            format!("9.{}", parts.next().unwrap_or_default())
-        } else {
-            major.to_string()
-        })
-    }
-}
-
-/// Directories where PostgreSQL server binaries usually live, newest version first.
-fn pg_bin_dirs() -> Vec<PathBuf> {
-    let mut versioned: Vec<(Vec<u32>, PathBuf)> = Vec::new();
-    for (parent, prefix) in [("/usr/lib/postgresql", ""), ("/usr", "pgsql-")] {
-        let Ok(entries) = std::fs::read_dir(parent) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(version) = name.strip_prefix(prefix) else {
-                continue;
-            };
-            let key: Vec<u32> = version.split('.').map_while(|p| p.parse().ok()).collect();
-            if !key.is_empty() {
-                versioned.push((key, entry.path().join("bin")));
-            }
-        }
-    }
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
-    let mut dirs: Vec<PathBuf> = versioned.into_iter().map(|(_, d)| d).collect();
-    dirs.push(PathBuf::from("/usr/local/pgsql/bin"));
-    dirs
-}
-
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Whether we run as root (then PostgreSQL's tools must run as another user).
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A command running `program` as the `postgres` OS user when `as_postgres`, else as us.
-fn as_pg_user(program: &Path, as_postgres: bool) -> Result<Command> {
-    if !as_postgres {
-        let mut cmd = Command::new(program);
-        cmd.current_dir("/");
-        return Ok(cmd);
-    }
-    let runuser = find_in_path("runuser").or_else(|| {
-        ["/sbin/runuser", "/usr/sbin/runuser"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| is_executable(p))
-    });
-    let mut cmd = match runuser {
-        Some(runuser) => {
-            let mut cmd = Command::new(runuser);
-            cmd.args(["-u", PG_OS_USER, "--"]).arg(program);
-            cmd
-        }
-        None => {
-            // `su USER -s /bin/sh -c 'exec "$0" "$@"' PROGRAM ARGS...` keeps the arguments whole.
-            let mut cmd = Command::new("su");
-            cmd.args([PG_OS_USER, "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\""])
-                .arg(program);
-            cmd
-        }
-    };
-    // The postgres user may not be allowed into our working directory.
-    cmd.current_dir("/");
-    Ok(cmd)
+/// The major version `initdb --version` reports (`15`, or `9.6` for old releases).
+fn major_version(tools: &ServerTools) -> Result<String> {
+    let out = run_captured(Command::new(&tools.initdb).arg("--version"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "initdb (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+    let version = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .ok_or_else(|| anyhow!("cannot read a version from `initdb --version`: {text:?}"))?;
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().unwrap_or_default();
+    Ok(if major == "9" {
+        format!("9.{}", parts.next().unwrap_or_default())
+    } else {
+        major.to_string()
+    })
 }
 
 fn run_captured(cmd: &mut Command) -> Result<Output> {
     cmd.stdin(Stdio::null())
         .output()
         .with_context(|| format!("could not run {}", crate::show(cmd)))
-}
-
-fn output_text(out: &Output) -> String {
-    let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !stdout.trim().is_empty() {
-        if !text.is_empty() {
-            text.push_str("; ");
-        }
-        text.push_str(stdout.trim());
-    }
-    if text.is_empty() {
-        text = format!("exited with {}", out.status);
-    }
-    text
 }
 
 /// Where the throwaway cluster may live: `<target>/pg-throwaway`, then the temp-dir fallback
@@ -559,7 +441,7 @@ impl Cluster {
         if !self.data.join("PG_VERSION").exists() {
             return Ok(false);
         }
-        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres)?;
+        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres);
         cmd.arg("-D").arg(&self.data).arg("status");
         // 0: running; 3: not running; 4: no valid data directory.
         Ok(run_captured(&mut cmd)?.status.success())
@@ -573,7 +455,7 @@ impl Cluster {
 
     /// Runs `initdb` unless a cluster of the same major version is already there.
     fn init_if_needed(&self) -> Result<()> {
-        let major = self.tools.major_version()?;
+        let major = major_version(&self.tools)?;
         let existing = std::fs::read_to_string(self.data.join("PG_VERSION")).ok();
         match existing.as_deref().map(str::trim) {
             Some(v) if v == major => return Ok(()),
@@ -593,7 +475,7 @@ impl Cluster {
             self.data.display(),
             self.tools.initdb.display()
         );
-        let mut cmd = as_pg_user(&self.tools.initdb, self.as_postgres)?;
+        let mut cmd = as_pg_user(&self.tools.initdb, self.as_postgres);
         cmd.arg("-D")
             .arg(&self.data)
             .args([
@@ -623,7 +505,7 @@ impl Cluster {
             );
             return Ok(());
         };
-        let mut cmd = as_pg_user(&openssl, self.as_postgres)?;
+        let mut cmd = as_pg_user(&openssl, self.as_postgres);
         cmd.args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
         ])
@@ -668,7 +550,7 @@ impl Cluster {
             // server.crt / server.key in the data directory are PostgreSQL's defaults
             options.push_str(" -c ssl=on");
         }
-        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres)?;
+        let mut cmd = as_pg_user(&self.tools.pg_ctl, self.as_postgres);
         cmd.arg("-D")
             .arg(&self.data)
             .arg("-l")
@@ -750,9 +632,7 @@ fn prepare_dir(dir: &Path, for_postgres: bool) -> Result<()> {
 
 /// Whether the `postgres` OS user can enter and write `dir` (every parent must be traversable).
 fn pg_user_can_write(dir: &Path) -> bool {
-    let Ok(mut cmd) = as_pg_user(Path::new("/bin/sh"), true) else {
-        return false;
-    };
+    let mut cmd = as_pg_user(Path::new("/bin/sh"), true);
     cmd.args(["-c", "cd \"$1\" && test -w .", "sh"])
         .arg(dir)
         .stdout(Stdio::null())

@@ -3,13 +3,18 @@
 //! This crate is the one place that links the destination crates (`use dest_postgres as _`),
 //! so their `inventory` registrations are in the binary.
 
+pub mod init;
 pub mod input;
+pub mod pipeline_cmd;
+pub mod progress;
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pipeline::{Pipeline, Resource};
+
+pub use crate::pipeline_cmd::{DestinationArgs, PipelineAction, PipelineArgs};
 
 // Link the destinations: without a use, the linker drops their registrations.
 use dest_postgres as _;
@@ -20,6 +25,26 @@ use dest_postgres as _;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print nothing but errors: no progress, no summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log what the pipeline does (`-v`: info, `-vv`: debug, `-vvv`: trace); `DLT_RS_LOG`
+    /// (a tracing filter) overrides it.
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+impl Cli {
+    /// The tracing filter `-v`/`-q` ask for.
+    pub fn log_level(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, 0) => "error",
+            (_, 0) => "warn",
+            (_, 1) => "info",
+            (_, 2) => "debug",
+            _ => "trace",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,35 +54,29 @@ pub enum Command {
     Load(LoadArgs),
     /// List the destinations this binary knows.
     Destinations,
-    /// Inspect or repair a pipeline's working folder.
+    /// Inspect a pipeline (working folder, dataset, last run), repair it, drop resources or
+    /// restore its state from the destination (dlt's `dlt pipeline`); `--list` lists them.
     Pipeline(PipelineArgs),
+    /// Make a Cargo project in the current folder that loads SOURCE into DESTINATION
+    /// (`dlt-rs init chess postgres`); `--list` shows the sources and destinations.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct PipelineArgs {
-    /// Pipeline name.
-    pub name: String,
-    /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
+pub struct InitArgs {
+    /// The source (`chess`).
+    #[arg(required_unless_present = "list")]
+    pub source: Option<String>,
+    /// The destination (`postgres`).
+    #[arg(required_unless_present = "list")]
+    pub destination: Option<String>,
+    /// List the known sources and destinations.
+    #[arg(long, short)]
+    pub list: bool,
+    /// The dlt-rs checkout to depend on by path (default: the one this binary was built
+    /// from, when it still exists; else crates.io versions).
     #[arg(long)]
-    pub pipelines_dir: Option<PathBuf>,
-    #[command(subcommand)]
-    pub action: PipelineAction,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PipelineAction {
-    /// List the packages: pending, loaded and aborted (with their failed jobs' errors).
-    Info,
-    /// Delete the packages not yet loaded, and the local state (the next run restores the
-    /// state of the last completed load from the destination). Rows a partly loaded package
-    /// already committed stay in the dataset, as with dlt.
-    DropPendingPackages,
-    /// Send an aborted package back to be loaded by the next run (after fixing the cause):
-    /// its failed jobs run again; the rows of its completed jobs stay loaded.
-    Retry {
-        /// The package's load id (from `info`).
-        load_id: String,
-    },
+    pub dlt_rs_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -113,8 +132,9 @@ pub struct LoadArgs {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Load(args) => load(args).await,
-        Command::Pipeline(args) => pipeline_command(args),
+        Command::Load(args) => load(args, cli.quiet).await,
+        Command::Pipeline(args) => pipeline_cmd::run(args, cli.verbose > 0).await,
+        Command::Init(args) => init_command(&args),
         Command::Destinations => {
             for name in dest_core::registry::names() {
                 let d = dest_core::registry::find(name)?;
@@ -125,48 +145,25 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn pipeline_command(a: PipelineArgs) -> Result<()> {
-    let folder = pipeline::PipelineFolder::open(&a.name, a.pipelines_dir.as_deref())?;
-    match a.action {
-        PipelineAction::Info => {
-            let packages = folder.packages()?;
-            if packages.is_empty() {
-                println!("pipeline {}: no packages", a.name);
-            }
-            for p in packages {
-                let stage = match p.stage {
-                    pipeline::PackageStage::Extracted => "pending (extracted)",
-                    pipeline::PackageStage::Normalized => "pending (normalized)",
-                    pipeline::PackageStage::Loaded => "loaded",
-                    pipeline::PackageStage::Aborted => "aborted",
-                };
-                println!("{}\t{stage}", p.load_id);
-                for (job, error) in p.failed_jobs {
-                    println!("  failed job {job}: {}", error.trim());
-                }
-            }
-        }
-        PipelineAction::DropPendingPackages => {
-            let dropped = folder.drop_pending_packages()?;
-            println!(
-                "pipeline {}: dropped {} pending package(s){}",
-                a.name,
-                dropped.len(),
-                match dropped.is_empty() {
-                    true => String::new(),
-                    false => format!(": {}", dropped.join(", ")),
-                }
-            );
-        }
-        PipelineAction::Retry { load_id } => {
-            folder.retry(&load_id)?;
-            println!(
-                "pipeline {}: package {load_id} will be loaded again by the next run \
-                 (`dlt-rs load` with the same arguments finishes it without reading the files again)",
-                a.name
-            );
-        }
+fn init_command(args: &InitArgs) -> Result<()> {
+    let (Some(source), Some(destination)) = (&args.source, &args.destination) else {
+        print!("{}", init::list());
+        return Ok(());
+    };
+    if args.list {
+        print!("{}", init::list());
+        return Ok(());
     }
+    let dir = std::env::current_dir().context("reading the current folder")?;
+    let files = init::init(source, destination, &dir, args.dlt_rs_path.as_deref())?;
+    println!(
+        "made a {source} → {destination} project in {}:",
+        dir.display()
+    );
+    for f in files {
+        println!("  {}", f.strip_prefix(&dir).unwrap_or(&f).display());
+    }
+    println!("next: put the credentials into .dlt/secrets.toml (see README.md), then `cargo run`");
     Ok(())
 }
 
@@ -209,7 +206,7 @@ fn input_id(a: &LoadArgs) -> Result<String> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-async fn load(a: LoadArgs) -> Result<()> {
+async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
     let (disposition, strategy) = match (&a.merge_strategy, &a.replace_strategy) {
         (Some(_), Some(_)) => bail!("--merge-strategy and --replace-strategy exclude each other"),
         (Some(m), None) => ("merge", Some(m.as_str())),
@@ -247,7 +244,10 @@ async fn load(a: LoadArgs) -> Result<()> {
     }
     let mut p = builder.build()?;
     let id = input_id(&a)?;
-    let info = match p.run_input(vec![resource], &id).await {
+    let display = progress::Display::start(p.progress(), progress::Mode::detect(quiet));
+    let result = p.run_input(vec![resource], &id).await;
+    display.finish().await;
+    let info = match result {
         Ok(info) => info,
         Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
             let dir = a
@@ -264,6 +264,8 @@ async fn load(a: LoadArgs) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    println!("{info}");
+    if !quiet {
+        println!("{info}");
+    }
     Ok(())
 }

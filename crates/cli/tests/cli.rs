@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 
 use test_support::{connect, fresh_schema, pg_url, query_rows};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
+mod common;
+use common::*;
 
 /// Every case of the corpus: its `expected/*.json` files.
 fn cases(shared: &Path) -> Vec<String> {
@@ -39,41 +40,6 @@ fn shared_dir() -> PathBuf {
         root.display()
     );
     root
-}
-
-/// Runs the binary in an isolated folder: no `.dlt/` files, no inherited dlt variables.
-fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env_remove("DLT_DATA_DIR");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("DESTINATION__") || k.starts_with("CREDENTIALS") || k.starts_with("LOAD__")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.output().expect("the dlt-rs binary runs")
-}
-
-fn load_args<'a>(file: &'a str, dataset: &'a str, url: &'a str, pipes: &'a str) -> Vec<&'a str> {
-    vec![
-        "load",
-        file,
-        "--destination",
-        "postgres",
-        "--credentials",
-        url,
-        "--pipeline",
-        dataset,
-        "--pipelines-dir",
-        pipes,
-        "--dataset",
-        dataset,
-        "--table",
-        "items",
-    ]
 }
 
 #[test]
@@ -293,65 +259,6 @@ async fn credentials_from_the_environment_and_workers_from_config_toml() {
     assert_eq!(n, [[Some("1".to_string())]]);
 }
 
-/// Runs `dlt-rs load` on `rows` (JSON Lines) as a child process.
-fn spawn_load(dir: &Path, ds: &str, rows: &str, extra: &[&str]) -> std::process::Child {
-    let file = dir.join(format!("in{}.jsonl", rows.len()));
-    std::fs::write(&file, rows).unwrap();
-    let url = pg_url();
-    let pipes = dir.join("pipes");
-    let (f, p) = (
-        file.to_string_lossy().to_string(),
-        pipes.to_string_lossy().to_string(),
-    );
-    let mut args = load_args(&f, ds, &url, &p);
-    args.extend_from_slice(extra);
-    Command::new(BIN)
-        .args(&args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("dlt-rs starts")
-}
-
-fn finish(child: std::process::Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits until some backend waits for a lock on a table of schema `ds` (bounded).
-async fn wait_for_blocked_loader(db: &tokio_postgres::Client, ds: &str) {
-    let sql = format!(
-        "select count(*)::text from pg_locks l join pg_class c on c.oid = l.relation \
-         join pg_namespace n on n.oid = c.relnamespace where not l.granted and n.nspname = '{ds}'"
-    );
-    for _ in 0..600 {
-        if query_rows(db, &sql).await != [[Some("0".to_string())]] {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the loader never reached the locked table");
-}
-
-async fn contents(db: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    query_rows(db, sql)
-        .await
-        .into_iter()
-        .map(|r| {
-            r.into_iter()
-                .map(|v| v.unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
 #[allow(clippy::too_many_arguments)]
 /// Kills the loader while its transaction waits on a lock the test holds on `locked`,
 /// checks that `check` still shows `before`, then re-runs and checks `after`.
@@ -511,9 +418,15 @@ async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
     let rows: String = (1..=3000)
         .map(|i| format!("{{\"id\": {i}, \"kids\": [{i}, {}]}}\n", i + 1))
         .collect();
-    let cases: [(&str, &str, &[&str]); 4] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         ("job-committed", "false", &[]),
         ("session-committed", "true", &[]),
+        ("load-recorded", "true", &[]),
+        (
+            "load-recorded",
+            "false",
+            &["--write-disposition", "merge", "--primary-key", "id"],
+        ),
         (
             "job-committed",
             "false",
@@ -570,6 +483,12 @@ async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
         )
         .await;
         assert_eq!(counts, ["3000 3000 6000"], "case {i}: {point} {extra:?}");
+        let loads = contents(
+            &db,
+            &format!("select count(*) || ' ' || count(distinct load_id) from {ds}._dlt_loads"),
+        )
+        .await;
+        assert_eq!(loads, ["1 1"], "case {i}: {point} {extra:?}");
     }
 }
 
@@ -1059,4 +978,50 @@ async fn failed_packages_are_listed_retried_and_dropped_from_the_command_line() 
     let dropped = pipeline(&["drop-pending-packages"]);
     assert!(dropped.contains("dropped 1 pending package"), "{dropped}");
     assert!(!pipeline(&["info"]).contains("pending"));
+}
+
+/// A run ends with a summary (steps with their times, rows per table, jobs); `--quiet`
+/// prints nothing; `-v` logs what the pipeline does.
+#[tokio::test]
+async fn a_run_ends_with_a_summary_and_quiet_prints_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::summary_and_quiet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(&file, "{\"id\": 1, \"tags\": [\"a\", \"b\"]}\n{\"id\": 2}\n").unwrap();
+    let (url, f, p) = (
+        pg_url(),
+        file.to_string_lossy().to_string(),
+        dir.path().join("pipes").to_string_lossy().to_string(),
+    );
+    let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("1 package(s) loaded into dataset"), "{summary}");
+    assert!(summary.contains("(postgres)"), "{summary}");
+    assert!(summary.contains("steps: extract+normalize"), "{summary}");
+    assert!(summary.contains("2 item(s) extracted"), "{summary}");
+    assert!(summary.contains("    items: 2 row(s)"), "{summary}");
+    assert!(summary.contains("    items__tags: 2 row(s)"), "{summary}");
+    assert!(summary.contains("job(s), no failed jobs"), "{summary}");
+
+    std::fs::write(&file, "{\"id\": 3}\n").unwrap();
+    let mut args = load_args(&f, &ds, &url, &p);
+    args.push("--quiet");
+    let out = dlt_rs(&args, dir.path());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    std::fs::write(&file, "{\"id\": 4}\n").unwrap();
+    let mut args = load_args(&f, &ds, &url, &p);
+    args.push("-v");
+    let out = dlt_rs(&args, dir.path());
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("INFO") && log.contains("loaded"), "{log}");
+    assert_eq!(
+        contents(&db, &format!("select count(*)::text from {ds}.items")).await,
+        ["4"]
+    );
 }

@@ -151,6 +151,18 @@ pub trait Destination: fmt::Debug + Send + Sync {
     fn workers(&self) -> usize;
     /// Connects to the destination for loading into `dataset`.
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>>;
+
+    /// The dbt profile output that makes dbt work in `dataset` of this destination (its
+    /// `schema`), with the destination's credentials; secrets go in
+    /// [`secrets`](crate::DbtProfile::secrets), never in its `fields`. Destinations dbt cannot
+    /// run on keep this default: [`Error::Unsupported`](crate::Error::Unsupported).
+    fn dbt_profile(&self, _dataset: &str) -> Result<crate::DbtProfile> {
+        Err(crate::Error::Unsupported {
+            destination: self.name().to_string(),
+            what: "running dbt".into(),
+            hint: None,
+        })
+    }
 }
 
 /// A connected destination for one dataset. Methods take `&self` and may run concurrently
@@ -201,6 +213,33 @@ pub trait LoadClient: Send + Sync {
     /// has no such sessions (the pipeline then loads after normalizing).
     async fn session(&self) -> Result<Option<Box<dyn LoadSession>>> {
         Ok(None)
+    }
+    /// The number of rows of each of `tables` in the dataset, in the order given; `None`
+    /// for a table the dataset does not have. For inspection (`dlt-rs pipeline NAME show`).
+    async fn table_row_counts(&self, _tables: &[String]) -> Result<Vec<(String, Option<u64>)>> {
+        Err(unsupported("counting the rows of tables"))
+    }
+    /// The newest `limit` completed loads recorded in the dataset (`_dlt_loads`), newest
+    /// first: `(load_id, status, inserted_at)`. None when the dataset has no loads table.
+    async fn recent_loads(&self, _limit: usize) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+        Err(unsupported("listing the loads of a dataset"))
+    }
+    /// Drops `tables` from the dataset and from the staging dataset (missing tables are
+    /// skipped) and deletes every stored version of schema `schema_name` (`_dlt_version`),
+    /// as dlt's `pipeline drop` does: the tables are created again by the next load, whose
+    /// schema is stored anew. One transaction where the destination has transactional DDL.
+    async fn drop_tables(&self, _tables: &[String], _schema_name: &str) -> Result<()> {
+        Err(unsupported("dropping tables"))
+    }
+}
+
+/// The error of a [`LoadClient`] method a destination does not implement (the client does
+/// not know its destination's registry name: the caller fills `destination` in).
+fn unsupported(what: &str) -> crate::Error {
+    crate::Error::Unsupported {
+        destination: String::new(),
+        what: what.into(),
+        hint: None,
     }
 }
 

@@ -11,6 +11,7 @@
 //! destination by name.
 
 pub mod config;
+mod dbt;
 mod destination;
 mod disposition;
 mod error;
@@ -19,6 +20,7 @@ pub mod registry;
 mod schema;
 mod value;
 
+pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
     Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome, LoadClient, LoadJob,
     LoadSession, StoredSchema, StoredState,

@@ -255,7 +255,7 @@ impl PostgresCredentials {
         })
     }
 
-    /// `sslmode` (default `prefer`, as libpq) and `sslrootcert`.
+    /// `sslmode` (default `prefer`, as libpq), `sslrootcert`, `sslcert` and `sslkey`.
     ///
     /// # Errors
     /// [`Error::Config`] for an unknown `sslmode`.
@@ -273,11 +273,17 @@ impl PostgresCredentials {
                 )))
             }
         };
-        let root_cert = self
-            .query
-            .get("sslrootcert")
-            .map(|p| std::path::PathBuf::from(p.trim()));
-        Ok(TlsSettings { mode, root_cert })
+        let path = |key: &str| {
+            self.query
+                .get(key)
+                .map(|p| std::path::PathBuf::from(p.trim()))
+        };
+        Ok(TlsSettings {
+            mode,
+            root_cert: path("sslrootcert"),
+            client_cert: path("sslcert"),
+            client_key: path("sslkey"),
+        })
     }
 
     /// The tokio-postgres configuration: host, port, user, password, database,
@@ -286,12 +292,13 @@ impl PostgresCredentials {
     /// parameters tokio-postgres knows (`keepalives`, `keepalives_idle`, `target_session_attrs`,
     /// `channel_binding`, `hostaddr`, `tcp_user_timeout`, ...).
     ///
-    /// TLS follows `sslmode` and `sslrootcert` ([`crate::tls`], see [`Self::tls_settings`]);
-    /// client certificates (`sslcert`, `sslkey`, ...) are an error unless `sslmode=disable`.
+    /// TLS follows `sslmode`, `sslrootcert`, `sslcert` and `sslkey` ([`crate::tls`], see
+    /// [`Self::tls_settings`]); the other `ssl*` parameters (`sslpassword`, `sslcrl`, ...)
+    /// are an error unless `sslmode=disable`.
     /// `client_encoding` must be UTF-8: the driver speaks nothing else.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for client certificates, GSSAPI encryption, a non-UTF-8 client
+    /// [`Error::Unsupported`] for the other `ssl*` parameters, GSSAPI encryption, a non-UTF-8 client
     /// encoding or a parameter tokio-postgres does not know (naming it); [`Error::Config`]
     /// for an invalid value or a parameter in `query` that duplicates a credentials field.
     pub fn to_pg_config(&self) -> Result<tokio_postgres::Config> {
@@ -310,7 +317,7 @@ impl PostgresCredentials {
                     ssl_disabled = tls.mode == TlsMode::Disable;
                     ssl_mode = tls.ssl_mode();
                 }
-                "sslrootcert" => {}
+                "sslrootcert" | "sslcert" | "sslkey" => {}
                 "application_name" => application_name = Some(value),
                 "fallback_application_name" => fallback_application_name = Some(value),
                 "options" => options = Some(value),
@@ -354,8 +361,9 @@ impl PostgresCredentials {
                     destination: DESTINATION.into(),
                     what: format!("connection parameter `{param}`"),
                     hint: Some(
-                        "TLS works with `sslmode` and `sslrootcert`; client certificates and \
-                         the other `ssl*` parameters are not supported yet"
+                        "TLS works with `sslmode`, `sslrootcert`, `sslcert` and `sslkey`; the \
+                         other `ssl*` parameters (encrypted keys, revocation lists) are not \
+                         supported yet"
                             .into(),
                     ),
                 });
@@ -1368,8 +1376,12 @@ mod tests {
         let e = with("sslmode", "bogus").unwrap_err().to_string();
         assert!(e.contains("bogus") && e.contains("verify-full"), "{e}");
         assert!(with("sslrootcert", "/ca.pem").is_ok());
-        let e = with("sslcert", "/client.pem").unwrap_err().to_string();
-        assert!(e.contains("sslcert") && e.contains("not supported"), "{e}");
+        assert!(with("sslcert", "/client.pem").is_ok());
+        let e = with("sslpassword", "x").unwrap_err().to_string();
+        assert!(
+            e.contains("sslpassword") && e.contains("not supported"),
+            "{e}"
+        );
         let e = with("passfile", "/x").unwrap_err();
         assert!(matches!(e, Error::Unsupported { .. }), "{e}");
         assert!(e.to_string().contains("`passfile`"), "{e}");

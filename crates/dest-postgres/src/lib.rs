@@ -13,6 +13,7 @@ mod bound;
 mod client;
 mod config;
 mod csv;
+mod dbt;
 mod follow_up;
 mod insert_values;
 mod ledger;
@@ -157,5 +158,9 @@ impl Destination for Postgres {
             staging: self.staging_name(&dataset.name),
             settings: self.settings.clone(),
         }))
+    }
+
+    fn dbt_profile(&self, dataset: &str) -> Result<dest_core::DbtProfile> {
+        dbt::profile(&self.credentials, dataset)
     }
 }

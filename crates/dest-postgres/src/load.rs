@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dest_core::{
     Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession, LoadTarget, Result, Schema,
     StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
@@ -387,10 +388,13 @@ impl LoadClient for PostgresClient {
     }
 
     async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()> {
+        // once per load id: a crash after this commit runs it again (the package is still
+        // pending locally), and the row must not be doubled
+        let loads = qualified(&self.dataset, LOADS_TABLE);
         let sql = format!(
-            "INSERT INTO {}(\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \"schema_version_hash\") \
-             VALUES ($1, $2, 0, now(), $3)",
-            qualified(&self.dataset, LOADS_TABLE)
+            "INSERT INTO {loads}(\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \"schema_version_hash\") \
+             SELECT $1::varchar, $2::varchar, 0, now(), $3::varchar \
+             WHERE NOT EXISTS (SELECT 1 FROM {loads} WHERE \"load_id\" = $1::varchar AND \"status\" = 0)"
         );
         let client = self.pool.get().await?;
         client
@@ -471,6 +475,121 @@ impl LoadClient for PostgresClient {
             })
         })
         .transpose()
+    }
+
+    async fn table_row_counts(&self, tables: &[String]) -> Result<Vec<(String, Option<u64>)>> {
+        let ctx = format!("counting the rows of tables in `{}`", self.dataset);
+        let client = self.pool.get().await?;
+        let existing: HashSet<String> = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = $1 AND table_name = ANY($2)",
+                &[&self.dataset, &tables],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| db_err(&ctx, e))?;
+        let mut out = Vec::with_capacity(tables.len());
+        for t in tables {
+            if !existing.contains(t) {
+                out.push((t.clone(), None));
+                continue;
+            }
+            let sql = format!("SELECT count(*) FROM {}", qualified(&self.dataset, t));
+            let row = client
+                .query_one(&sql, &[])
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
+            let n: i64 = row.try_get(0).map_err(|e| db_err(&ctx, e))?;
+            out.push((t.clone(), Some(u64::try_from(n).unwrap_or(0))));
+        }
+        self.pool.put(client);
+        Ok(out)
+    }
+
+    async fn recent_loads(&self, limit: usize) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+        let ctx = format!("reading the loads of `{}`", self.dataset);
+        let sql = format!(
+            "SELECT \"load_id\"::text, \"status\", \
+             (extract(epoch FROM \"inserted_at\") * 1000000)::int8 \
+             FROM {} ORDER BY \"inserted_at\" DESC, \"load_id\" DESC LIMIT $1",
+            qualified(&self.dataset, LOADS_TABLE)
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.pool.get().await?;
+        let rows = match client.query(&sql, &[&limit]).await {
+            Ok(rows) => rows,
+            Err(e) if missing_relation(&e) => Vec::new(),
+            Err(e) => return Err(db_err(&ctx, e)),
+        };
+        self.pool.put(client);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let micros: i64 = r.try_get(2).map_err(|e| db_err(&ctx, e))?;
+            let inserted_at = DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+                Error::Internal(format!("{ctx}: inserted_at out of range ({micros} µs)"))
+            })?;
+            out.push((
+                r.try_get(0).map_err(|e| db_err(&ctx, e))?,
+                r.try_get(1).map_err(|e| db_err(&ctx, e))?,
+                inserted_at,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Drops `tables` from the dataset and staging and deletes the stored versions of
+    /// `schema_name` from both `_dlt_version` tables (the dataset's and staging's: a version
+    /// still stored would make the next `update_schema` skip creating the tables again), in
+    /// one transaction holding the datasets' migration locks.
+    async fn drop_tables(&self, tables: &[String], schema_name: &str) -> Result<()> {
+        let ctx = format!("dropping tables in `{}`", self.dataset);
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
+        let datasets = [self.dataset.as_str(), self.staging.as_str()];
+        for ds in datasets {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&ds])
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
+        }
+        let versioned: Vec<String> = tx
+            .query(
+                "SELECT table_schema::text FROM information_schema.tables \
+                 WHERE table_schema = ANY($1) AND table_name = $2",
+                &[&&datasets[..], &VERSION_TABLE],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| db_err(&ctx, e))?;
+        let mut statements = Vec::new();
+        for t in tables {
+            for ds in datasets {
+                statements.push(format!("DROP TABLE IF EXISTS {}", qualified(ds, t)));
+            }
+        }
+        if !statements.is_empty() {
+            tx.batch_execute(&statements.join(";\n"))
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
+        }
+        for ds in &versioned {
+            let sql = format!(
+                "DELETE FROM {} WHERE \"schema_name\" = $1",
+                qualified(ds, VERSION_TABLE)
+            );
+            tx.execute(&sql, &[&schema_name])
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
+        }
+        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
+        self.pool.put(client);
+        Ok(())
     }
 }
 

@@ -9,8 +9,12 @@
 //! | `verify-ca` | yes | signed by a certificate in `sslrootcert` |
 //! | `verify-full` | yes | as `verify-ca`, and issued for the host connected to |
 //!
-//! `sslrootcert` (a PEM file) defaults to `~/.postgresql/root.crt`, as in libpq. Client
-//! certificates (`sslcert`, `sslkey`) are not supported yet. Unlike OpenSSL, rustls refuses
+//! `sslrootcert` (a PEM file) defaults to `~/.postgresql/root.crt`, as in libpq. A client
+//! certificate (`sslcert`, a PEM chain, and `sslkey`, its unencrypted PEM key: PKCS#8,
+//! PKCS#1 or SEC1) is sent when the server asks for one, for `cert` authentication;
+//! without `sslcert`, `~/.postgresql/postgresql.crt` and `.key` are used when they exist,
+//! as in libpq. Encrypted keys (`sslpassword`) are not supported, and unlike libpq the key
+//! file's permissions are not checked. Unlike OpenSSL, rustls refuses
 //! a server certificate that is itself marked as a CA (the default of `openssl req -x509`)
 //! when it checks the chain: give the server a certificate signed by a CA, or one made
 //! with `basicConstraints=CA:FALSE` (as `cargo xtask`'s throwaway cluster does).
@@ -24,7 +28,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_postgres::config::SslMode;
 
 /// How a connection uses TLS.
@@ -37,12 +41,17 @@ pub enum TlsMode {
     VerifyFull,
 }
 
-/// `sslmode` with the root certificates to check the server against.
+/// `sslmode` with the root certificates to check the server against, and the client
+/// certificate to show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
     pub mode: TlsMode,
     /// `sslrootcert`, when given.
     pub root_cert: Option<PathBuf>,
+    /// `sslcert`, when given.
+    pub client_cert: Option<PathBuf>,
+    /// `sslkey`, when given.
+    pub client_key: Option<PathBuf>,
 }
 
 impl TlsSettings {
@@ -75,13 +84,73 @@ impl TlsSettings {
             chain,
             check_name,
         });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("TLS: {e}")))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let config = match self.client_identity()? {
+            Some((chain, key, cert_file)) => {
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    Error::Config(format!(
+                        "TLS: the client certificate {} and its key do not go together: {e}",
+                        cert_file.display()
+                    ))
+                })?
+            }
+            None => builder.with_no_client_auth(),
+        };
         Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+    }
+
+    /// The client certificate chain and key: `sslcert`/`sslkey`, else libpq's defaults
+    /// `~/.postgresql/postgresql.crt`/`.key` when the certificate exists.
+    fn client_identity(
+        &self,
+    ) -> Result<
+        Option<(
+            Vec<CertificateDer<'static>>,
+            PrivateKeyDer<'static>,
+            PathBuf,
+        )>,
+    > {
+        let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
+        let cert_file = match (&self.client_cert, &home) {
+            (Some(given), _) => given.clone(),
+            (None, Some(dir)) if dir.join("postgresql.crt").is_file() => dir.join("postgresql.crt"),
+            (None, _) => return Ok(None),
+        };
+        let key_file = match (&self.client_key, &home) {
+            (Some(given), _) => given.clone(),
+            (None, Some(dir)) => dir.join("postgresql.key"),
+            (None, None) => {
+                return Err(Error::Config(format!(
+                    "TLS: the client certificate {} needs its key: set `sslkey`",
+                    cert_file.display()
+                )))
+            }
+        };
+        let chain = CertificateDer::pem_file_iter(&cert_file)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| {
+                Error::Config(format!(
+                    "TLS: cannot read the client certificate `sslcert` = {}: {e}",
+                    cert_file.display()
+                ))
+            })?;
+        if chain.is_empty() {
+            return Err(Error::Config(format!(
+                "TLS: {} holds no PEM certificate",
+                cert_file.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(&key_file).map_err(|e| {
+            Error::Config(format!(
+                "TLS: cannot read the client key `sslkey` = {} (an unencrypted PEM key): {e}",
+                key_file.display()
+            ))
+        })?;
+        Ok(Some((chain, key, cert_file)))
     }
 }
 
@@ -321,6 +390,173 @@ mod tests {
             match (&got, &want) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{url}"),
                 (Err(e), Err(part)) => assert!(e.contains(part), "{url}: {e}"),
+                _ => panic!("{url}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// Runs `openssl` in `dir`; panics with its output when it fails.
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the certificate test needs `openssl` (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A P-256 key and a certificate for `cn` signed by `ca.crt`/`ca.key` in `dir`.
+    fn issue(dir: &std::path::Path, name: &str, cn: &str, ext: &str) {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &crt,
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+
+    /// `cert` authentication: a private cluster that admits `postgres` only with a client
+    /// certificate signed by its CA. `sslcert`/`sslkey` get in; no certificate, a
+    /// certificate for another user, or a missing key file do not, each saying why.
+    #[tokio::test]
+    async fn a_client_certificate_logs_in_where_the_server_demands_one() {
+        let certs = tempfile::tempdir().unwrap();
+        let dir = certs.path();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=dlt-rs test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ],
+        );
+        let server_ext = "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
+                          extendedKeyUsage=serverAuth\n";
+        let client_ext = "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n";
+        issue(dir, "server", "localhost", server_ext);
+        issue(dir, "client", "postgres", client_ext);
+        issue(dir, "other", "someone_else", client_ext);
+
+        let cluster = test_support::cluster::Cluster::start(
+            &[
+                "ssl = on",
+                "ssl_cert_file = 'server.crt'",
+                "ssl_key_file = 'server.key'",
+                "ssl_ca_file = 'ca.crt'",
+            ],
+            |data| {
+                for f in ["server.crt", "server.key", "ca.crt"] {
+                    std::fs::copy(dir.join(f), data.join(f)).unwrap();
+                }
+                std::fs::write(
+                    data.join("pg_hba.conf"),
+                    "local all all trust\nhostssl all all 127.0.0.1/32 cert\n\
+                     hostssl all all ::1/128 cert\n",
+                )
+                .unwrap();
+            },
+        );
+        let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let at = |query: String| {
+            format!(
+                "postgresql://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}{query}",
+                cluster.port(),
+                file("ca.crt")
+            )
+        };
+        let cases: Vec<(String, Result<bool, String>)> = vec![
+            (
+                at(format!(
+                    "&sslcert={}&sslkey={}",
+                    file("client.crt"),
+                    file("client.key")
+                )),
+                Ok(true),
+            ),
+            (at(String::new()), Err("certificate".into())),
+            (
+                at(format!(
+                    "&sslcert={}&sslkey={}",
+                    file("other.crt"),
+                    file("other.key")
+                )),
+                Err("postgres".into()),
+            ),
+            (
+                at(format!(
+                    "&sslcert={}&sslkey={}",
+                    file("client.crt"),
+                    file("nokey.key")
+                )),
+                Err("nokey.key".into()),
+            ),
+            (
+                at(format!(
+                    "&sslcert={}&sslkey={}",
+                    file("client.crt"),
+                    file("other.key")
+                )),
+                Err("do not go together".into()),
+            ),
+        ];
+        for (url, want) in cases {
+            let got = connect(&url).await;
+            match (&got, &want) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{url}"),
+                (Err(e), Err(part)) => assert!(e.contains(part.as_str()), "{url}: {e}"),
                 _ => panic!("{url}: got {got:?}, want {want:?}"),
             }
         }

@@ -14,4 +14,4 @@ pub mod ids;
 pub mod naming;
 mod relational;
 
-pub use relational::{NormalizeError, Normalizer, ResourceHints, Row, RowSink};
+pub use relational::{KeyCollision, NormalizeError, Normalizer, ResourceHints, Row, RowSink};

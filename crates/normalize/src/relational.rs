@@ -1,7 +1,7 @@
 //! dlt's relational normalizer: one JSON item in, rows of the root table and its nested
 //! tables out, with the schema evolved on the way.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -126,9 +126,26 @@ pub struct Normalizer {
     roots: HashMap<String, RootSettings>,
     /// raw key -> normalized name (keys repeat in every item; hashed with Fx, not SipHash:
     /// these are not attacker-sensitive lookups)
-    key_cache: FxHashMap<String, Arc<str>>,
+    key_cache: FxHashMap<String, (Arc<str>, bool)>,
     changed: bool,
+    /// The item being flattened has a key that may collide with another one: renamed by
+    /// normalization, or holding the `__` separator.
+    suspect_keys: bool,
+    /// Columns that two keys of one item normalized to (the last value won), not yet
+    /// taken by [`Normalizer::take_collisions`].
+    collisions: BTreeSet<KeyCollision>,
 }
+
+/// Two keys of one item that became the same column (`"A b"` and `"a_b"`, or `{"a": {"b"}}`
+/// and `"a__b"`): the last value is kept, as dlt does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyCollision {
+    pub table: String,
+    pub column: String,
+}
+
+/// At most this many collisions are kept between two [`Normalizer::take_collisions`].
+const MAX_COLLISIONS: usize = 100;
 
 impl Normalizer {
     /// `max_identifier_length` comes from the destination's capabilities.
@@ -140,6 +157,8 @@ impl Normalizer {
             roots: HashMap::new(),
             key_cache: FxHashMap::default(),
             changed: false,
+            suspect_keys: false,
+            collisions: BTreeSet::new(),
         }
     }
 
@@ -149,6 +168,12 @@ impl Normalizer {
 
     pub fn into_schema(self) -> Schema {
         self.schema
+    }
+
+    /// The columns two keys of one item normalized to since the last call (the last value
+    /// was kept), for the caller to warn about.
+    pub fn take_collisions(&mut self) -> Vec<KeyCollision> {
+        std::mem::take(&mut self.collisions).into_iter().collect()
     }
 
     /// Whether the schema changed (tables, columns or hints) since this normalizer began.
@@ -336,6 +361,9 @@ impl Normalizer {
             &mut scalars,
             &mut lists,
         );
+        if std::mem::take(&mut self.suspect_keys) {
+            self.note_collisions(table, &scalars, &lists);
+        }
 
         let row_id = match (parent, given_id) {
             (_, Some(id)) => id,
@@ -482,7 +510,8 @@ impl Normalizer {
             if path.is_empty() && k == C_DLT_ID {
                 continue;
             }
-            let norm = self.key(&k);
+            let (norm, suspect) = self.key(&k);
+            self.suspect_keys |= suspect;
             let col_name: Arc<str> = if path.is_empty() {
                 norm.clone()
             } else {
@@ -530,15 +559,36 @@ impl Normalizer {
             .is_some_and(|c| c.data_type == Some(DataType::Json))
     }
 
-    fn key(&mut self, raw: &str) -> Arc<str> {
+    /// The normalized key, and whether it may collide with another key of its item.
+    fn key(&mut self, raw: &str) -> (Arc<str>, bool) {
         if let Some(n) = self.key_cache.get(raw) {
             return n.clone();
         }
         let n: Arc<str> = normalize_key(raw, self.max_len).into();
+        let suspect = *n != *raw || raw.contains("__");
         if self.key_cache.len() < 100_000 {
-            self.key_cache.insert(raw.to_string(), n.clone());
+            self.key_cache.insert(raw.to_string(), (n.clone(), suspect));
         }
-        n
+        (n, suspect)
+    }
+
+    /// Records the columns and nested tables that several keys of one item became.
+    fn note_collisions(
+        &mut self,
+        table: &str,
+        scalars: &[(Arc<str>, Json)],
+        lists: &[(String, Vec<Json>)],
+    ) {
+        let columns = duplicates(scalars.iter().map(|(n, _)| &**n));
+        let nested = duplicates(lists.iter().map(|(n, _)| n.as_str()));
+        for name in columns.into_iter().chain(nested) {
+            if self.collisions.len() < MAX_COLLISIONS {
+                self.collisions.insert(KeyCollision {
+                    table: table.to_string(),
+                    column: name.to_string(),
+                });
+            }
+        }
     }
 
     fn ensure_nested_table(&mut self, name: &str, parent: &str) {
@@ -689,6 +739,12 @@ fn table_of_mut<'a>(
 /// A new data column: nullable, no hints.
 fn default_column(name: &str, ty: DataType) -> Column {
     Column::new(name, ty)
+}
+
+/// The names that occur more than once.
+fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    names.filter(|n| !seen.insert(n)).collect()
 }
 
 /// dlt's default hints for its system columns.

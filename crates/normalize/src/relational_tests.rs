@@ -213,3 +213,30 @@ fn scd2_adds_validity_columns_and_hashes_the_row() {
         "#]],
     );
 }
+
+#[test]
+fn keys_that_become_one_column_are_reported_once() {
+    let mut n = Normalizer::new(Schema::new("s"), "1700000000.000001", 63);
+    let root = n.apply_hints(&ResourceHints::new("t")).unwrap();
+    let mut sink = Collect::default();
+    let items = [
+        json!({"A b": 1, "a_b": 2, "x": {"y": 1}, "x__y": 2, "l": [1], "L": [2], "ok": 1}),
+        json!({"A b": 3, "a_b": 4}),
+        // a column and a nested table of one name do not collide; nor does a key alone
+        json!({"CamelCase": [1], "camel_case": 1}),
+        json!({"Other Key": 1}),
+    ];
+    for item in items {
+        n.normalize_item(&root, item, &mut sink).unwrap();
+    }
+    let found: Vec<String> = n
+        .take_collisions()
+        .into_iter()
+        .map(|c| format!("{}.{}", c.table, c.column))
+        .collect();
+    assert_eq!(found, ["t.a_b", "t.l", "t.x__y"]);
+    assert!(n.take_collisions().is_empty());
+    // the last value wins, as in dlt
+    let (_, first) = &sink.0[0];
+    assert!(format!("{first:?}").contains("Int(2)"));
+}

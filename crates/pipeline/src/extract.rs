@@ -19,6 +19,7 @@ use normalize::ResourceHints;
 use serde::{Deserialize, Serialize};
 
 use crate::incremental::state_path;
+use crate::progress::Progress as RunProgress;
 use crate::resource::{Items, Resource};
 use crate::state::PipelineState;
 use crate::storage::{io_err, rename, write_atomic, Storage, EXTRACTED, EXTRACT_NEW};
@@ -231,10 +232,11 @@ pub(crate) async fn extract(
     source: &str,
     live: Option<&LiveSink>,
     input_id: Option<&str>,
+    progress: &RunProgress,
 ) -> Result<u64, PipelineError> {
     let dir = storage.package(EXTRACT_NEW, load_id);
     let result = extract_into(
-        &dir, load_id, created_at, resources, state, source, live, input_id,
+        &dir, load_id, created_at, resources, state, source, live, input_id, progress,
     )
     .await;
     match result {
@@ -262,7 +264,9 @@ async fn extract_into(
     source: &str,
     live: Option<&LiveSink>,
     input_id: Option<&str>,
+    progress: &RunProgress,
 ) -> Result<(u64, Manifest), PipelineError> {
+    let mut json = Vec::new();
     let items_dir = dir.join("items");
     fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
     let mut specs = Vec::with_capacity(resources.len());
@@ -312,46 +316,51 @@ async fn extract_into(
         };
         let mut seen = 0u64;
         // `raw`: the item's JSON text when the source gave it (written as is)
-        let mut write = |item: Option<serde_json::Value>,
-                         raw: Option<&[u8]>|
-         -> Result<(), PipelineError> {
-            seen += 1;
-            if let Some(run) = cursor.as_mut() {
-                let parsed;
-                let value = match (&item, raw) {
-                    (Some(v), _) => v,
-                    (None, Some(bytes)) => {
-                        parsed = serde_json::from_slice(bytes).map_err(|e| {
-                            PipelineError::Extract(crate::ItemError {
-                                source_name: format!("resource `{table}`"),
-                                position: format!("item {seen}"),
-                                message: format!("malformed JSON: {e}"),
-                            })
+        let mut write =
+            |item: Option<serde_json::Value>, raw: Option<&[u8]>| -> Result<(), PipelineError> {
+                seen += 1;
+                if let Some(run) = cursor.as_mut() {
+                    let parsed;
+                    let value = match (&item, raw) {
+                        (Some(v), _) => v,
+                        (None, Some(bytes)) => {
+                            parsed = serde_json::from_slice(bytes).map_err(|e| {
+                                PipelineError::Extract(crate::ItemError {
+                                    source_name: format!("resource `{table}`"),
+                                    position: format!("item {seen}"),
+                                    message: format!("malformed JSON: {e}"),
+                                })
+                            })?;
+                            &parsed
+                        }
+                        (None, None) => return Ok(()),
+                    };
+                    if !run
+                        .keep(value)
+                        .map_err(|e| cursor_error(&table, seen, &e))?
+                    {
+                        return Ok(());
+                    }
+                }
+                let bytes = match (raw, &item) {
+                    (Some(bytes), _) => bytes,
+                    (None, Some(v)) => {
+                        json.clear();
+                        serde_json::to_writer(&mut json, v).map_err(|e| {
+                            PipelineError::Internal(format!("serializing an item: {e}"))
                         })?;
-                        &parsed
+                        &json[..]
                     }
                     (None, None) => return Ok(()),
                 };
-                if !run
-                    .keep(value)
-                    .map_err(|e| cursor_error(&table, seen, &e))?
-                {
-                    return Ok(());
-                }
-            }
-            match (raw, &item) {
-                (Some(bytes), _) => out
-                    .write_all(bytes)
-                    .map_err(io_err("writing an items file", &path))?,
-                (None, Some(v)) => serde_json::to_writer(&mut out, v)
-                    .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?,
-                (None, None) => return Ok(()),
-            }
-            out.write_all(b"\n")
-                .map_err(io_err("writing an items file", &path))?;
-            count += 1;
-            Ok(())
-        };
+                out.write_all(bytes)
+                    .map_err(io_err("writing an items file", &path))?;
+                progress.item(bytes.len() as u64 + 1);
+                out.write_all(b"\n")
+                    .map_err(io_err("writing an items file", &path))?;
+                count += 1;
+                Ok(())
+            };
         match r.items {
             Items::Iter(iter) => {
                 for item in iter {

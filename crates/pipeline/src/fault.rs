@@ -2,7 +2,8 @@
 //! aborts (as a `kill -9` would stop it) when it reaches that point. Points:
 //! `job-committed` (a job's rows committed, its file not yet moved to `completed_jobs`) and
 //! `session-committed` (a load session committed while normalizing, its files not yet
-//! moved). Without the variable a point costs one comparison.
+//! moved), `load-recorded` (the load recorded in `_dlt_loads`, the package not yet moved
+//! to `loaded`). Without the variable a point costs one comparison.
 
 use std::sync::OnceLock;
 

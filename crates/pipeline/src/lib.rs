@@ -23,10 +23,12 @@ mod incremental;
 mod load;
 mod local;
 mod normalize;
+mod progress;
 mod resource;
 mod state;
 mod storage;
 mod stream;
+mod trace;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -44,10 +46,16 @@ pub use crate::incremental::{
     state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
     LastValueFunc, OnMissing,
 };
-pub use crate::local::{PackageStage, PackageStatus, PipelineFolder};
+pub use crate::local::{
+    DatasetOverview, DropInfo, DropPlan, ExtractedResource, FailedJob, JobInfo, JobState,
+    LoadRecord, PackageDetail, PackageStage, PackageStatus, PipelineFolder, PipelineList,
+    SchemaUpdate, SyncInfo, SyncPlan, TableRows,
+};
+pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
+pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
 
 /// Job files are split past this size by default (dlt has no default). Small enough that
 /// loading starts soon after normalizing does and the last file (loaded after normalize
@@ -102,6 +110,18 @@ pub enum PipelineError {
     Internal(String),
 }
 
+impl PipelineError {
+    /// Whether running the same step again may succeed: the destination's error was
+    /// transient (connection lost, server restarting, deadlock, ...).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PipelineError::Load { source, .. } => source.is_transient(),
+            PipelineError::Destination(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
 impl From<ItemError> for PipelineError {
     fn from(e: ItemError) -> Self {
         PipelineError::Extract(e)
@@ -130,6 +150,10 @@ pub struct PackageInfo {
     pub rows_streamed: u64,
     /// Tables that had jobs.
     pub tables: Vec<String>,
+    /// Job files loaded (also those loaded while normalizing).
+    pub jobs: u64,
+    /// Rows per table (the system table `_dlt_pipeline_state` included).
+    pub table_rows: std::collections::BTreeMap<String, u64>,
 }
 
 /// What a run did.
@@ -140,23 +164,53 @@ pub struct LoadInfo {
     /// Items extracted in this run.
     pub items: u64,
     pub packages: Vec<PackageInfo>,
+    /// The destination's name.
+    pub destination: String,
+    /// The run's steps (`normalize` for packages an earlier run left, `extract+normalize`,
+    /// `load`) and their seconds.
+    pub steps: Vec<(String, f64)>,
 }
 
+/// dlt's load info, shorter: packages, steps with their times, and per package its jobs
+/// and the rows of each table.
 impl fmt::Display for LoadInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: f64 = self.steps.iter().map(|(_, s)| s).sum();
         write!(
             f,
-            "pipeline {} loaded {} package(s) into dataset {}",
+            "pipeline {}: {} package(s) loaded into dataset {}{} in {total:.2} s",
             self.pipeline_name,
             self.packages.len(),
-            self.dataset_name
+            self.dataset_name,
+            if self.destination.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.destination)
+            },
         )?;
+        if !self.steps.is_empty() {
+            let steps: Vec<String> = self
+                .steps
+                .iter()
+                .map(|(name, s)| format!("{name} {s:.2} s"))
+                .collect();
+            write!(f, "\n  steps: {}", steps.join(", "))?;
+        }
+        if self.items > 0 {
+            write!(f, "\n  {} item(s) extracted", self.items)?;
+        }
         for p in &self.packages {
             if p.tables.is_empty() {
                 write!(f, "\n  load {}: nothing new", p.load_id)?;
-            } else {
-                let tables = p.tables.join(", ");
-                write!(f, "\n  load {}: {} rows into {tables}", p.load_id, p.rows)?;
+                continue;
+            }
+            write!(
+                f,
+                "\n  load {}: {} row(s) in {} job(s), no failed jobs",
+                p.load_id, p.rows, p.jobs
+            )?;
+            for (table, rows) in &p.table_rows {
+                write!(f, "\n    {table}: {rows} row(s)")?;
             }
         }
         Ok(())
@@ -283,6 +337,7 @@ impl PipelineBuilder {
                 format: file_format,
                 max_identifier_length: max,
                 file_max_bytes,
+                progress: Arc::new(Progress::default()),
             },
             restore_from_destination: self.restore_from_destination,
             overlap,
@@ -388,10 +443,16 @@ impl Pipeline {
             .join(format!("{}.schema.json", self.schema_name))
     }
 
+    /// The live counters of this pipeline's runs (items extracted, rows normalized, rows
+    /// loaded, the stage), for a progress display that polls them from another task.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.normalize.progress.clone()
+    }
+
     /// Extracts, normalizes and loads `resources`. Packages left pending by an earlier run
     /// that died are finished first.
     pub async fn run(&mut self, resources: Vec<Resource>) -> Result<LoadInfo, PipelineError> {
-        self.run_inner(resources, None).await
+        self.run_traced(resources, None).await
     }
 
     /// As [`Pipeline::run`], for an input that can be identified (files: their paths, sizes
@@ -404,7 +465,7 @@ impl Pipeline {
         resources: Vec<Resource>,
         input_id: &str,
     ) -> Result<LoadInfo, PipelineError> {
-        self.run_inner(resources, Some(input_id)).await
+        self.run_traced(resources, Some(input_id)).await
     }
 
     async fn run_inner(
@@ -413,6 +474,8 @@ impl Pipeline {
         input_id: Option<&str>,
     ) -> Result<LoadInfo, PipelineError> {
         let _lock = self.lock().await?;
+        let progress = self.normalize.progress.clone();
+        progress.reset();
         self.storage.discard_incomplete()?;
         let mut resources = resources;
         if let Some(id) = input_id {
@@ -443,12 +506,16 @@ impl Pipeline {
         // attempt and no second connect timeout)
         let mut connect_error: Option<PipelineError> = None;
         for id in self.storage.packages(EXTRACTED)? {
+            trace::step("normalize");
+            progress.set_stage(Stage::Pending);
             schema = self
                 .normalize(&id, schema, &mut client, &mut streamed, &mut connect_error)
                 .await?;
         }
 
         if !resources.is_empty() {
+            trace::step("extract+normalize");
+            progress.set_stage(Stage::Extract);
             let load_id = next_load_id(state.local.last_load_id.as_deref());
             let created_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -478,14 +545,18 @@ impl Pipeline {
             if let Some(e) = connect_error.take() {
                 return Err(e);
             }
+            trace::step("load");
+            progress.set_stage(Stage::Load);
             let c = self.client(&mut client).await?;
             let workers = self.destination.workers();
             let t0 = std::time::Instant::now();
             let done = streamed.remove(&id).unwrap_or_default();
-            let p = load::load_package(&self.storage, c, &id, workers, done).await?;
+            let p = load::load_package_retrying(&self.storage, c, &id, workers, done, &progress)
+                .await?;
             tracing::info!(load_id = %id, rows = p.rows, seconds = t0.elapsed().as_secs_f64(), "loaded");
             info.packages.push(p);
         }
+        progress.set_stage(Stage::Done);
         Ok(info)
     }
 
@@ -607,6 +678,7 @@ impl Pipeline {
                 &self.schema_name,
                 None,
                 input_id,
+                &self.normalize.progress,
             )
             .await?;
             tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted");
@@ -636,6 +708,7 @@ impl Pipeline {
                 created_at.to_string(),
                 self.schema_name.clone(),
             );
+            let progress = self.normalize.progress.clone();
             let mut state = next.clone();
             let input_id = input_id.map(str::to_string);
             let handle = tokio::runtime::Handle::current();
@@ -650,6 +723,7 @@ impl Pipeline {
                     &source,
                     Some(&sink),
                     input_id.as_deref(),
+                    &progress,
                 ));
                 drop(sink);
                 (r, state)
@@ -818,6 +892,12 @@ impl Pipeline {
             .await
             .map_err(|e| PipelineError::Internal(format!("lock task: {e}")))?
             .map_err(io_err("locking the pipeline", &self.storage.lock_path()))
+    }
+
+    /// The destination the pipeline loads to, configured (for tools that reuse its
+    /// configuration, such as the dbt runner).
+    pub fn destination(&self) -> &dyn Destination {
+        self.destination.as_ref()
     }
 }
 

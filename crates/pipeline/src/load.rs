@@ -20,7 +20,8 @@ use dest_core::{
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::normalize::{PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_SCHEMA};
+use crate::normalize::{PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_ROWS, PACKAGE_SCHEMA};
+use crate::progress::Progress;
 use crate::storage::{
     io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, FAILED_JOBS,
     LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
@@ -29,6 +30,44 @@ use crate::{PackageInfo, PipelineError};
 
 /// How often a job that failed transiently is tried again before the load stops.
 const MAX_ATTEMPTS: u32 = 5;
+
+/// How often a package whose load failed transiently (after its jobs' own retries: the
+/// server restarting, the connection lost during the schema migration or the follow-up)
+/// is loaded again before the run stops and leaves it for the next run.
+const MAX_PACKAGE_ATTEMPTS: u32 = 5;
+
+/// [`load_package`], run again with backoff while it fails transiently. Loading a package
+/// again is safe: completed jobs are not run again and the destination's ledger skips the
+/// jobs whose commit landed.
+pub(crate) async fn load_package_retrying(
+    storage: &Storage,
+    client: Arc<dyn LoadClient>,
+    load_id: &str,
+    workers: usize,
+    streamed: crate::stream::Streamed,
+    progress: &Arc<Progress>,
+) -> Result<PackageInfo, PipelineError> {
+    let mut attempt = 0;
+    loop {
+        let attempt_result = load_package(
+            storage,
+            client.clone(),
+            load_id,
+            workers,
+            streamed.clone(),
+            progress,
+        )
+        .await;
+        match attempt_result {
+            Err(e) if e.is_transient() && attempt + 1 < MAX_PACKAGE_ATTEMPTS => {
+                tracing::warn!(load_id, error = %e, "the load failed transiently, loading the package again");
+                tokio::time::sleep(backoff(attempt + 1)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Reads the schema stored in a normalized package.
 pub(crate) fn package_schema(dir: &Path) -> Result<Schema, PipelineError> {
@@ -70,6 +109,7 @@ pub(crate) async fn load_package(
     load_id: &str,
     workers: usize,
     streamed: crate::stream::Streamed,
+    progress: &Arc<Progress>,
 ) -> Result<PackageInfo, PipelineError> {
     let dir = storage.package(NORMALIZED, load_id);
     let schema = package_schema(&dir)?;
@@ -218,12 +258,16 @@ pub(crate) async fn load_package(
         let client = client.clone();
         let dir = dir.clone();
         let load_id = load_id.to_string();
+        let progress = progress.clone();
         set.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .map_err(|_| PipelineError::Internal("load worker pool closed".into()))?;
-            run_unit(&dir, client.as_ref(), &load_id, unit).await
+            let jobs = unit.jobs.len() as u64;
+            let rows = run_unit(&dir, client.as_ref(), &load_id, unit).await?;
+            progress.loaded(jobs, rows);
+            Ok(rows)
         });
     }
     let rows_streamed = streamed.rows;
@@ -273,18 +317,31 @@ pub(crate) async fn load_package(
         }
     }
     client.complete_load(load_id, &schema).await?;
+    crate::fault::point("load-recorded");
     if let Err(e) = client.forget_jobs(load_id).await {
         // harmless: the rows of a complete package are never read again
         tracing::warn!(load_id, error = %e, "could not clean the job ledger");
     }
     write_atomic(&dir.join("package_completed.json"), b"\"loaded\"")?;
+    let jobs = list_names(&dir.join(COMPLETED_JOBS), false)?.len() as u64;
+    let table_rows = package_rows(&dir);
     rename(&dir, &storage.package(LOADED, load_id))?;
     Ok(PackageInfo {
         load_id: load_id.to_string(),
         rows,
         rows_streamed,
         tables: job_tables.into_iter().collect(),
+        jobs,
+        table_rows,
     })
+}
+
+/// The rows per table normalize counted (empty for packages of older versions).
+fn package_rows(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    fs::read(dir.join(PACKAGE_ROWS))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 /// The root tables of the package's resources (absent in packages of older versions).

@@ -17,6 +17,7 @@ use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE
 use normalize::{Normalizer, Row, RowSink};
 
 use crate::extract::{Live, Manifest, ResourceSpec, MANIFEST};
+use crate::progress::Progress;
 use crate::state::{PipelineState, STATE_ENGINE_VERSION};
 use crate::storage::{
     io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED,
@@ -30,6 +31,8 @@ pub(crate) const PACKAGE_SCHEMA: &str = "schema.json";
 pub(crate) const PACKAGE_CHAINS: &str = "chains.json";
 /// The package's creation time (RFC 3339), the boundary for scd2.
 pub(crate) const PACKAGE_CREATED: &str = "created_at";
+/// The rows the package holds per table (`{"table": rows}`), for the run's summary.
+pub(crate) const PACKAGE_ROWS: &str = "rows.json";
 
 /// How packages are normalized.
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub(crate) struct NormalizeOptions {
     /// A table's job file is closed and the next one started past this size, so several
     /// load workers can load one table (dlt's `data_writer.file_max_bytes`).
     pub file_max_bytes: u64,
+    /// The pipeline's live counters (shared by all stages).
+    pub progress: Arc<Progress>,
 }
 
 /// Normalizes extracted package `load_id` against `schema`; returns the evolved schema.
@@ -113,7 +118,12 @@ fn normalize_into(
     fs::create_dir_all(&jobs_dir).map_err(io_err("creating a package", &jobs_dir))?;
 
     let mut normalizer = Normalizer::new(schema, load_id, opts.max_identifier_length);
-    let mut sink = JobFiles::new(jobs_dir, opts.format.clone(), opts.file_max_bytes);
+    let mut sink = JobFiles::new(
+        jobs_dir,
+        opts.format.clone(),
+        opts.file_max_bytes,
+        opts.progress.clone(),
+    );
     let manifest = match input {
         Input::Package => {
             let manifest_path = src.join(MANIFEST);
@@ -177,6 +187,9 @@ fn normalize_into(
     if !sink.ready.is_empty() {
         ready(&sink.ready, &schema);
     }
+    let bytes = serde_json::to_vec(&sink.table_rows)
+        .map_err(|e| PipelineError::Internal(format!("serializing row counts: {e}")))?;
+    write_atomic(&dst.join(PACKAGE_ROWS), &bytes)?;
     schema.bump_version();
     finish_package(dst, schema, &manifest)
 }
@@ -212,6 +225,15 @@ fn normalize_items(
             ready(&sink.ready, normalizer.schema());
             sink.ready.clear();
         }
+    }
+    for c in normalizer.take_collisions() {
+        tracing::warn!(
+            "resource `{}`: several keys of one item became `{}` of table `{}`; the last \
+             value was kept, as dlt does (rename the keys at the source to keep both)",
+            spec.table_name,
+            c.column,
+            c.table
+        );
     }
     Ok(())
 }
@@ -323,6 +345,19 @@ struct OpenJob {
     width: usize,
 }
 
+/// A job writer's error, with the job file's path when it is the file's IO that failed (the
+/// writer knows only the table).
+fn on_job_file(path: &Path) -> impl FnOnce(dest_core::Error) -> PipelineError + '_ {
+    move |e| match e {
+        dest_core::Error::Io { source, .. } => PipelineError::Io {
+            context: "writing a job file",
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other.into(),
+    }
+}
+
 /// One open job file per table; implements [`RowSink`].
 struct JobFiles {
     dir: PathBuf,
@@ -332,10 +367,18 @@ struct JobFiles {
     row: Vec<Value>,
     /// Job files completed since the caller last looked.
     ready: Vec<String>,
+    progress: Arc<Progress>,
+    /// Rows written per table.
+    table_rows: std::collections::BTreeMap<String, u64>,
 }
 
 impl JobFiles {
-    fn new(dir: PathBuf, format: Arc<dyn FileFormat>, max_bytes: u64) -> Self {
+    fn new(
+        dir: PathBuf,
+        format: Arc<dyn FileFormat>,
+        max_bytes: u64,
+        progress: Arc<Progress>,
+    ) -> Self {
         JobFiles {
             dir,
             format,
@@ -343,6 +386,8 @@ impl JobFiles {
             open: HashMap::new(),
             row: Vec::new(),
             ready: Vec::new(),
+            progress,
+            table_rows: Default::default(),
         }
     }
 
@@ -368,6 +413,7 @@ impl JobFiles {
             written: written.clone(),
         });
         let writer = self.format.writer(&table.name, &columns, out)?;
+        self.progress.job_file(&table.name);
         Ok(OpenJob {
             writer,
             written,
@@ -379,7 +425,7 @@ impl JobFiles {
     }
 
     fn close(&mut self, job: OpenJob) -> Result<(), PipelineError> {
-        let mut out = job.writer.finish()?;
+        let mut out = job.writer.finish().map_err(on_job_file(&job.path))?;
         out.flush()
             .map_err(io_err("writing a job file", &job.path))?;
         drop(out);
@@ -437,7 +483,16 @@ impl JobFiles {
                 self.row[*pos] = v;
             }
         }
-        job.writer.write_row(&self.row)?;
+        job.writer
+            .write_row(&self.row)
+            .map_err(on_job_file(&job.path))?;
+        self.progress.row();
+        match self.table_rows.get_mut(&table.name) {
+            Some(n) => *n += 1,
+            None => {
+                self.table_rows.insert(table.name.clone(), 1);
+            }
+        }
         Ok(())
     }
 

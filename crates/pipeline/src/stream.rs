@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::normalize::{normalize_unpublished, publish, Input, NormalizeOptions};
+use crate::progress::Progress;
 use crate::storage::{
     io_err, rename, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED, NEW_JOBS, NORMALIZED,
     NORMALIZE_NEW,
@@ -37,7 +38,7 @@ use crate::storage::{
 use crate::PipelineError;
 
 /// What the sessions of one package loaded and committed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Streamed {
     /// Roots of staged chains whose staging tables hold all of the package's rows.
     pub staged_roots: HashSet<String>,
@@ -138,7 +139,10 @@ pub(crate) async fn normalize_and_load(
         let session = sessions.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let (client, dir, id) = (client.clone(), jobs_dir.clone(), load_id.to_string());
-            tasks.push(tokio::spawn(load_chain(client, dir, id, root, plan, rx)));
+            let progress = opts.progress.clone();
+            tasks.push(tokio::spawn(load_chain(
+                client, dir, id, root, plan, rx, progress,
+            )));
             tx
         });
         let _ = session.send(ready);
@@ -190,15 +194,19 @@ pub(crate) async fn normalize_and_load(
     let mut streamed = Streamed::default();
     let mut incomplete: HashSet<String> = HashSet::new();
     for o in outcomes {
+        // rolled back: the load step loads these files again
+        let unloaded = (o.files.len() as u64, o.rows);
         let session = match o.session {
             Some(session) if !o.failed => session,
             _ => {
+                opts.progress.unloaded(unloaded.0, unloaded.1);
                 incomplete.insert(o.root);
                 continue;
             }
         };
         if let Err(e) = session.commit().await {
             tracing::debug!(root = %o.root, error = %e, "a streamed chain falls back to the load step");
+            opts.progress.unloaded(unloaded.0, unloaded.1);
             incomplete.insert(o.root);
             continue;
         }
@@ -258,6 +266,7 @@ async fn load_chain(
     root: String,
     plan: ChainPlan,
     mut files: mpsc::UnboundedReceiver<Ready>,
+    progress: Arc<Progress>,
 ) -> ChainOutcome {
     let mut o = ChainOutcome {
         root,
@@ -273,10 +282,14 @@ async fn load_chain(
         if o.failed {
             continue;
         }
-        if let Err(e) = load_one(client.as_ref(), &jobs_dir, &load_id, &mut o, ready).await {
-            tracing::debug!(root = %o.root, error = %e, "a streamed chain falls back to the load step");
-            o.failed = true;
-            o.session = None;
+        let before = o.rows;
+        match load_one(client.as_ref(), &jobs_dir, &load_id, &mut o, ready).await {
+            Ok(()) => progress.loaded(1, o.rows - before),
+            Err(e) => {
+                tracing::debug!(root = %o.root, error = %e, "a streamed chain falls back to the load step");
+                o.failed = true;
+                o.session = None;
+            }
         }
     }
     o

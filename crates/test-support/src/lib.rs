@@ -19,6 +19,8 @@
 //! }
 //! ```
 
+pub mod cluster;
+
 use sha3::{Digest, Sha3_256};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -82,8 +84,13 @@ pub fn redact_url(url: &str) -> String {
 /// When no server answers or the login fails, with a message saying how to get a server; and
 /// when called outside a tokio runtime. Database tests never skip silently.
 pub async fn connect() -> Client {
-    let url = pg_url();
-    match tokio_postgres::connect(&url, NoTls).await {
+    connect_to(&pg_url()).await
+}
+
+/// Connects to `url` (another server than [`pg_url`], such as a private [`cluster::Cluster`]);
+/// panics like [`connect`].
+pub async fn connect_to(url: &str) -> Client {
+    match tokio_postgres::connect(url, NoTls).await {
         Ok((client, connection)) => {
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
@@ -95,7 +102,7 @@ pub async fn connect() -> Client {
         Err(e) => panic!(
             "no PostgreSQL at {}: {}. Run the tests with `cargo xtask test`, which finds or \
              starts one, or set {URL_ENV}",
-            redact_url(&url),
+            redact_url(url),
             error_chain(&e)
         ),
     }

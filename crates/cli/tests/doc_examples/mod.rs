@@ -1,0 +1,28 @@
+//! The Rust examples of the user documentation, compiled as part of the docs test.
+//!
+//! Each file holds one example between a `// doc:start` and a `// doc:end` line; the doc
+//! that shows it has the same text in a ```` ```rust file=crates/cli/tests/doc_examples/NAME.rs ````
+//! block (`crates/cli/tests/docs.rs` checks they are equal, then calls the file's `run`).
+
+pub mod configuration_in_code;
+pub mod postgres_timestamps;
+pub mod write_dispositions_in_code;
+
+/// An example's entry point: its `main`.
+pub type Example = fn() -> anyhow::Result<()>;
+
+/// Every example, by the path the docs name it with.
+pub const EXAMPLES: &[(&str, Example)] = &[
+    (
+        "crates/cli/tests/doc_examples/configuration_in_code.rs",
+        configuration_in_code::run,
+    ),
+    (
+        "crates/cli/tests/doc_examples/postgres_timestamps.rs",
+        postgres_timestamps::run,
+    ),
+    (
+        "crates/cli/tests/doc_examples/write_dispositions_in_code.rs",
+        write_dispositions_in_code::run,
+    ),
+];

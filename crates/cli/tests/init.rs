@@ -1,0 +1,160 @@
+//! `dlt-rs init chess postgres` in an empty folder, then `cargo run` of the project it made
+//! against the local chess.com fixture server, then `dlt-rs pipeline chess show`: the
+//! user's path of dlt's PostgreSQL guide, end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+use source_chess::fixture::FixtureServer;
+use test_support::{connect, pg_url};
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The target folder the test binaries were built in (`.../target`).
+fn target_dir() -> PathBuf {
+    let bin = Path::new(BIN);
+    // target/<profile>/dlt-rs
+    bin.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+#[test]
+fn init_lists_sources_and_registered_destinations() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dlt_rs(&["init", "--list"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("chess"), "{listed}");
+    assert!(listed.contains("postgres"), "{listed}");
+
+    let out = dlt_rs(&["init", "nope", "postgres"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown source `nope`"),
+        "{}",
+        text(&out)
+    );
+    let out = dlt_rs(&["init", "chess", "nowhere"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out).contains("nowhere"), "{}", text(&out));
+}
+
+#[test]
+fn init_writes_the_project_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dlt_rs(&["init", "chess", "postgres"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    for f in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        ".dlt/config.toml",
+        ".dlt/secrets.toml",
+        ".gitignore",
+        "README.md",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let secrets = std::fs::read_to_string(dir.path().join(".dlt/secrets.toml")).unwrap();
+    assert!(
+        secrets.contains("[destination.postgres.credentials]"),
+        "{secrets}"
+    );
+    let ignore = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == ".dlt/secrets.toml"), "{ignore}");
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(
+        readme.contains("ALTER DATABASE dlt_data OWNER TO loader"),
+        "{readme}"
+    );
+
+    // a second init touches nothing
+    std::fs::write(dir.path().join("src/main.rs"), "// mine").unwrap();
+    let out = dlt_rs(&["init", "chess", "postgres"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already exist"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+        "// mine"
+    );
+}
+
+/// The issue's "done when": init, `cargo run` against the fixture server, `pipeline show`.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_chess_then_cargo_run_loads_players_and_games_and_show_lists_them() {
+    let db = connect().await;
+    db.batch_execute(
+        "drop schema if exists chess_players_games_data cascade; \
+         drop schema if exists chess_players_games_data_staging cascade",
+    )
+    .await
+    .unwrap();
+    let fixture = FixtureServer::start().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("my-chess");
+    std::fs::create_dir(&project).unwrap();
+    let out = dlt_rs(&["init", "chess", "postgres"], &project);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // the user's cargo, with the user's toolchain and registry, building into a target
+    // folder kept between test runs
+    let real_home = std::env::var_os("HOME").unwrap_or_default();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .unwrap_or_else(|| Path::new(&real_home).join(".cargo").into_os_string());
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .unwrap_or_else(|| Path::new(&real_home).join(".rustup").into_os_string());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["run", "--quiet"])
+        .current_dir(&project)
+        .env("HOME", home.path())
+        .env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup_home)
+        .env("CARGO_TARGET_DIR", target_dir().join("init-project"))
+        .env("SOURCES__CHESS__BASE_URL", fixture.url())
+        .env("SOURCES__CHESS__PLAYERS", "ferris_rook,ada_knight")
+        .env("SOURCES__CHESS__START_MONTH", "2023/12")
+        .env("SOURCES__CHESS__END_MONTH", "2024/02")
+        .env("DESTINATION__POSTGRES__CREDENTIALS", pg_url())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo run: {}", text(&out));
+
+    let counts = contents(
+        &db,
+        "select (select count(*) from chess_players_games_data.players_profiles) || ' ' || \
+         (select count(*) from chess_players_games_data.players_games)",
+    )
+    .await;
+    assert_eq!(counts, ["2 11"]);
+
+    let out = Command::new(BIN)
+        .args(["pipeline", "chess", "show"])
+        .current_dir(&project)
+        .env("HOME", home.path())
+        .env("DESTINATION__POSTGRES__CREDENTIALS", pg_url())
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let row = |table: &str| {
+        shown
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("no line for {table}: {shown}"))
+            .to_string()
+    };
+    assert!(row("players_profiles").contains('2'), "{shown}");
+    assert!(row("players_games").contains("11"), "{shown}");
+}

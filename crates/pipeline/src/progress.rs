@@ -1,0 +1,174 @@
+//! Live counters of a pipeline's work, for progress displays ([`Pipeline::progress`]).
+//!
+//! The stages update them as they go (relaxed atomics: a few per item or row, nothing
+//! else); a display reads a [`ProgressSnapshot`] whenever it likes, from any thread. The
+//! counters cover the current run and are reset when a run starts.
+//!
+//! [`Pipeline::progress`]: crate::Pipeline::progress
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+/// The stage a run is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Idle,
+    /// Finishing packages an earlier run left pending.
+    Pending,
+    /// Extracting (normalizing, and loading while normalizing, at the same time when
+    /// `[load] overlap` is on).
+    Extract,
+    /// Loading normalized packages.
+    Load,
+    Done,
+}
+
+impl Stage {
+    fn from_u8(v: u8) -> Stage {
+        match v {
+            1 => Stage::Pending,
+            2 => Stage::Extract,
+            3 => Stage::Load,
+            4 => Stage::Done,
+            _ => Stage::Idle,
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct Progress {
+    stage: AtomicU8,
+    items: AtomicU64,
+    items_bytes: AtomicU64,
+    rows: AtomicU64,
+    job_files: AtomicU64,
+    tables: Mutex<BTreeSet<String>>,
+    loaded_rows: AtomicU64,
+    loaded_jobs: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressSnapshot {
+    pub stage: Stage,
+    /// Items extracted, and the bytes of their JSON.
+    pub items: u64,
+    pub items_bytes: u64,
+    /// Rows normalized (all tables), job files completed, tables that received rows.
+    pub rows: u64,
+    pub job_files: u64,
+    pub tables: usize,
+    /// Rows and job files loaded into the destination (committed or in an open load
+    /// transaction).
+    pub loaded_rows: u64,
+    pub loaded_jobs: u64,
+}
+
+impl Progress {
+    /// The counters now.
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProgressSnapshot {
+            stage: Stage::from_u8(self.stage.load(Ordering::Relaxed)),
+            items: get(&self.items),
+            items_bytes: get(&self.items_bytes),
+            rows: get(&self.rows),
+            job_files: get(&self.job_files),
+            tables: self.tables.lock().map(|t| t.len()).unwrap_or(0),
+            loaded_rows: get(&self.loaded_rows),
+            loaded_jobs: get(&self.loaded_jobs),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for a in [
+            &self.items,
+            &self.items_bytes,
+            &self.rows,
+            &self.job_files,
+            &self.loaded_rows,
+            &self.loaded_jobs,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+        if let Ok(mut t) = self.tables.lock() {
+            t.clear();
+        }
+        self.set_stage(Stage::Idle);
+    }
+
+    pub(crate) fn set_stage(&self, stage: Stage) {
+        self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn item(&self, bytes: u64) {
+        self.items.fetch_add(1, Ordering::Relaxed);
+        self.items_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn row(&self) {
+        self.rows.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A job file of `table` was started.
+    pub(crate) fn job_file(&self, table: &str) {
+        self.job_files.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut t) = self.tables.lock() {
+            if !t.contains(table) {
+                t.insert(table.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn loaded(&self, jobs: u64, rows: u64) {
+        self.loaded_jobs.fetch_add(jobs, Ordering::Relaxed);
+        self.loaded_rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Jobs counted by [`Progress::loaded`] whose transaction was rolled back.
+    pub(crate) fn unloaded(&self, jobs: u64, rows: u64) {
+        let sub = |a: &AtomicU64, n: u64| {
+            let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+        };
+        sub(&self.loaded_jobs, jobs);
+        sub(&self.loaded_rows, rows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_resets() {
+        let p = Progress::default();
+        p.set_stage(Stage::Extract);
+        p.item(10);
+        p.item(5);
+        p.row();
+        p.job_file("a");
+        p.job_file("a");
+        p.job_file("b");
+        p.loaded(2, 7);
+        let s = p.snapshot();
+        assert_eq!(
+            (
+                s.stage,
+                s.items,
+                s.items_bytes,
+                s.rows,
+                s.job_files,
+                s.tables
+            ),
+            (Stage::Extract, 2, 15, 1, 3, 2)
+        );
+        assert_eq!((s.loaded_jobs, s.loaded_rows), (2, 7));
+        p.reset();
+        assert_eq!(p.snapshot().items, 0);
+        assert_eq!(p.snapshot().stage, Stage::Idle);
+    }
+}
