@@ -6,8 +6,10 @@
 //! 4. load it with `examples/library_pipeline` into dataset `e2e_lib`, then with
 //!    `dlt-rs load` into dataset `e2e_cli` (table `events`), each after dropping its schemas and
 //!    deleting `<target>/e2e/pipelines`;
-//! 5. print every table of both datasets with its row count and fail unless both hold the same
-//!    tables with the same counts and `events` holds one row per generated record.
+//! 5. load it with `dlt-rs load --destination sqlite` into dataset `e2e_sqlite` of
+//!    `<target>/e2e/sqlite/e2e.db` (the dataset is the attached file `e2e__e2e_sqlite.db`);
+//! 6. print every table of the three datasets with its row count and fail unless all hold the
+//!    same tables with the same counts and `events` holds one row per generated record.
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
@@ -23,6 +25,7 @@ const DEFAULT_SEED: u64 = 20_240_301;
 const LIB_DATASET: &str = "e2e_lib";
 const CLI_DATASET: &str = "e2e_cli";
 const CLI_PIPELINE: &str = "e2e_cli";
+const SQLITE_DATASET: &str = "e2e_sqlite";
 const ROOT_TABLE: &str = "events";
 
 struct Options {
@@ -144,18 +147,44 @@ pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         .current_dir(root);
     let cli_run = load("command line", &psql, url, CLI_DATASET, &pipelines, cli)?;
 
+    let sqlite_dir = work.join("sqlite");
+    if sqlite_dir.exists() {
+        std::fs::remove_dir_all(&sqlite_dir)
+            .with_context(|| format!("could not delete {}", sqlite_dir.display()))?;
+    }
+    std::fs::create_dir_all(&sqlite_dir)
+        .with_context(|| format!("could not create {}", sqlite_dir.display()))?;
+    let mut sqlite = Command::new(release.join("dlt-rs"));
+    sqlite
+        .arg("load")
+        .arg(&input)
+        .args(["--destination", "sqlite", "--credentials"])
+        .arg(sqlite_dir.join("e2e.db"))
+        .args(["--pipeline", SQLITE_DATASET])
+        .arg("--pipelines-dir")
+        .arg(&pipelines)
+        .args(["--dataset", SQLITE_DATASET, "--table", ROOT_TABLE])
+        .current_dir(root);
+    let sqlite_run = run_timed("command line into SQLite", sqlite);
+
     let lib_tables = table_counts(&psql, url, LIB_DATASET)?;
     let cli_tables = table_counts(&psql, url, CLI_DATASET)?;
+    let sqlite_tables = sqlite_table_counts(&sqlite_dir.join(format!("e2e__{SQLITE_DATASET}.db")))?;
     print_tables(LIB_DATASET, &lib_tables);
     print_tables(CLI_DATASET, &cli_tables);
+    print_tables(SQLITE_DATASET, &sqlite_tables);
 
     let mut problems = Vec::new();
-    for run in [&lib_run, &cli_run] {
+    for run in [&lib_run, &cli_run, &sqlite_run] {
         if !run.ok {
             problems.push(format!("the {} load failed", run.label));
         }
     }
-    for (dataset, tables) in [(LIB_DATASET, &lib_tables), (CLI_DATASET, &cli_tables)] {
+    for (dataset, tables) in [
+        (LIB_DATASET, &lib_tables),
+        (CLI_DATASET, &cli_tables),
+        (SQLITE_DATASET, &sqlite_tables),
+    ] {
         match tables.get(ROOT_TABLE) {
             Some(&n) if n == options.rows as i64 => {}
             Some(&n) => problems.push(format!(
@@ -165,7 +194,14 @@ pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
             None => problems.push(format!("{dataset} has no table {ROOT_TABLE}")),
         }
     }
-    problems.extend(compare(&lib_tables, &cli_tables));
+    problems.extend(compare(
+        (LIB_DATASET, &lib_tables),
+        (CLI_DATASET, &cli_tables),
+    ));
+    problems.extend(compare(
+        (CLI_DATASET, &without_system_tables(&cli_tables)),
+        (SQLITE_DATASET, &without_system_tables(&sqlite_tables)),
+    ));
 
     println!();
     println!("timings:");
@@ -177,7 +213,7 @@ pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         options.rows,
         secs(generate_time)
     );
-    for run in [&lib_run, &cli_run] {
+    for run in [&lib_run, &cli_run, &sqlite_run] {
         println!(
             "  {:<20} {:>9}  {}",
             format!("load ({})", run.label),
@@ -188,7 +224,8 @@ pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     println!();
     if problems.is_empty() {
         println!(
-            "e2e: ok — {LIB_DATASET} and {CLI_DATASET} hold the same {} tables and row counts",
+            "e2e: ok — {LIB_DATASET}, {CLI_DATASET} (PostgreSQL) and {SQLITE_DATASET} (SQLite) \
+             hold the same {} tables and row counts",
             lib_tables.len()
         );
         Ok(ExitCode::SUCCESS)
@@ -209,13 +246,18 @@ fn load(
     url: &str,
     dataset: &str,
     pipelines: &Path,
-    mut cmd: Command,
+    cmd: Command,
 ) -> Result<Run> {
     drop_dataset(psql, url, dataset)?;
     if pipelines.exists() {
         std::fs::remove_dir_all(pipelines)
             .with_context(|| format!("could not delete {}", pipelines.display()))?;
     }
+    Ok(run_timed(label, cmd))
+}
+
+/// Runs a load and times it; a load that fails (or cannot start) is reported, not an error.
+fn run_timed(label: &'static str, mut cmd: Command) -> Run {
     eprintln!("\nxtask: load through the {label}: {}", crate::show(&cmd));
     let started = Instant::now();
     let ok = match cmd.status() {
@@ -234,7 +276,40 @@ fn load(
     };
     let elapsed = started.elapsed();
     eprintln!("xtask: the {label} load took {}", secs(elapsed));
-    Ok(Run { label, elapsed, ok })
+    Run { label, elapsed, ok }
+}
+
+/// Row counts of the tables of a SQLite database file.
+fn sqlite_table_counts(file: &Path) -> Result<BTreeMap<String, i64>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("could not open {}", file.display()))?;
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )?;
+    let tables: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut counts = BTreeMap::new();
+    for t in tables {
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {}", quote_ident(&t)),
+            [],
+            |r| r.get(0),
+        )?;
+        counts.insert(t, n);
+    }
+    Ok(counts)
+}
+
+/// The data tables (the `_dlt_*` tables differ in content between destinations' runs).
+fn without_system_tables(tables: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    tables
+        .iter()
+        .filter(|(t, _)| !t.starts_with("_dlt_"))
+        .map(|(t, n)| (t.clone(), *n))
+        .collect()
 }
 
 fn drop_dataset(psql: &Path, url: &str, dataset: &str) -> Result<()> {
@@ -296,21 +371,24 @@ fn print_tables(dataset: &str, tables: &BTreeMap<String, i64>) {
     }
 }
 
-/// The differences between the two datasets, one line each.
-fn compare(lib: &BTreeMap<String, i64>, cli: &BTreeMap<String, i64>) -> Vec<String> {
+/// The differences between two datasets, one line each.
+fn compare(
+    (a_name, a): (&str, &BTreeMap<String, i64>),
+    (b_name, b): (&str, &BTreeMap<String, i64>),
+) -> Vec<String> {
     let mut problems = Vec::new();
-    for (table, &n) in lib {
-        match cli.get(table) {
-            None => problems.push(format!("{table} ({n} rows) is only in {LIB_DATASET}")),
-            Some(&m) if m != n => problems.push(format!(
-                "{table}: {n} rows in {LIB_DATASET}, {m} in {CLI_DATASET}"
-            )),
+    for (table, &n) in a {
+        match b.get(table) {
+            None => problems.push(format!("{table} ({n} rows) is only in {a_name}")),
+            Some(&m) if m != n => {
+                problems.push(format!("{table}: {n} rows in {a_name}, {m} in {b_name}"))
+            }
             Some(_) => {}
         }
     }
-    for (table, &m) in cli {
-        if !lib.contains_key(table) {
-            problems.push(format!("{table} ({m} rows) is only in {CLI_DATASET}"));
+    for (table, &m) in b {
+        if !a.contains_key(table) {
+            problems.push(format!("{table} ({m} rows) is only in {b_name}"));
         }
     }
     problems
@@ -353,7 +431,7 @@ mod tests {
     fn compares_datasets() {
         let a: BTreeMap<String, i64> = [("events".to_string(), 3), ("x".to_string(), 1)].into();
         let b: BTreeMap<String, i64> = [("events".to_string(), 3), ("y".to_string(), 1)].into();
-        assert!(compare(&a, &a).is_empty());
-        assert_eq!(compare(&a, &b).len(), 2);
+        assert!(compare(("a", &a), ("a", &a)).is_empty());
+        assert_eq!(compare(("a", &a), ("b", &b)).len(), 2);
     }
 }

@@ -23,7 +23,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use test_support::cluster::{
     as_pg_user, find_in_path, is_executable, is_root, output_text, pg_bin_dirs, ServerTools,
-    PG_OS_USER,
+    INITDB_ARGS, PG_OS_USER,
 };
 
 /// A server URL to use as is; also what `cargo xtask test` exports to the tests.
@@ -478,14 +478,7 @@ impl Cluster {
         let mut cmd = as_pg_user(&self.tools.initdb, self.as_postgres);
         cmd.arg("-D")
             .arg(&self.data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
+            .args(INITDB_ARGS)
             .env("TZ", "UTC");
         let out = run_captured(&mut cmd)?;
         if !out.status.success() {

@@ -16,8 +16,11 @@ use pipeline::{Pipeline, Resource};
 
 pub use crate::pipeline_cmd::{DestinationArgs, PipelineAction, PipelineArgs};
 
+// doc:start link
 // Link the destinations: without a use, the linker drops their registrations.
 use dest_postgres as _;
+use dest_sqlite as _;
+// doc:end link
 
 /// Load JSON data into databases the way dlt does.
 #[derive(Debug, Parser)]
@@ -57,9 +60,54 @@ pub enum Command {
     /// Inspect a pipeline (working folder, dataset, last run), repair it, drop resources or
     /// restore its state from the destination (dlt's `dlt pipeline`); `--list` lists them.
     Pipeline(PipelineArgs),
+    /// Run a dbt project against a pipeline's dataset (dlt's dbt runner): the dbt profile is
+    /// made from the pipeline's credentials; dbt comes from PATH or `--venv`.
+    Dbt(DbtArgs),
     /// Make a Cargo project in the current folder that loads SOURCE into DESTINATION
     /// (`dlt-rs init chess postgres`); `--list` shows the sources and destinations.
     Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbtArgs {
+    #[command(subcommand)]
+    pub action: DbtAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbtAction {
+    /// `dbt run` (or `--command build|test|...`) on PROJECT_DIR against the pipeline's
+    /// dataset, with a profile made from its credentials (the password never goes to disk).
+    Run {
+        /// The dbt project (holds `dbt_project.yml`).
+        project_dir: PathBuf,
+        /// The pipeline whose dataset and credentials to use.
+        #[arg(long)]
+        pipeline: String,
+        /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
+        #[arg(long)]
+        pipelines_dir: Option<PathBuf>,
+        #[command(flatten)]
+        destination: DestinationArgs,
+        /// A virtual environment with dbt (`<venv>/bin/dbt`); default: `dbt` on PATH.
+        #[arg(long)]
+        venv: Option<PathBuf>,
+        /// The dbt command (`run`, `build`, `test`, ...).
+        #[arg(long, default_value = "run")]
+        command: String,
+        /// dbt `--select`.
+        #[arg(long)]
+        select: Vec<String>,
+        /// dbt `--exclude`.
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// dbt `--full-refresh`.
+        #[arg(long)]
+        full_refresh: bool,
+        /// dbt `--vars`, as a JSON object.
+        #[arg(long)]
+        vars: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -87,8 +135,8 @@ pub struct LoadArgs {
     /// Destination name.
     #[arg(long, default_value = "postgres")]
     pub destination: String,
-    /// Connection string; without it credentials come from `.dlt/secrets.toml`,
-    /// `DESTINATION__POSTGRES__CREDENTIALS*` variables or `~/.dlt/`.
+    /// Connection string (postgres) or database file (sqlite); without it credentials come
+    /// from `.dlt/secrets.toml`, `DESTINATION__<NAME>__CREDENTIALS*` variables or `~/.dlt/`.
     #[arg(long)]
     pub credentials: Option<String>,
     /// Pipeline name (names the working folder and the state).
@@ -97,7 +145,7 @@ pub struct LoadArgs {
     /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
     #[arg(long)]
     pub pipelines_dir: Option<PathBuf>,
-    /// Dataset (PostgreSQL schema); default `<pipeline>_dataset`.
+    /// Dataset (a PostgreSQL schema, an attached SQLite file); default `<pipeline>_dataset`.
     #[arg(long)]
     pub dataset: Option<String>,
     /// Root table name.
@@ -124,7 +172,8 @@ pub struct LoadArgs {
     /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
     #[arg(long)]
     pub columns: Option<String>,
-    /// insert_values (default).
+    /// postgres: insert_values (default: multi-row INSERTs, as dlt) or csv (COPY, faster);
+    /// sqlite: typed-jsonl.
     #[arg(long)]
     pub loader_file_format: Option<String>,
 }
@@ -135,6 +184,51 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => load(args, cli.quiet).await,
         Command::Pipeline(args) => pipeline_cmd::run(args, cli.verbose > 0).await,
         Command::Init(args) => init_command(&args),
+        Command::Dbt(DbtArgs {
+            action:
+                DbtAction::Run {
+                    project_dir,
+                    pipeline,
+                    pipelines_dir,
+                    destination,
+                    venv,
+                    command,
+                    select,
+                    exclude,
+                    full_refresh,
+                    vars,
+                },
+        }) => {
+            let vars = match vars {
+                None => serde_json::Map::new(),
+                Some(text) => match serde_json::from_str(&text) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => bail!("--vars must be a JSON object, e.g. '{{\"min_qty\": 2}}'"),
+                },
+            };
+            let options = dlt_dbt::DbtOptions {
+                command,
+                venv,
+                select,
+                exclude,
+                full_refresh,
+                vars,
+                echo: !cli.quiet,
+                ..Default::default()
+            };
+            let result = dlt_dbt::run_for_cli(
+                &pipeline,
+                pipelines_dir.as_deref(),
+                &project_dir,
+                &destination.overrides(),
+                &options,
+            )
+            .await?;
+            if !cli.quiet {
+                println!("{result}");
+            }
+            Ok(())
+        }
         Command::Destinations => {
             for name in dest_core::registry::names() {
                 let d = dest_core::registry::find(name)?;

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use pipeline::{
-    JobInfo, JobState, PackageDetail, PackageStage, Pipeline, PipelineFolder, PipelineState,
+    state_destination, JobInfo, JobState, PackageDetail, PackageStage, Pipeline, PipelineFolder,
+    PipelineOverrides, PipelineState,
 };
 use serde_json::Value as Json;
 
@@ -111,7 +112,17 @@ pub struct DestinationArgs {
     pub credentials: Option<String>,
 }
 
-/// Runs `dlt-rs pipeline ...`.
+impl DestinationArgs {
+    /// What the flags override of what the working folder remembers.
+    pub fn overrides(&self) -> PipelineOverrides {
+        PipelineOverrides {
+            destination: self.destination.clone(),
+            dataset: self.dataset.clone(),
+            credentials: self.credentials.clone(),
+        }
+    }
+}
+
 /// Runs a `dlt-rs pipeline` command; `verbose` is the global `-v`.
 pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
     let dir = a.pipelines_dir.as_deref();
@@ -195,45 +206,16 @@ pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
 }
 
 /// The destination name a state names (`dlt.destinations.postgres`).
-fn state_destination(s: &PipelineState) -> &str {
-    s.destination_type
-        .strip_prefix("dlt.destinations.")
-        .unwrap_or(&s.destination_type)
-}
-
-/// The pipeline with the destination and dataset its working folder remembers (its state,
-/// else its last trace) unless given; the builder's defaults (postgres,
-/// `<pipeline>_dataset`) for a pipeline without a working folder.
 fn open_pipeline(
     name: &str,
     pipelines_dir: Option<PathBuf>,
     d: &DestinationArgs,
 ) -> Result<Pipeline> {
-    let (mut destination, mut dataset) = (d.destination.clone(), d.dataset.clone());
-    if let Ok(folder) = PipelineFolder::inspect(name, pipelines_dir.as_deref()) {
-        if let Some(s) = folder.state()? {
-            destination.get_or_insert_with(|| state_destination(&s).to_string());
-            dataset.get_or_insert(s.dataset_name);
-        }
-        if let Some(t) = folder.trace()? {
-            destination.get_or_insert(t.destination);
-            dataset.get_or_insert(t.dataset_name);
-        }
-    }
-    let mut builder = Pipeline::builder(name);
-    if let Some(d) = &destination {
-        builder = builder.destination(d);
-    }
-    if let Some(d) = &dataset {
-        builder = builder.dataset_name(d);
-    }
-    if let Some(d) = pipelines_dir {
-        builder = builder.pipelines_dir(d);
-    }
-    if let Some(c) = &d.credentials {
-        builder = builder.credentials(c);
-    }
-    Ok(builder.build()?)
+    Ok(Pipeline::open_existing(
+        name,
+        pipelines_dir.as_deref(),
+        &d.overrides(),
+    )?)
 }
 
 fn info(folder: &PipelineFolder, verbose: bool, out: &mut String) -> Result<()> {

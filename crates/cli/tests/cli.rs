@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use test_support::{connect, fresh_schema, pg_url, query_rows};
 
@@ -988,7 +988,11 @@ async fn a_run_ends_with_a_summary_and_quiet_prints_nothing() {
     let ds = fresh_schema(&db, "cli::summary_and_quiet").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.jsonl");
-    std::fs::write(&file, "{\"id\": 1, \"tags\": [\"a\", \"b\"]}\n{\"id\": 2}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\"id\": 1, \"tags\": [\"a\", \"b\"]}\n{\"id\": 2}\n",
+    )
+    .unwrap();
     let (url, f, p) = (
         pg_url(),
         file.to_string_lossy().to_string(),
@@ -997,7 +1001,10 @@ async fn a_run_ends_with_a_summary_and_quiet_prints_nothing() {
     let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
     assert!(out.status.success());
     let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains("1 package(s) loaded into dataset"), "{summary}");
+    assert!(
+        summary.contains("1 package(s) loaded into dataset"),
+        "{summary}"
+    );
     assert!(summary.contains("(postgres)"), "{summary}");
     assert!(summary.contains("steps: extract+normalize"), "{summary}");
     assert!(summary.contains("2 item(s) extracted"), "{summary}");
@@ -1024,4 +1031,44 @@ async fn a_run_ends_with_a_summary_and_quiet_prints_nothing() {
         contents(&db, &format!("select count(*)::text from {ds}.items")).await,
         ["4"]
     );
+}
+
+/// A pipeline pointed at another dataset records it in its state, and stores the state in
+/// the new dataset, so a new machine restores it from there (as dlt does).
+#[tokio::test]
+async fn a_pipeline_moved_to_another_dataset_stores_its_state_there() {
+    let db = connect().await;
+    let a = fresh_schema(&db, "cli::moved_dataset_a").await;
+    let b = fresh_schema(&db, "cli::moved_dataset_b").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let (url, f, p) = (
+        pg_url(),
+        file.to_string_lossy().to_string(),
+        dir.path().join("pipes").to_string_lossy().to_string(),
+    );
+    for (ds, rows) in [(&a, "{\"id\": 1}\n"), (&b, "{\"id\": 2}\n")] {
+        std::fs::write(&file, rows).unwrap();
+        let mut args = load_args(&f, ds, &url, &p);
+        args[7] = "moved"; // one pipeline, two datasets
+        let out = dlt_rs(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let state = std::fs::read_to_string(dir.path().join("pipes/moved/state.json")).unwrap();
+    assert!(
+        state.contains(&format!("\"dataset_name\": \"{b}\"")),
+        "{state}"
+    );
+    let stored = contents(
+        &db,
+        &format!(
+            "select count(*)::text from {b}._dlt_pipeline_state where pipeline_name = 'moved'"
+        ),
+    )
+    .await;
+    assert_eq!(stored, ["1"]);
 }

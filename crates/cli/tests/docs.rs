@@ -32,6 +32,9 @@
 //!   file between its `// doc:start` and `// doc:end` lines. The file is a module of this test
 //!   (so it is compiled), registered in `doc_examples::EXAMPLES`, and its `run()` (the
 //!   example's `main`) is called at this point of the scenario, in the scenario's folder.
+//! * `LANG excerpt=PATH#NAME`: the block must equal the lines of workspace file `PATH` between
+//!   `// doc:start NAME` and `// doc:end NAME` (their common indentation removed): code of a
+//!   crate, compiled and tested there, shown as it is.
 //! * `text` (without `output`): shown, not run. `LANG skip REASON...`: not run; the reason is
 //!   required. Any other block fails the test: every example of a tested doc runs.
 //!
@@ -61,7 +64,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
 const MARKER: &str = "tested by crates/cli/tests/docs.rs";
 /// Docs that must be opted in.
 const REQUIRED: &[&str] = &[
+    "docs/cli.md",
     "docs/configuration.md",
+    "docs/extending.md",
     "docs/destinations/postgres.md",
     "docs/write-dispositions.md",
 ];
@@ -120,20 +125,26 @@ fn every_example_of_the_docs_runs() {
         datasets_of.push(datasets);
     }
 
-    let cwd = std::env::current_dir().unwrap();
-    let mut used_examples = BTreeSet::new();
-    for (doc, datasets) in docs.iter().zip(&datasets_of) {
-        let result = run_doc(&root, doc, datasets, &server, &rt, &mut used_examples);
-        std::env::set_current_dir(&cwd).unwrap();
-        if let Err(e) = result {
-            failures.push(e);
-        }
-    }
+    let shown: BTreeSet<&str> = docs
+        .iter()
+        .flat_map(|d| &d.blocks)
+        .filter(|b| b.lang == "rust" && !b.skipped())
+        .filter_map(|b| b.file.as_deref())
+        .collect();
     for (path, _) in doc_examples::EXAMPLES {
-        if !used_examples.contains(*path) {
+        if !shown.contains(*path) {
             failures.push(format!(
                 "{path} is registered in doc_examples::EXAMPLES but no doc shows it"
             ));
+        }
+    }
+
+    let cwd = std::env::current_dir().unwrap();
+    for (doc, datasets) in docs.iter().zip(&datasets_of) {
+        let result = run_doc(&root, doc, datasets, &server, &rt);
+        std::env::set_current_dir(&cwd).unwrap();
+        if let Err(e) = result {
+            failures.push(e);
         }
     }
     assert!(
@@ -575,12 +586,7 @@ fn is_localhost(host: &str) -> bool {
 
 fn ignore_exists(r: Result<(), tokio_postgres::Error>) -> Result<(), tokio_postgres::Error> {
     match r {
-        Err(e)
-            if e.code()
-                .is_some_and(|c| ALREADY_EXISTS.contains(&c.code())) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.code().is_some_and(|c| ALREADY_EXISTS.contains(&c.code())) => Ok(()),
         other => other,
     }
 }
@@ -734,7 +740,10 @@ impl Scenario {
         let mut env: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| !is_dlt_variable(k))
             .collect();
-        env.insert("HOME".into(), self.dir.path().to_string_lossy().into_owned());
+        env.insert(
+            "HOME".into(),
+            self.dir.path().to_string_lossy().into_owned(),
+        );
         env.extend(self.exports.clone());
         env.extend(extra.iter().cloned());
         env
@@ -747,7 +756,6 @@ fn run_doc(
     datasets: &BTreeSet<String>,
     server: &Server,
     rt: &tokio::runtime::Runtime,
-    used_examples: &mut BTreeSet<String>,
 ) -> Res {
     let mut sc = Scenario {
         dir: tempfile::Builder::new()
@@ -769,7 +777,7 @@ fn run_doc(
     let mut previous: Option<&Block> = None;
     for block in &doc.blocks {
         let at = |e: String| format!("{}:{}: {e}", doc.path, block.line);
-        run_block(root, block, previous, &mut sc, server, rt, used_examples).map_err(at)?;
+        run_block(root, block, previous, &mut sc, server, rt).map_err(at)?;
         previous = Some(block);
     }
     Ok(())
@@ -782,7 +790,6 @@ fn run_block(
     sc: &mut Scenario,
     server: &Server,
     rt: &tokio::runtime::Runtime,
-    used_examples: &mut BTreeSet<String>,
 ) -> Res {
     if block.skipped() {
         let reason = block.words.iter().skip_while(|w| *w != "skip").skip(1);
@@ -792,8 +799,11 @@ fn run_block(
         return Ok(());
     }
     let lang = block.lang.as_str();
+    if let Some(spec) = block.words.iter().find_map(|w| w.strip_prefix("excerpt=")) {
+        return check_excerpt(root, block, spec);
+    }
     match (lang, &block.file) {
-        ("rust", Some(file)) => return run_rust(root, block, file, sc, used_examples),
+        ("rust", Some(file)) => return run_rust(root, block, file, sc),
         ("rust", None) => {
             return Err("a rust example needs `file=crates/cli/tests/doc_examples/NAME.rs`".into())
         }
@@ -956,13 +966,7 @@ fn db_error(e: &tokio_postgres::Error) -> String {
     }
 }
 
-fn run_rust(
-    root: &Path,
-    block: &Block,
-    file: &str,
-    sc: &mut Scenario,
-    used_examples: &mut BTreeSet<String>,
-) -> Res {
+fn run_rust(root: &Path, block: &Block, file: &str, sc: &mut Scenario) -> Res {
     if !block.words.is_empty() {
         return Err(format!("unknown words {:?} in a rust block", block.words));
     }
@@ -987,7 +991,6 @@ fn run_rust(
         .find(|(p, _)| *p == file)
         .map(|(_, f)| *f)
         .ok_or_else(|| format!("{file} is not registered in doc_examples::EXAMPLES"))?;
-    used_examples.insert(file.to_string());
 
     // the example runs here, in the scenario's folder, with its exports
     let home = std::env::var_os("HOME");
@@ -1009,6 +1012,56 @@ fn run_rust(
         Ok(Err(e)) => Err(format!("the example {file} failed: {e:#}")),
         Err(_) => Err(format!("the example {file} panicked")),
     }
+}
+
+/// `LANG excerpt=PATH#NAME`: the block must equal the lines of the workspace file `PATH`
+/// between `// doc:start NAME` and `// doc:end NAME` (code of a crate, compiled and tested
+/// there; the doc shows it as it is).
+fn check_excerpt(root: &Path, block: &Block, spec: &str) -> Res {
+    if block.words.len() != 1 {
+        return Err(format!(
+            "unknown words {:?} in an excerpt block",
+            block.words
+        ));
+    }
+    let (file, name) = spec
+        .split_once('#')
+        .ok_or_else(|| format!("`excerpt={spec}` needs `PATH#NAME`"))?;
+    let src = std::fs::read_to_string(root.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    let (start, end) = (format!("// doc:start {name}"), format!("// doc:end {name}"));
+    let mut region: Option<String> = None;
+    for line in src.lines() {
+        match (&mut region, line.trim()) {
+            (None, l) if l == start => region = Some(String::new()),
+            (Some(_), l) if l == end => break,
+            (Some(r), _) => {
+                r.push_str(line);
+                r.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    let region = region.ok_or_else(|| format!("{file} has no `{start}` line"))?;
+    if dedent(&region) != block.body {
+        return Err(format!(
+            "the block differs from {file} between `{start}` and `{end}`: copy the code into \
+             the doc"
+        ));
+    }
+    Ok(())
+}
+
+/// `text` without the indentation all its non-empty lines share.
+fn dedent(text: &str) -> String {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    text.lines()
+        .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
+        .collect()
 }
 
 /// The lines between `// doc:start` and `// doc:end`.

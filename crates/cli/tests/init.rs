@@ -158,3 +158,99 @@ async fn init_chess_then_cargo_run_loads_players_and_games_and_show_lists_them()
     assert!(row("players_profiles").contains('2'), "{shown}");
     assert!(row("players_games").contains("11"), "{shown}");
 }
+
+/// `dlt-rs dbt run PROJECT_DIR --pipeline NAME`: the pipeline loaded by `dlt-rs load`, the
+/// model built in its dataset by the dbt of a venv, with `--vars` and `--select`.
+#[tokio::test]
+async fn dbt_run_transforms_a_table_the_command_line_loaded() {
+    let venv = test_support::dbt::dbt_venv();
+    let db = connect().await;
+    let ds = test_support::fresh_schema(&db, "init::dbt_run").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("items.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": 1, \"category\": \"a\", \"qty\": 1}\n{\"id\": 2, \"category\": \"a\", \"qty\": 5}\n\
+         {\"id\": 3, \"category\": \"b\", \"qty\": 7}\n",
+    )
+    .unwrap();
+    let (url, f, p) = (
+        pg_url(),
+        file.to_string_lossy().to_string(),
+        dir.path().join("pipes").to_string_lossy().to_string(),
+    );
+    let out = dlt_rs(&load_args(&f, &ds, &url, &p), dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+
+    // the fixture project of the dbt crate, copied (dbt writes into its project)
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dbt/tests/fixtures/dbt_project");
+    let project = dir.path().join("project");
+    copy_dir(&fixture, &project);
+    let (proj, venv_s) = (
+        project.to_string_lossy().to_string(),
+        venv.to_string_lossy().to_string(),
+    );
+    let out = dlt_rs(
+        &[
+            "dbt",
+            "run",
+            &proj,
+            "--pipeline",
+            &ds,
+            "--pipelines-dir",
+            &p,
+            "--credentials",
+            &url,
+            "--venv",
+            &venv_s,
+            "--select",
+            "items_summary",
+            "--vars",
+            "{\"min_qty\": 2}",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("items_summary"), "{}", text(&out));
+    let rows = contents(
+        &db,
+        &format!("select category || ':' || items || ':' || total_qty from {ds}.items_summary order by 1"),
+    )
+    .await;
+    assert_eq!(rows, ["a:1:5", "b:1:7"]);
+
+    // a model that fails is named, and the command fails
+    let out = dlt_rs(
+        &[
+            "dbt",
+            "run",
+            &proj,
+            "--pipeline",
+            &ds,
+            "--pipelines-dir",
+            &p,
+            "--credentials",
+            &url,
+            "--venv",
+            &venv_s,
+            "--select",
+            "broken",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("broken"), "{}", text(&out));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -42,7 +42,7 @@ use std::process::Stdio;
 use std::sync::Mutex;
 
 use dest_core::{DbtProfile, Destination};
-use pipeline::{Pipeline, PipelineFolder};
+use pipeline::Pipeline;
 use serde_json::{Map, Value as Json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
@@ -271,78 +271,14 @@ pub async fn run(
     .await
 }
 
-/// Destination, dataset and credentials for [`run_for_cli`] / [`open_pipeline`], as the
-/// `dlt-rs pipeline` commands take them; each defaults to what the pipeline's working
-/// folder remembers.
-#[derive(Clone, Default)]
-pub struct PipelineOverrides {
-    /// Destination name (default: the one the pipeline loads to, else `postgres`).
-    pub destination: Option<String>,
-    /// Dataset the data was loaded to (default: the pipeline's, else `<pipeline>_dataset`).
-    pub dataset: Option<String>,
-    /// A connection string (default: from `.dlt/secrets.toml`, the environment, `~/.dlt/`).
-    pub credentials: Option<String>,
-}
+pub use pipeline::PipelineOverrides;
 
-impl fmt::Debug for PipelineOverrides {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineOverrides")
-            .field("destination", &self.destination)
-            .field("dataset", &self.dataset)
-            .field("credentials", &self.credentials.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
-
-/// Opens pipeline `name` the way `dlt-rs pipeline NAME ...` does: with the destination and
-/// dataset its working folder remembers (its state, else its last trace) unless given, and
-/// the builder's defaults (postgres, `<pipeline>_dataset`) for a pipeline without a folder.
-/// Credentials come from the configuration (`.dlt/`, environment) unless given.
-///
-/// # Errors
-/// When the folder's state cannot be read or the destination cannot be configured.
-pub fn open_pipeline(
-    name: &str,
-    pipelines_dir: Option<&Path>,
-    overrides: &PipelineOverrides,
-) -> Result<Pipeline, DbtError> {
-    let (mut destination, mut dataset) = (overrides.destination.clone(), overrides.dataset.clone());
-    if let Ok(folder) = PipelineFolder::inspect(name, pipelines_dir) {
-        if let Some(s) = folder.state()? {
-            destination.get_or_insert_with(|| {
-                s.destination_type
-                    .strip_prefix("dlt.destinations.")
-                    .unwrap_or(&s.destination_type)
-                    .to_string()
-            });
-            dataset.get_or_insert(s.dataset_name);
-        }
-        if let Some(t) = folder.trace()? {
-            destination.get_or_insert(t.destination);
-            dataset.get_or_insert(t.dataset_name);
-        }
-    }
-    let mut builder = Pipeline::builder(name);
-    if let Some(d) = &destination {
-        builder = builder.destination(d);
-    }
-    if let Some(d) = &dataset {
-        builder = builder.dataset_name(d);
-    }
-    if let Some(d) = pipelines_dir {
-        builder = builder.pipelines_dir(d);
-    }
-    if let Some(c) = &overrides.credentials {
-        builder = builder.credentials(c);
-    }
-    Ok(builder.build()?)
-}
-
-/// `dlt-rs dbt run PROJECT_DIR --pipeline NAME`: opens the pipeline ([`open_pipeline`]) and
+/// `dlt-rs dbt run PROJECT_DIR --pipeline NAME`: opens the pipeline
+/// ([`Pipeline::open_existing`]) and
 /// runs dbt on its dataset ([`run`]).
 ///
 /// # Errors
-/// See [`open_pipeline`] and [`run_with_destination`].
+/// See [`Pipeline::open_existing`] and [`run_with_destination`].
 pub async fn run_for_cli(
     pipeline_name: &str,
     pipelines_dir: Option<&Path>,
@@ -350,7 +286,7 @@ pub async fn run_for_cli(
     overrides: &PipelineOverrides,
     options: &DbtOptions,
 ) -> Result<DbtResult, DbtError> {
-    let pipeline = open_pipeline(pipeline_name, pipelines_dir, overrides)?;
+    let pipeline = Pipeline::open_existing(pipeline_name, pipelines_dir, overrides)?;
     run(&pipeline, project_dir, options).await
 }
 

@@ -6,25 +6,22 @@
 //! to `completed_jobs`), the pipeline asks which jobs committed instead of loading them a
 //! second time (dlt's gap: it re-runs such a job and duplicates its rows). The ledger
 //! lives in the staging schema, so the user's dataset gets no extra table; a package's
-//! rows are removed once the package is complete.
+//! rows are removed once the package is complete. The table and its queries are
+//! `dest-sql`'s ([`dest_sql::system`]); recording several keys at once with `unnest` is
+//! PostgreSQL's own.
 
 use dest_core::Result;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Transaction;
 
-use crate::client::db_err;
-use crate::sql::qualified;
+use dest_sql::system::{self, JOBS_TABLE};
 
-/// The ledger table, in the staging schema.
-pub(crate) const JOBS_TABLE: &str = "_dlt_rs_jobs";
+use crate::client::db_err;
+use crate::sql::{qualified, PG};
 
 /// Creates the ledger (in an initializing transaction).
 pub(crate) fn ddl(staging: &str) -> String {
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\"load_id\" varchar NOT NULL, \"job\" varchar NOT NULL, \
-         \"committed_at\" timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (\"load_id\", \"job\"))",
-        qualified(staging, JOBS_TABLE)
-    )
+    system::jobs_ddl(&PG, staging)
 }
 
 /// Records that `keys` of `load_id` are committing with `tx`. A key already there (a staged
@@ -55,10 +52,7 @@ pub(crate) async fn committed(
     staging: &str,
     load_id: &str,
 ) -> Result<Vec<String>> {
-    let sql = format!(
-        "SELECT \"job\"::text FROM {} WHERE \"load_id\" = $1",
-        qualified(staging, JOBS_TABLE)
-    );
+    let sql = system::jobs_committed(&PG, staging);
     let ctx = "reading the job ledger";
     match conn.query(&sql, &[&load_id]).await {
         Ok(rows) => rows
@@ -76,10 +70,7 @@ pub(crate) async fn forget(
     staging: &str,
     load_id: &str,
 ) -> Result<()> {
-    let sql = format!(
-        "DELETE FROM {} WHERE \"load_id\" = $1",
-        qualified(staging, JOBS_TABLE)
-    );
+    let sql = system::jobs_forget(&PG, staging);
     match conn.execute(&sql, &[&load_id]).await {
         Ok(_) => Ok(()),
         Err(e) if missing(&e) => Ok(()),

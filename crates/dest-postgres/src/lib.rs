@@ -5,9 +5,11 @@
 //! by a pool of connections, and `unique` hints become UNIQUE constraints unless
 //! `create_indexes = false`.
 //!
-//! Modules: `config` (credentials and settings), `sql` (quoting, escaping, DDL; pure),
-//! `insert_values` (the file format), `client` (all IO and retry classification),
-//! `load` (the load client).
+//! Modules: `config` (credentials and settings), `sql` (quoting, escaping, type mapping and
+//! [`sql::PostgresDialect`], PostgreSQL's dialect of the SQL the SQL destinations share in
+//! `dest-sql`: DDL, system tables, ledgers, replace and merge), `merge_sql` / `follow_up`
+//! (the follow-ups' statements and their transaction), `insert_values` (the file format),
+//! `client` (all IO and retry classification), `load` (the load client).
 
 mod bound;
 mod client;
@@ -72,7 +74,7 @@ const CAPABILITIES: Capabilities = Capabilities {
         "insert-from-staging",
         "staging-optimized",
     ],
-    max_identifier_length: 63,
+    max_identifier_length: sql::MAX_IDENTIFIER_LENGTH,
     max_query_length: 32 * 1024 * 1024,
     supports_ddl_transactions: true,
     timestamp_precision: 6,

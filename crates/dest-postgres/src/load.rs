@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession, LoadTarget, Result, Schema,
-    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
-    VERSION_TABLE,
+    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, VERSION_TABLE,
 };
 use postgres_types::ToSql;
 use tokio::io::AsyncBufReadExt;
@@ -17,7 +16,8 @@ use tokio_postgres::error::SqlState;
 use crate::client::{db_err, Pool};
 use crate::config::PostgresSettings;
 use crate::insert_values::TABLE_PLACEHOLDER;
-use crate::sql::{add_columns, create_table, qualified, quote_ident};
+use crate::sql::{add_columns, create_table, qualified, quote_ident, PG};
+use dest_sql::system;
 
 /// PostgreSQL's limit of columns per table.
 const MAX_COLUMNS: usize = 1600;
@@ -254,8 +254,7 @@ impl LoadClient for PostgresClient {
         target: LoadTarget,
     ) -> Result<Vec<String>> {
         let ds = self.schema_of(target).to_string();
-        let version_table = qualified(&ds, VERSION_TABLE);
-        let stored_q = format!("SELECT 1 FROM {version_table} WHERE version_hash = $1 LIMIT 1");
+        let stored_q = system::version_stored(&PG, &ds);
         let mut client = self.pool.get().await?;
         match client.query_opt(&stored_q, &[&schema.version_hash]).await {
             Ok(Some(_)) => {
@@ -308,10 +307,7 @@ impl LoadClient for PostgresClient {
         if stored.is_none() {
             let json = serde_json::to_string(schema)
                 .map_err(|e| Error::Internal(format!("serializing schema: {e}")))?;
-            let insert = format!(
-                "INSERT INTO {version_table}(\"version\", \"engine_version\", \"inserted_at\", \"schema_name\", \"version_hash\", \"schema\") \
-                 VALUES ($1, $2, now(), $3, $4, $5)"
-            );
+            let insert = system::version_insert(&PG, &ds);
             let params: [&(dyn ToSql + Sync); 5] = [
                 &schema.version,
                 &ENGINE_VERSION,
@@ -390,12 +386,7 @@ impl LoadClient for PostgresClient {
     async fn complete_load(&self, load_id: &str, schema: &Schema) -> Result<()> {
         // once per load id: a crash after this commit runs it again (the package is still
         // pending locally), and the row must not be doubled
-        let loads = qualified(&self.dataset, LOADS_TABLE);
-        let sql = format!(
-            "INSERT INTO {loads}(\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \"schema_version_hash\") \
-             SELECT $1::varchar, $2::varchar, 0, now(), $3::varchar \
-             WHERE NOT EXISTS (SELECT 1 FROM {loads} WHERE \"load_id\" = $1::varchar AND \"status\" = 0)"
-        );
+        let sql = system::complete_load(&PG, &self.dataset);
         let client = self.pool.get().await?;
         client
             .execute(&sql, &[&load_id, &schema.name, &schema.version_hash])
@@ -406,13 +397,7 @@ impl LoadClient for PostgresClient {
     }
 
     async fn stored_state(&self, pipeline_name: &str) -> Result<Option<StoredState>> {
-        let sql = format!(
-            "SELECT s.\"version\", s.\"engine_version\", s.\"pipeline_name\", s.\"state\", s.\"_dlt_load_id\"::text \
-             FROM {} AS s JOIN {} AS l ON l.\"load_id\" = s.\"_dlt_load_id\" \
-             WHERE s.\"pipeline_name\" = $1 AND l.\"status\" = 0 ORDER BY l.\"load_id\" DESC LIMIT 1",
-            qualified(&self.dataset, STATE_TABLE),
-            qualified(&self.dataset, LOADS_TABLE)
-        );
+        let sql = system::stored_state(&PG, &self.dataset);
         let client = self.pool.get().await?;
         let row = match client.query_opt(&sql, &[&pipeline_name]).await {
             Ok(r) => r,
@@ -454,11 +439,7 @@ impl LoadClient for PostgresClient {
     }
 
     async fn stored_schema(&self, schema_name: &str) -> Result<Option<StoredSchema>> {
-        let sql = format!(
-            "SELECT \"version\", \"version_hash\", \"schema\" FROM {} WHERE \"schema_name\" = $1 \
-             ORDER BY \"inserted_at\" DESC LIMIT 1",
-            qualified(&self.dataset, VERSION_TABLE)
-        );
+        let sql = system::stored_schema(&PG, &self.dataset);
         let client = self.pool.get().await?;
         let row = match client.query_opt(&sql, &[&schema_name]).await {
             Ok(r) => r,
@@ -579,10 +560,7 @@ impl LoadClient for PostgresClient {
                 .map_err(|e| db_err(&ctx, e))?;
         }
         for ds in &versioned {
-            let sql = format!(
-                "DELETE FROM {} WHERE \"schema_name\" = $1",
-                qualified(ds, VERSION_TABLE)
-            );
+            let sql = system::versions_delete(&PG, ds);
             tx.execute(&sql, &[&schema_name])
                 .await
                 .map_err(|e| db_err(&ctx, e))?;

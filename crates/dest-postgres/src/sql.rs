@@ -1,24 +1,91 @@
 //! SQL text: identifier quoting, literal escaping, type mapping and DDL. Pure functions.
 //!
+//! The SQL both SQL destinations generate lives in `dest-sql`, parameterised by a
+//! `Dialect`; [`PostgresDialect`] is PostgreSQL's. What stays here is PostgreSQL's own:
+//! its type mapping ([`column_type`]) and its escape string literals ([`escape_literal`]).
 //! Every identifier goes through [`quote_ident`] and every string-like literal through
 //! [`escape_literal`]; nothing else builds SQL from names or values.
 
-use std::fmt::Write as _;
-
+use chrono::{DateTime, Utc};
 use dest_core::{Column, DataType, TableSchema};
+use dest_sql::{Dialect, TempTable};
+
+/// PostgreSQL's identifier limit in bytes.
+pub const MAX_IDENTIFIER_LENGTH: usize = 63;
+
+/// PostgreSQL's [`Dialect`] of the shared SQL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostgresDialect;
+
+/// The dialect, for the functions of `dest-sql`.
+pub const PG: PostgresDialect = PostgresDialect;
+
+impl Dialect for PostgresDialect {
+    fn destination(&self) -> &'static str {
+        "postgres"
+    }
+    fn max_identifier_length(&self) -> usize {
+        MAX_IDENTIFIER_LENGTH
+    }
+    fn quote_ident(&self, name: &str) -> String {
+        quote_ident(name)
+    }
+    fn column_type(&self, c: &Column) -> Result<String, String> {
+        column_type(c)
+    }
+    fn string_literal(&self, s: &str) -> Result<String, String> {
+        literal(s).map_err(|e| e.to_string())
+    }
+    /// `E'2026-11-24 03:13:09.747648+00:00'`, as dlt renders it for PostgreSQL.
+    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String> {
+        self.string_literal(&ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string())
+    }
+    fn param(&self, n: usize) -> String {
+        format!("${n}")
+    }
+    fn text_param(&self, n: usize) -> String {
+        format!("${n}::varchar")
+    }
+    fn now(&self) -> &'static str {
+        "now()"
+    }
+    fn ledger_timestamp_type(&self) -> &'static str {
+        "timestamptz"
+    }
+    /// `ON COMMIT DROP` tables in `pg_temp`: they live for the transaction only.
+    fn temp_table(&self, name: &str) -> TempTable {
+        let name = qualified("pg_temp", name);
+        TempTable {
+            create: format!("CREATE TEMPORARY TABLE {name} ON COMMIT DROP"),
+            name,
+            drop: None,
+        }
+    }
+    /// MERGE needs PostgreSQL 15 (checked before an upsert runs).
+    fn has_merge(&self) -> bool {
+        true
+    }
+    /// `SET SCHEMA` moves the table (with its indexes); `LIKE ... INCLUDING ALL` leaves an
+    /// empty copy with the same columns, constraints and indexes in staging.
+    fn move_table(
+        &self,
+        staging_qualified: &str,
+        dataset: &str,
+        dataset_qualified: &str,
+    ) -> Option<Vec<String>> {
+        Some(vec![
+            format!(
+                "ALTER TABLE {staging_qualified} SET SCHEMA {}",
+                quote_ident(dataset)
+            ),
+            format!("CREATE TABLE {staging_qualified} (LIKE {dataset_qualified} INCLUDING ALL)"),
+        ])
+    }
+}
 
 /// Quotes an identifier for PostgreSQL: wrapped in `"`, inner `"` doubled.
 pub fn quote_ident(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for ch in name.chars() {
-        if ch == '"' {
-            out.push('"');
-        }
-        out.push(ch);
-    }
-    out.push('"');
-    out
+    dest_sql::quote_ident(name)
 }
 
 /// `"schema"."table"`.
@@ -124,14 +191,7 @@ pub fn column_type(c: &Column) -> Result<String, String> {
 
 /// `"name" type [UNIQUE] [NOT NULL]`.
 pub fn column_def(c: &Column, create_indexes: bool) -> Result<String, String> {
-    let mut def = format!("{} {}", quote_ident(&c.name), column_type(c)?);
-    if c.unique && create_indexes {
-        def.push_str(" UNIQUE");
-    }
-    if !c.nullable {
-        def.push_str(" NOT NULL");
-    }
-    Ok(def)
+    dest_sql::ddl::column_def(&PG, c, create_indexes)
 }
 
 /// `CREATE TABLE` for the complete columns of `table` (`IF NOT EXISTS` for dlt's tables).
@@ -140,20 +200,7 @@ pub fn create_table(
     table: &TableSchema,
     create_indexes: bool,
 ) -> Result<String, String> {
-    let defs = table
-        .complete_columns()
-        .map(|c| column_def(c, create_indexes))
-        .collect::<Result<Vec<_>, _>>()?;
-    let if_not_exists = if table.is_system() {
-        "IF NOT EXISTS "
-    } else {
-        ""
-    };
-    Ok(format!(
-        "CREATE TABLE {if_not_exists}{} (\n{})",
-        qualified(schema, &table.name),
-        defs.join(",\n")
-    ))
+    dest_sql::ddl::create_table(&PG, schema, table, create_indexes)
 }
 
 /// `ALTER TABLE ... ADD COLUMN ...` for `columns` (none: no statement).
@@ -163,17 +210,12 @@ pub fn add_columns(
     columns: &[&Column],
     create_indexes: bool,
 ) -> Result<Option<String>, String> {
-    if columns.is_empty() {
-        return Ok(None);
-    }
-    let mut sql = format!("ALTER TABLE {}\n", qualified(schema, table));
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(",\n");
-        }
-        let _ = write!(sql, "ADD COLUMN {}", column_def(c, create_indexes)?);
-    }
-    Ok(Some(sql))
+    // PostgreSQL adds every column in one statement
+    Ok(
+        dest_sql::ddl::add_columns(&PG, schema, table, columns, create_indexes)?
+            .into_iter()
+            .next(),
+    )
 }
 
 #[cfg(test)]
@@ -202,6 +244,38 @@ mod tests {
             assert_eq!(literal(input).unwrap(), want, "{input:?}");
         }
         assert_eq!(literal("a\0b"), Err(NulInText(1)));
+    }
+
+    /// The shared system statements in PostgreSQL's dialect: the text the destination ran
+    /// before they moved to `dest-sql` (the one difference: `"version_hash"` is quoted, and
+    /// `::text` casts of varchar columns read as text anyway are gone).
+    #[test]
+    fn system_statements() {
+        use dest_sql::system;
+        expect![[r#"
+            CREATE TABLE IF NOT EXISTS "st"."_dlt_rs_jobs" ("load_id" varchar NOT NULL, "job" varchar NOT NULL, "committed_at" timestamptz NOT NULL DEFAULT now(), PRIMARY KEY ("load_id", "job"));
+            SELECT "job" FROM "st"."_dlt_rs_jobs" WHERE "load_id" = $1;
+            DELETE FROM "st"."_dlt_rs_jobs" WHERE "load_id" = $1;
+            SELECT 1 FROM "ds"."_dlt_version" WHERE "version_hash" = $1 LIMIT 1;
+            INSERT INTO "ds"."_dlt_version"("version", "engine_version", "inserted_at", "schema_name", "version_hash", "schema") VALUES ($1, $2, now(), $3, $4, $5);
+            INSERT INTO "ds"."_dlt_loads"("load_id", "schema_name", "status", "inserted_at", "schema_version_hash") SELECT $1::varchar, $2::varchar, 0, now(), $3::varchar WHERE NOT EXISTS (SELECT 1 FROM "ds"."_dlt_loads" WHERE "load_id" = $1::varchar AND "status" = 0);
+            SELECT s."version", s."engine_version", s."pipeline_name", s."state", s."_dlt_load_id" FROM "ds"."_dlt_pipeline_state" AS s JOIN "ds"."_dlt_loads" AS l ON l."load_id" = s."_dlt_load_id" WHERE s."pipeline_name" = $1 AND l."status" = 0 ORDER BY l."load_id" DESC LIMIT 1;
+            SELECT "version", "version_hash", "schema" FROM "ds"."_dlt_version" WHERE "schema_name" = $1 ORDER BY "inserted_at" DESC LIMIT 1;
+            DELETE FROM "ds"."_dlt_version" WHERE "schema_name" = $1"#]]
+        .assert_eq(
+            &[
+                system::jobs_ddl(&PG, "st"),
+                system::jobs_committed(&PG, "st"),
+                system::jobs_forget(&PG, "st"),
+                system::version_stored(&PG, "ds"),
+                system::version_insert(&PG, "ds"),
+                system::complete_load(&PG, "ds"),
+                system::stored_state(&PG, "ds"),
+                system::stored_schema(&PG, "ds"),
+                system::versions_delete(&PG, "ds"),
+            ]
+            .join(";\n"),
+        );
     }
 
     #[test]

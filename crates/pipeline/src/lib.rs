@@ -47,9 +47,9 @@ pub use crate::incremental::{
     LastValueFunc, OnMissing,
 };
 pub use crate::local::{
-    DatasetOverview, DropInfo, DropPlan, ExtractedResource, FailedJob, JobInfo, JobState,
-    LoadRecord, PackageDetail, PackageStage, PackageStatus, PipelineFolder, PipelineList,
-    SchemaUpdate, SyncInfo, SyncPlan, TableRows,
+    state_destination, DatasetOverview, DropInfo, DropPlan, ExtractedResource, FailedJob, JobInfo,
+    JobState, LoadRecord, PackageDetail, PackageStage, PackageStatus, PipelineFolder, PipelineList,
+    PipelineOverrides, SchemaUpdate, SyncInfo, SyncPlan, TableRows,
 };
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 pub use crate::resource::{ItemError, Resource};
@@ -811,6 +811,13 @@ impl Pipeline {
                 state.local.last_extracted_hash = Some(state.version_hash.clone());
                 self.save_state(&state)?;
             }
+        }
+        // the pipeline now loads into another dataset or destination: the state says so
+        // (and, changed, is stored in the new dataset with the next load), as in dlt
+        let destination_type = format!("dlt.destinations.{}", self.destination.name());
+        if state.dataset_name != self.dataset_name || state.destination_type != destination_type {
+            state.dataset_name = self.dataset_name.clone();
+            state.destination_type = destination_type;
         }
         Ok(state)
     }

@@ -722,7 +722,76 @@ pub struct SyncInfo {
     pub schema: Option<Schema>,
 }
 
+/// Destination, dataset and credentials to open an existing pipeline with
+/// ([`Pipeline::open_existing`]); each defaults to what its working folder remembers.
+#[derive(Clone, Default)]
+pub struct PipelineOverrides {
+    /// Destination name (default: the one the pipeline loads to, else `postgres`).
+    pub destination: Option<String>,
+    /// Dataset (default: the pipeline's, else `<pipeline>_dataset`).
+    pub dataset: Option<String>,
+    /// A connection string (default: from `.dlt/secrets.toml`, the environment, `~/.dlt/`).
+    pub credentials: Option<String>,
+}
+
+impl fmt::Debug for PipelineOverrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineOverrides")
+            .field("destination", &self.destination)
+            .field("dataset", &self.dataset)
+            .field("credentials", &self.credentials.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// The destination name a state records (`dlt.destinations.postgres` → `postgres`).
+pub fn state_destination(s: &PipelineState) -> &str {
+    s.destination_type
+        .strip_prefix("dlt.destinations.")
+        .unwrap_or(&s.destination_type)
+}
+
 impl Pipeline {
+    /// Opens pipeline `name` with the destination and dataset its working folder remembers
+    /// (its state, else its last trace) unless `overrides` gives them, and the builder's
+    /// defaults (postgres, `<pipeline>_dataset`) for a pipeline without a folder. Credentials
+    /// come from the configuration (`.dlt/`, environment) unless given.
+    ///
+    /// # Errors
+    /// When the folder's state cannot be read or the destination cannot be configured.
+    pub fn open_existing(
+        name: &str,
+        pipelines_dir: Option<&Path>,
+        overrides: &PipelineOverrides,
+    ) -> Result<Pipeline, PipelineError> {
+        let (mut destination, mut dataset) =
+            (overrides.destination.clone(), overrides.dataset.clone());
+        if let Ok(folder) = PipelineFolder::inspect(name, pipelines_dir) {
+            if let Some(s) = folder.state()? {
+                destination.get_or_insert_with(|| state_destination(&s).to_string());
+                dataset.get_or_insert(s.dataset_name);
+            }
+            if let Some(t) = folder.trace()? {
+                destination.get_or_insert(t.destination);
+                dataset.get_or_insert(t.dataset_name);
+            }
+        }
+        let mut builder = Pipeline::builder(name);
+        if let Some(d) = &destination {
+            builder = builder.destination(d);
+        }
+        if let Some(d) = &dataset {
+            builder = builder.dataset_name(d);
+        }
+        if let Some(d) = pipelines_dir {
+            builder = builder.pipelines_dir(d);
+        }
+        if let Some(c) = &overrides.credentials {
+            builder = builder.credentials(c);
+        }
+        builder.build()
+    }
+
     /// Gives an "unsupported" error of a destination client this destination's name.
     fn named(&self, e: dest_core::Error) -> PipelineError {
         match e {

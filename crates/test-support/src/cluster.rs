@@ -14,6 +14,17 @@ use std::process::{Command, Output, Stdio};
 /// The OS user that owns a cluster when we run as root.
 pub const PG_OS_USER: &str = "postgres";
 
+/// `initdb`'s options (after `-D DIR`) for a throwaway cluster: superuser `postgres`, trust
+/// authentication, UTF-8, no locale, no fsync while creating it.
+pub const INITDB_ARGS: [&str; 6] = [
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "--encoding=UTF8",
+    "--no-locale",
+    "--no-sync",
+];
+
 /// What to install when the server tools are missing.
 pub const INSTALL_HINT: &str = "install PostgreSQL's server package (Debian/Ubuntu: \
      `apt-get install postgresql`; Fedora: `dnf install postgresql-server`; macOS: \
@@ -211,19 +222,10 @@ impl Cluster {
             as_postgres,
         };
         let data = cluster.data_dir();
-        cluster.run(
-            cluster.tools.initdb.clone(),
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-        )?;
+        let data_arg = data.to_string_lossy();
+        let mut args = vec!["-D", &data_arg];
+        args.extend(INITDB_ARGS);
+        cluster.run(cluster.tools.initdb.clone(), &args)?;
         let mut settings = format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
              fsync = off\n",

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod cluster;
+pub mod dbt;
 
 use sha3::{Digest, Sha3_256};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};

@@ -17,7 +17,10 @@ async fn main() -> anyhow::Result<()> {
         .dataset_name("config_code")
         .config(config) // the credentials still come from .dlt/secrets.toml
         .build()?;
-    let users = vec![json!({"id": 1, "name": "ann"}), json!({"id": 2, "name": "bob"})];
+    let users = vec![
+        json!({"id": 1, "name": "ann"}),
+        json!({"id": 2, "name": "bob"}),
+    ];
     let info = pipeline.run(vec![Resource::new("users", users)]).await?;
     println!("{info}");
     Ok(())

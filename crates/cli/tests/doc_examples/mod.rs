@@ -5,6 +5,7 @@
 //! block (`crates/cli/tests/docs.rs` checks they are equal, then calls the file's `run`).
 
 pub mod configuration_in_code;
+pub mod extending_sqlite;
 pub mod postgres_timestamps;
 pub mod write_dispositions_in_code;
 
@@ -16,6 +17,10 @@ pub const EXAMPLES: &[(&str, Example)] = &[
     (
         "crates/cli/tests/doc_examples/configuration_in_code.rs",
         configuration_in_code::run,
+    ),
+    (
+        "crates/cli/tests/doc_examples/extending_sqlite.rs",
+        extending_sqlite::run,
     ),
     (
         "crates/cli/tests/doc_examples/postgres_timestamps.rs",

@@ -36,12 +36,9 @@ async fn main() -> anyhow::Result<()> {
     }))?;
 
     // merge (upsert) on a compound primary key
-    let stock = Resource::new(
-        "stock",
-        vec![json!({"sku": "a-1", "store": 7, "count": 3})],
-    )
-    .write_disposition("merge", Some("upsert"))?
-    .primary_key(["sku", "store"]);
+    let stock = Resource::new("stock", vec![json!({"sku": "a-1", "store": 7, "count": 3})])
+        .write_disposition("merge", Some("upsert"))?
+        .primary_key(["sku", "store"]);
 
     // merge (scd2) with dlt's options: validity column names, the active records' valid-to
     let prices = Resource::new("prices", vec![json!({"sku": "a-1", "price": 10.5})]).disposition(

@@ -1,0 +1,226 @@
+//! The SQL the SQL destinations of dlt-rs share, parameterised by a [`Dialect`].
+//!
+//! A destination that speaks SQL implements [`Dialect`] (identifier quoting, qualified
+//! names, its type mapping, string and timestamp literals, parameters, and the few
+//! statements that differ in shape) and gets from this crate the text of:
+//!
+//! * [`ddl`]: `CREATE TABLE` and `ALTER TABLE ... ADD COLUMN` from dlt's schema, `unique`
+//!   hints as UNIQUE constraints;
+//! * [`system`]: the queries on dlt's system tables (`_dlt_version`, `_dlt_loads`,
+//!   `_dlt_pipeline_state`; their DDL is [`ddl::create_table`] of
+//!   [`dest_core::version_table`] and friends), the job ledger and the follow-up ledger;
+//! * [`merge`]: the follow-ups that move a table chain from staging into the dataset:
+//!   replace (`insert-from-staging`, `staging-optimized`) and merge (`delete-insert` with
+//!   `primary_key` / `merge_key` / `hard_delete` / `dedup_sort`, `upsert`, `scd2`).
+//!
+//! Everything here is pure text: no IO, no database driver (the same invariant as
+//! `dest-core`). What only one database has stays in its destination crate (PostgreSQL's
+//! `COPY`, `unnest` bound inserts and `E'...'` literals; SQLite's attached files).
+//!
+//! Every identifier goes through [`Dialect::quote_ident`] and every string literal through
+//! [`Dialect::string_literal`]; nothing else here builds SQL from names or values.
+
+pub mod ddl;
+pub mod merge;
+pub mod system;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use dest_core::Column;
+
+pub use merge::{follow_up_sql, strategy_name};
+
+/// What differs between the SQL of two databases, as far as the shared statements go.
+///
+/// The defaults are ANSI SQL as PostgreSQL and SQLite both read it; a dialect overrides
+/// what its database does differently.
+pub trait Dialect: fmt::Debug + Send + Sync {
+    /// The destination's registry name, for messages (`postgres`, `sqlite`).
+    fn destination(&self) -> &'static str;
+
+    /// The longest identifier, in bytes (PostgreSQL: 63). Names the shared SQL derives
+    /// from table names (temporary tables) are cut to fit.
+    fn max_identifier_length(&self) -> usize;
+
+    /// Quotes an identifier: wrapped in `"`, inner `"` doubled.
+    fn quote_ident(&self, name: &str) -> String {
+        quote_ident(name)
+    }
+
+    /// The name of `table` in `dataset`: `"dataset"."table"` (a PostgreSQL schema, an
+    /// attached SQLite database).
+    fn qualified(&self, dataset: &str, table: &str) -> String {
+        format!("{}.{}", self.quote_ident(dataset), self.quote_ident(table))
+    }
+
+    /// The column type of a complete column (dlt's type mapping of the database); the
+    /// error says why a column cannot be created.
+    fn column_type(&self, column: &Column) -> Result<String, String>;
+
+    /// A string literal; the error says why the text cannot be one (PostgreSQL: a NUL).
+    fn string_literal(&self, s: &str) -> Result<String, String>;
+
+    /// A UTC timestamp as a literal comparable with the database's stored timestamps
+    /// (the validity boundary of scd2), rounded to the microsecond.
+    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String>;
+
+    /// Positional parameter `n` (from 1): `$1` (PostgreSQL), `?1` (SQLite).
+    fn param(&self, n: usize) -> String;
+
+    /// Parameter `n` where it must be typed as text because the database cannot infer it
+    /// (PostgreSQL: `$1::varchar` when it is used in a select list and a condition).
+    fn text_param(&self, n: usize) -> String {
+        self.param(n)
+    }
+
+    /// The current time as an SQL expression of the ledger and system tables' timestamp
+    /// columns (also valid as a column `DEFAULT`).
+    fn now(&self) -> &'static str;
+
+    /// The column type of the ledgers' timestamps (`committed_at`, `done_at`).
+    fn ledger_timestamp_type(&self) -> &'static str;
+
+    /// Empties a table (`TRUNCATE TABLE`; `DELETE FROM` where there is no TRUNCATE).
+    fn truncate_table(&self, qualified: &str) -> String {
+        format!("TRUNCATE TABLE {qualified}")
+    }
+
+    /// A temporary table named `name` (already cut to the identifier limit) that lives
+    /// until the end of the follow-up's transaction.
+    fn temp_table(&self, name: &str) -> TempTable;
+
+    /// Whether the database has `MERGE INTO ... USING ... WHEN MATCHED ...` (upsert uses
+    /// it; without it upsert runs as delete / update / insert over a temporary table).
+    fn has_merge(&self) -> bool {
+        false
+    }
+
+    /// `ALTER TABLE ... ADD COLUMN` of several columns in one statement; `false`: one
+    /// statement per column, added as nullable, `unique` made a UNIQUE index (SQLite).
+    fn add_columns_in_one_statement(&self) -> bool {
+        true
+    }
+
+    /// The statements that move staging table `staging_qualified` into `dataset` as
+    /// `dataset_qualified` (dropped first by the caller) and leave an empty copy in
+    /// staging: replace / staging-optimized. `None`: the database cannot move a table
+    /// between datasets, and the strategy is not supported.
+    fn move_table(
+        &self,
+        _staging_qualified: &str,
+        _dataset: &str,
+        _dataset_qualified: &str,
+    ) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// A temporary table of a follow-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempTable {
+    /// `CREATE ... TABLE <name> ...` without its `AS` query.
+    pub create: String,
+    /// The (qualified, quoted) name to select from.
+    pub name: String,
+    /// The statement that drops it at the end, when the transaction does not.
+    pub drop: Option<String>,
+}
+
+/// The dataset and its staging dataset a follow-up moves between.
+#[derive(Debug, Clone, Copy)]
+pub struct Datasets<'a> {
+    pub dataset: &'a str,
+    pub staging: &'a str,
+}
+
+/// ANSI identifier quoting: wrapped in `"`, inner `"` doubled (PostgreSQL and SQLite).
+pub fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for ch in name.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
+/// `name` cut to at most `max` bytes at a character boundary.
+pub fn truncate_ident(name: &str, max: usize) -> &str {
+    let mut end = name.len().min(max);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+#[cfg(test)]
+pub(crate) mod test_dialect {
+    //! A dialect for this crate's own tests: ANSI quoting, plain `'...'` literals, `?n`
+    //! parameters, no MERGE, one column per ALTER (SQLite's shape, without SQLite).
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Ansi {
+        pub merge: bool,
+    }
+
+    impl Dialect for Ansi {
+        fn destination(&self) -> &'static str {
+            "ansi"
+        }
+        fn max_identifier_length(&self) -> usize {
+            20
+        }
+        fn column_type(&self, c: &Column) -> Result<String, String> {
+            c.data_type
+                .map(|t| t.as_str().to_uppercase())
+                .ok_or_else(|| format!("column `{}` has no data type", c.name))
+        }
+        fn string_literal(&self, s: &str) -> Result<String, String> {
+            Ok(format!("'{}'", s.replace('\'', "''")))
+        }
+        fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String> {
+            self.string_literal(&ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        }
+        fn param(&self, n: usize) -> String {
+            format!("?{n}")
+        }
+        fn now(&self) -> &'static str {
+            "CURRENT_TIMESTAMP"
+        }
+        fn ledger_timestamp_type(&self) -> &'static str {
+            "TIMESTAMP"
+        }
+        fn truncate_table(&self, qualified: &str) -> String {
+            format!("DELETE FROM {qualified}")
+        }
+        fn temp_table(&self, name: &str) -> TempTable {
+            let name = self.qualified("temp", name);
+            TempTable {
+                create: format!("CREATE TABLE {name}"),
+                drop: Some(format!("DROP TABLE {name}")),
+                name,
+            }
+        }
+        fn has_merge(&self) -> bool {
+            self.merge
+        }
+        fn add_columns_in_one_statement(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn quoting_and_truncation() {
+        let d = Ansi { merge: false };
+        assert_eq!(d.quote_ident(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(d.qualified("ds", "t"), r#""ds"."t""#);
+        assert_eq!(truncate_ident("abcé", 4), "abc");
+        assert_eq!(truncate_ident("abc", 10), "abc");
+    }
+}

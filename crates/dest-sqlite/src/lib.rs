@@ -1,0 +1,236 @@
+//! The SQLite destination of dlt-rs, registered as `sqlite`.
+//!
+//! ```sh
+//! dlt-rs load events.jsonl --pipeline events --dataset raw --table events \
+//!     --destination sqlite --credentials data/dlt.db
+//! ```
+//!
+//! # Datasets are attached database files
+//!
+//! The credentials name the main database file (`data/dlt.db`, or dlt's sqlalchemy URL
+//! `sqlite:///data/dlt.db`; see [`config`]). A dataset is a database file next to it,
+//! `<main stem>__<dataset><main suffix>` (`data/dlt__raw.db`), attached under the dataset's
+//! name, so its tables are `"raw"."events"` as in a PostgreSQL schema: this is how dlt's
+//! sqlalchemy destination maps datasets on SQLite, and it keeps datasets apart without
+//! renaming a single table (a table prefix would). The dataset `main` is the main file
+//! itself. The staging dataset (`raw_staging`, `data/dlt__raw_staging.db`) is attached
+//! likewise; it holds the staging tables of replace and merge, and the job and follow-up
+//! ledgers ([`dest_sql::system`]). Read a dataset with
+//! `sqlite3 data/dlt.db "ATTACH 'data/dlt__raw.db' AS raw" "SELECT * FROM raw.events"`, or
+//! open `data/dlt__raw.db` directly.
+//!
+//! # rusqlite, bundled
+//!
+//! SQLite is a library, not a server: loading is function calls on a file. rusqlite wraps
+//! that API directly (prepared statements with cached plans, bound values, explicit
+//! transaction modes, `ATTACH` on the one connection); with `bundled` it compiles SQLite
+//! from source, so there is nothing to install and every machine has the same SQLite (a
+//! recent one: `UPDATE ... FROM`, window functions, `concat`, upsert clauses). sqlx-sqlite
+//! would add an async layer that runs the same calls on a worker thread of its own, plus
+//! a pool built for servers, and hides transaction behaviour (`BEGIN IMMEDIATE`) behind
+//! its own; for an embedded database the direct API is simpler and no slower. The sync
+//! calls run on tokio's blocking threads ([`tokio::task::spawn_blocking`]).
+//!
+//! # Loading
+//!
+//! SQLite has one writer at a time, so a client holds one connection behind a mutex and
+//! the destination loads one job at a time (`workers` is 1); every write is one
+//! `BEGIN IMMEDIATE` transaction (it takes the write lock of every attached file, so two
+//! pipelines sharing a main file take turns), and another connection's lock is waited for
+//! up to `busy_timeout` seconds (default 30), then the load fails transiently and is
+//! retried.
+//! Job files are `typed-jsonl` ([`typed_jsonl`]: rows as JSON arrays, inserted by prepared
+//! multi-row `INSERT`s with bound values). A job's rows and its record in the job ledger
+//! commit in one transaction across the dataset and staging files: the files keep
+//! SQLite's rollback journal, which commits across attached files atomically (dlt's
+//! sqlalchemy destination switches to WAL, which does not). There are no load sessions
+//! (`LoadClient::session` is `None`): tables load after normalizing.
+//!
+//! # What is supported
+//!
+//! Every write disposition: `append`; `replace` with `truncate-and-insert` (atomic, as on
+//! PostgreSQL) and `insert-from-staging`; `merge` with `delete-insert` (`primary_key`,
+//! `merge_key`, `hard_delete`, `dedup_sort`), `upsert` (SQLite has no `MERGE`: the same
+//! result from delete / update / insert over a temporary table, `dest_sql::merge`) and
+//! `scd2`. `staging-optimized` is refused with a capability error naming it: it swaps
+//! staging tables into the dataset, and SQLite cannot move a table between database files
+//! (a copy would be `insert-from-staging` under another name). Schema evolution adds
+//! columns with `ALTER TABLE ... ADD COLUMN`, one per statement and nullable (SQLite cannot
+//! add a NOT NULL column without a default); a `unique` column gets a UNIQUE constraint
+//! (`CREATE UNIQUE INDEX` for added columns) unless `create_indexes = false`. Types: see
+//! [`sql`]. Names are shortened past 200 bytes ([`sql::MAX_IDENTIFIER_LENGTH`]: job and
+//! dataset files are named after them). Text with NUL characters is stored as it is (values are bound, never
+//! written into SQL). Integers past 64 bits keep every digit: `wei` and `decimal` columns
+//! hold exact decimal text.
+
+pub mod client;
+pub mod config;
+mod load;
+pub mod sql;
+pub mod typed_jsonl;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dest_core::config::Resolver;
+use dest_core::registry::{DestinationContext, DestinationDescriptor};
+use dest_core::{
+    Capabilities, DatasetRef, Destination, DispositionKind, Error, FileFormat, LoadClient, Result,
+};
+
+pub use client::SqliteError;
+pub use config::{SqliteCredentials, SqliteSettings};
+pub use load::SqliteClient;
+pub use sql::SqliteDialect;
+pub use typed_jsonl::TypedJsonl;
+
+/// The registry name.
+pub const NAME: &str = "sqlite";
+
+/// An example `.dlt/secrets.toml` / `.dlt/config.toml` for this destination.
+pub const EXAMPLE_CONFIG: &str = r#"# .dlt/secrets.toml (a path, or sqlite:///relative.db / sqlite:////absolute.db)
+destination.sqlite.credentials = "dlt_data.db"
+
+# .dlt/config.toml
+[destination.sqlite]
+create_indexes = true
+busy_timeout = 30
+"#;
+
+// doc:start capabilities
+const CAPABILITIES: Capabilities = Capabilities {
+    preferred_file_format: typed_jsonl::NAME,
+    file_formats: &[typed_jsonl::NAME],
+    write_dispositions: &[
+        DispositionKind::Append,
+        DispositionKind::Replace,
+        DispositionKind::Merge,
+    ],
+    merge_strategies: &["delete-insert", "upsert", "scd2"],
+    replace_strategies: &["truncate-and-insert", "insert-from-staging"],
+    max_identifier_length: sql::MAX_IDENTIFIER_LENGTH,
+    // SQLITE_MAX_SQL_LENGTH
+    max_query_length: 1_000_000_000,
+    supports_ddl_transactions: true,
+    timestamp_precision: 6,
+};
+// doc:end capabilities
+
+// doc:start registration
+inventory::submit! {
+    DestinationDescriptor::new(
+        NAME,
+        "SQLite (rusqlite, bundled; a dataset is an attached database file)",
+        EXAMPLE_CONFIG,
+        factory,
+    )
+}
+
+/// Builds the destination from configuration (no IO: the first connection is made when a
+/// load needs it).
+fn factory(ctx: &DestinationContext<'_>) -> Result<Box<dyn Destination>> {
+    let r = Resolver::new(ctx.config, ctx.pipeline_name);
+    let credentials = SqliteCredentials::resolve(&r, ctx.destination_name)?;
+    let settings = SqliteSettings::resolve(&r, ctx.destination_name)?;
+    Ok(Box::new(Sqlite::new(credentials, settings)))
+}
+// doc:end registration
+
+/// The SQLite destination, configured.
+#[derive(Debug)]
+pub struct Sqlite {
+    credentials: SqliteCredentials,
+    settings: Arc<SqliteSettings>,
+    capabilities: Capabilities,
+}
+
+impl Sqlite {
+    pub fn new(credentials: SqliteCredentials, settings: SqliteSettings) -> Self {
+        Sqlite {
+            credentials,
+            settings: Arc::new(settings),
+            capabilities: CAPABILITIES,
+        }
+    }
+
+    /// `<dataset>_staging`, or the configured layout.
+    pub fn staging_name(&self, dataset: &str) -> String {
+        let layout = &self.settings.staging_dataset_name_layout;
+        if layout.contains("%s") {
+            layout.replace("%s", dataset)
+        } else {
+            layout.clone()
+        }
+    }
+
+    /// The credentials (the main database file).
+    pub fn credentials(&self) -> &SqliteCredentials {
+        &self.credentials
+    }
+}
+
+/// Names SQLite reserves for its own databases.
+fn check_dataset_name(name: &str, role: &str) -> Result<()> {
+    if name.is_empty() || name.eq_ignore_ascii_case("temp") {
+        return Err(Error::Config(format!(
+            "the {role} name `{name}` cannot name an attached SQLite database (`temp` is SQLite's own)"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Destination for Sqlite {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>> {
+        (name == typed_jsonl::NAME).then(|| Arc::new(TypedJsonl) as Arc<dyn FileFormat>)
+    }
+
+    /// One writer at a time.
+    fn workers(&self) -> usize {
+        1
+    }
+
+    async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
+        let staging = self.staging_name(&dataset.name);
+        check_dataset_name(&dataset.name, "dataset")?;
+        check_dataset_name(&staging, "staging dataset")?;
+        if staging == dataset.name || staging.eq_ignore_ascii_case("main") {
+            return Err(Error::Config(format!(
+                "the staging dataset `{staging}` of dataset `{}` must be another attached file",
+                dataset.name
+            )));
+        }
+        let main = self.credentials.database.clone();
+        let mut attach = Vec::new();
+        for name in [&dataset.name, &staging] {
+            if name != "main" {
+                attach.push((name.clone(), self.credentials.dataset_file(name)));
+            }
+        }
+        let busy = Duration::from_secs(self.settings.busy_timeout_secs);
+        let conn = tokio::task::spawn_blocking(move || {
+            let attach: Vec<(&str, &std::path::Path)> = attach
+                .iter()
+                .map(|(n, f)| (n.as_str(), f.as_path()))
+                .collect();
+            client::open(&main, &attach, busy)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("opening SQLite failed: {e}")))??;
+        Ok(Arc::new(SqliteClient {
+            conn: Arc::new(Mutex::new(conn)),
+            dataset: dataset.name.clone(),
+            staging,
+            settings: self.settings.clone(),
+        }))
+    }
+}

@@ -1,0 +1,758 @@
+//! Real pipelines into a temporary SQLite file: every write disposition and strategy the
+//! destination supports (and the capability error of the one it does not), schema
+//! evolution, variant columns, nested tables, types, re-running loads, state restore, the
+//! job and follow-up ledgers. What landed is read back with rusqlite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use dest_core::{
+    DatasetRef, FollowUp, FollowUpJob, LoadJob, LoadTarget, Schema, TableSchema, Value,
+};
+use dest_sqlite::SqliteCredentials;
+use pipeline::{Incremental, Pipeline, Resource};
+use rusqlite::types::ValueRef;
+use serde_json::{json, Value as Json};
+
+use dest_sqlite as _;
+
+/// A temporary folder holding the main database file and the pipelines.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("dlt.db")
+    }
+
+    fn pipeline(&self, name: &str, dataset: &str) -> Pipeline {
+        self.pipeline_in(name, dataset, &self.dir.path().join("pipelines"), &[])
+    }
+
+    fn pipeline_in(
+        &self,
+        name: &str,
+        dataset: &str,
+        pipelines: &Path,
+        config: &[(&str, Json)],
+    ) -> Pipeline {
+        let mut cfg = dlt_config::Config::builder()
+            .project_dir(self.dir.path())
+            .no_global_dir()
+            .env(false);
+        for (k, v) in config {
+            cfg = cfg.set(k, v.clone());
+        }
+        Pipeline::builder(name)
+            .destination("sqlite")
+            .dataset_name(dataset)
+            .pipelines_dir(pipelines)
+            .credentials(self.db().to_str().unwrap())
+            .config(cfg)
+            .build()
+            .expect("pipeline builds")
+    }
+
+    /// Runs `sql` with `dataset` attached; each value as text (`∅` for NULL, blobs as hex).
+    fn rows(&self, dataset: &str, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let creds = SqliteCredentials::parse(self.db().to_str().unwrap()).unwrap();
+        let file = creds.dataset_file(dataset);
+        conn.execute(
+            "ATTACH DATABASE ?1 AS ?2",
+            (file.to_str().unwrap(), dataset),
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare(sql)
+            .unwrap_or_else(|e| panic!("{e}\n  sql: {sql}"));
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                let mut cells = Vec::with_capacity(n);
+                for i in 0..n {
+                    cells.push(match r.get_ref(i)? {
+                        ValueRef::Null => "∅".to_string(),
+                        ValueRef::Integer(v) => v.to_string(),
+                        ValueRef::Real(v) => format!("{v:?}"),
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+                    });
+                }
+                Ok(cells.join("|"))
+            })
+            .unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    fn count(&self, dataset: &str, table: &str) -> i64 {
+        self.rows(
+            dataset,
+            &format!("SELECT count(*) FROM {dataset}.\"{table}\""),
+        )[0]
+        .parse()
+        .unwrap()
+    }
+
+    /// `name type notnull` of each column of a table.
+    fn columns(&self, dataset: &str, table: &str) -> Vec<String> {
+        self.rows(
+            dataset,
+            &format!(
+                "SELECT name || ' ' || type || ' ' || \"notnull\" FROM pragma_table_info('{table}', '{dataset}')"
+            ),
+        )
+    }
+
+    /// The loads recorded in the dataset: each `status` (0 = loaded).
+    fn loads(&self, dataset: &str) -> Vec<String> {
+        self.rows(
+            dataset,
+            &format!("SELECT status FROM {dataset}._dlt_loads ORDER BY load_id"),
+        )
+    }
+}
+
+#[test]
+fn sqlite_is_registered() {
+    assert!(dest_core::registry::names().contains(&"sqlite"));
+    let d = dest_core::registry::find("sqlite").unwrap();
+    assert!(d.example_config.contains("destination.sqlite.credentials"));
+}
+
+#[tokio::test]
+async fn nested_items_make_child_tables_in_an_attached_file() {
+    let env = Env::new();
+    let mut p = env.pipeline("nested", "raw");
+    let items = vec![
+        json!({"id": 1, "user": {"Name": "ann", "meta": {"admin": true}}, "tags": ["a", "b"],
+               "orders": [{"sku": "x", "lines": [{"qty": 2}]}]}),
+        json!({"id": 2, "user": {"Name": "bob"}, "tags": [], "orders": []}),
+    ];
+    let info = p.run(vec![Resource::new("Events", items)]).await.unwrap();
+    assert_eq!(info.packages.len(), 1);
+    // the dataset is a file next to the main one
+    assert!(env.dir.path().join("dlt__raw.db").exists());
+    assert!(env.dir.path().join("dlt__raw_staging.db").exists());
+
+    assert_eq!(
+        env.rows(
+            "raw",
+            "SELECT id, user__name, user__meta__admin FROM raw.events ORDER BY id"
+        ),
+        ["1|ann|1", "2|bob|∅"]
+    );
+    assert_eq!(
+        env.rows(
+            "raw",
+            "SELECT t.value, t._dlt_list_idx, e.id FROM raw.events__tags t \
+             JOIN raw.events e ON e._dlt_id = t._dlt_parent_id ORDER BY t._dlt_list_idx"
+        ),
+        ["a|0|1", "b|1|1"]
+    );
+    assert_eq!(
+        env.rows(
+            "raw",
+            "SELECT l.qty FROM raw.events__orders__lines l \
+             JOIN raw.events__orders o ON o._dlt_id = l._dlt_parent_id"
+        ),
+        ["2"]
+    );
+    assert_eq!(env.loads("raw"), ["0"]);
+    // dlt's columns, types and constraints
+    assert_eq!(
+        env.columns("raw", "events"),
+        [
+            "id BIGINT 0",
+            "user__name TEXT 0",
+            "user__meta__admin BOOLEAN 0",
+            "_dlt_load_id TEXT 1",
+            "_dlt_id VARCHAR(128) 1"
+        ]
+    );
+    let uniques = env.rows(
+        "raw",
+        "SELECT count(*) FROM pragma_index_list('events', 'raw') WHERE \"unique\" = 1",
+    );
+    assert_eq!(uniques, ["1"], "_dlt_id is unique");
+    for t in ["_dlt_loads", "_dlt_version", "_dlt_pipeline_state"] {
+        assert!(env.count("raw", t) >= 1, "{t}");
+    }
+}
+
+#[tokio::test]
+async fn types_round_trip_and_big_numbers_keep_every_digit() {
+    let env = Env::new();
+    let mut p = env.pipeline("types", "ds");
+    let items = vec![json!({
+        "i": -3, "f": 1.5, "b": false, "s": "it's \"q\"\nline\u{0}nul 🦀",
+        "ts": "2024-01-02T03:04:05.123456+02:00", "d": "2024-02-03",
+        "big": 123456789012345678901234567890u128, "obj": {"k": [1, "x"]},
+    })];
+    let hints = json!({"obj": {"data_type": "json"}, "bin": {"data_type": "binary"}});
+    p.run(vec![Resource::new("t", items)
+        .columns_json(&hints)
+        .unwrap()])
+        .await
+        .unwrap();
+    let got = env.rows(
+        "ds",
+        "SELECT i, typeof(i), f, typeof(f), b, s, ts, d, big, typeof(big), obj FROM ds.t",
+    );
+    assert_eq!(
+        got,
+        ["-3|integer|1.5|real|0|it's \"q\"\nline\u{0}nul 🦀|2024-01-02 01:04:05.123456|2024-02-03|123456789012345678901234567890|text|{\"k\":[1,\"x\"]}"]
+    );
+    let cols = env.columns("ds", "t");
+    assert!(cols.contains(&"ts DATETIME 0".to_string()), "{cols:?}");
+    assert!(cols.contains(&"big TEXT 0".to_string()), "{cols:?}");
+    assert!(cols.contains(&"obj JSON 0".to_string()), "{cols:?}");
+    // the stored forms work with SQLite's functions
+    assert_eq!(
+        env.rows(
+            "ds",
+            "SELECT json_extract(obj, '$.k[1]'), strftime('%Y', ts) FROM ds.t"
+        ),
+        ["x|2024"]
+    );
+}
+
+#[tokio::test]
+async fn schema_evolves_with_new_and_variant_columns() {
+    let env = Env::new();
+    let mut p = env.pipeline("evolve", "ds");
+    p.run(vec![Resource::new(
+        "people",
+        vec![json!({"id": 1, "age": 30})],
+    )])
+    .await
+    .unwrap();
+    p.run(vec![Resource::new(
+        "people",
+        vec![json!({"id": 2, "age": "unknown", "email": "x@y.z"})],
+    )])
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows(
+            "ds",
+            "SELECT id, age, age__v_text, email FROM ds.people ORDER BY id"
+        ),
+        ["1|30|∅|∅", "2|∅|unknown|x@y.z"]
+    );
+    let cols = env.columns("ds", "people");
+    assert!(cols.contains(&"email TEXT 0".to_string()), "{cols:?}");
+    assert!(cols.contains(&"age__v_text TEXT 0".to_string()), "{cols:?}");
+    assert_eq!(env.loads("ds"), ["0", "0"]);
+    assert_eq!(env.count("ds", "_dlt_version"), 2);
+}
+
+#[tokio::test]
+async fn replace_strategies_replace_the_chain() {
+    for strategy in ["truncate-and-insert", "insert-from-staging"] {
+        let env = Env::new();
+        let mut p = env.pipeline("replace", "ds");
+        let run = |items: Vec<Json>| {
+            Resource::new("snap", items)
+                .write_disposition("replace", Some(strategy))
+                .unwrap()
+        };
+        p.run(vec![run(vec![
+            json!({"id": 1, "tags": ["a"]}),
+            json!({"id": 2, "tags": ["b", "c"]}),
+        ])])
+        .await
+        .unwrap();
+        p.run(vec![run(vec![json!({"id": 3, "tags": ["d"]})])])
+            .await
+            .unwrap();
+        assert_eq!(
+            env.rows("ds", "SELECT id FROM ds.snap"),
+            ["3"],
+            "{strategy}"
+        );
+        assert_eq!(
+            env.rows("ds", "SELECT value FROM ds.snap__tags"),
+            ["d"],
+            "{strategy}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn staging_optimized_is_refused_with_a_capability_error() {
+    let env = Env::new();
+    let mut p = env.pipeline("swap", "ds");
+    let r = Resource::new("snap", vec![json!({"id": 1})])
+        .write_disposition("replace", Some("staging-optimized"))
+        .unwrap();
+    let err = p.run(vec![r]).await.unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "replace strategy `staging-optimized` is not supported by destination `sqlite`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("supported: truncate-and-insert, insert-from-staging"),
+        "{err}"
+    );
+    // configured instead of given: the same error
+    let mut p = env.pipeline_in(
+        "swap2",
+        "ds",
+        &env.dir.path().join("p2"),
+        &[(
+            "destination.sqlite.replace_strategy",
+            json!("staging-optimized"),
+        )],
+    );
+    let r = Resource::new("snap", vec![json!({"id": 1})])
+        .write_disposition("replace", None)
+        .unwrap();
+    let err = p.run(vec![r]).await.unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "replace strategy `staging-optimized` is not supported by destination `sqlite`"
+        ),
+        "{err}"
+    );
+    // nothing was loaded
+    assert!(!env.dir.path().join("dlt__ds.db").exists());
+}
+
+#[tokio::test]
+async fn merge_delete_insert_with_dedup_sort_hard_delete_and_nested_rows() {
+    let env = Env::new();
+    let mut p = env.pipeline("merge", "ds");
+    let hints = json!({"ts": {"dedup_sort": "desc"}, "deleted": {"hard_delete": true, "data_type": "bool"}});
+    let run = |items: Vec<Json>| {
+        Resource::new("users", items)
+            .write_disposition("merge", Some("delete-insert"))
+            .unwrap()
+            .primary_key(["id"])
+            .columns_json(&hints)
+            .unwrap()
+    };
+    p.run(vec![run(vec![
+        json!({"id": 1, "name": "a", "ts": 1, "tags": ["x"]}),
+        json!({"id": 2, "name": "b", "ts": 1, "tags": ["y"]}),
+        json!({"id": 1, "name": "a2", "ts": 2, "tags": ["z", "w"]}),
+    ])])
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT id, name FROM ds.users ORDER BY id"),
+        ["1|a2", "2|b"]
+    );
+    assert_eq!(
+        env.rows("ds", "SELECT value FROM ds.users__tags ORDER BY value"),
+        ["w", "y", "z"]
+    );
+    p.run(vec![run(vec![
+        json!({"id": 2, "deleted": true}),
+        json!({"id": 3, "name": "c", "ts": 5, "tags": ["v"]}),
+        json!({"id": 1, "name": "a3", "ts": 3}),
+    ])])
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT id, name FROM ds.users ORDER BY id"),
+        ["1|a3", "3|c"]
+    );
+    assert_eq!(env.rows("ds", "SELECT value FROM ds.users__tags"), ["v"]);
+    // running the same data again changes nothing
+    p.run(vec![run(vec![
+        json!({"id": 3, "name": "c", "ts": 5, "tags": ["v"]}),
+    ])])
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT id, name FROM ds.users ORDER BY id"),
+        ["1|a3", "3|c"]
+    );
+    assert_eq!(env.rows("ds", "SELECT value FROM ds.users__tags"), ["v"]);
+    assert_eq!(env.loads("ds"), ["0", "0", "0"]);
+}
+
+#[tokio::test]
+async fn merge_key_replaces_partitions() {
+    let env = Env::new();
+    let mut p = env.pipeline("mk", "ds");
+    let run = |items: Vec<Json>| {
+        Resource::new("events", items)
+            .write_disposition("merge", Some("delete-insert"))
+            .unwrap()
+            .merge_key(["day"])
+    };
+    p.run(vec![run(vec![
+        json!({"day": "mon", "v": 1}),
+        json!({"day": "mon", "v": 2}),
+        json!({"day": "tue", "v": 3}),
+    ])])
+    .await
+    .unwrap();
+    p.run(vec![run(vec![json!({"day": "mon", "v": 9})])])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT day, v FROM ds.events ORDER BY day, v"),
+        ["mon|9", "tue|3"]
+    );
+}
+
+#[tokio::test]
+async fn upsert_updates_inserts_and_hard_deletes_without_merge() {
+    let env = Env::new();
+    let mut p = env.pipeline("upsert", "ds");
+    let hints = json!({"deleted": {"hard_delete": true, "data_type": "bool"}});
+    let run = |items: Vec<Json>| {
+        Resource::new("items", items)
+            .write_disposition("merge", Some("upsert"))
+            .unwrap()
+            .primary_key(["id"])
+            .columns_json(&hints)
+            .unwrap()
+    };
+    p.run(vec![run(vec![
+        json!({"id": 1, "v": "a", "kids": [1, 2, 3]}),
+        json!({"id": 2, "v": "b", "kids": [4]}),
+        json!({"id": 3, "v": "c", "kids": [5]}),
+    ])])
+    .await
+    .unwrap();
+    p.run(vec![run(vec![
+        json!({"id": 1, "v": "a2", "kids": [1]}),
+        json!({"id": 2, "deleted": true}),
+        json!({"id": 4, "v": "d", "kids": [6]}),
+        json!({"id": 4, "v": "d", "kids": [6]}),
+    ])])
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT id, v FROM ds.items ORDER BY id"),
+        ["1|a2", "3|c", "4|d"]
+    );
+    assert_eq!(
+        env.rows(
+            "ds",
+            "SELECT i.id, k.value FROM ds.items__kids k JOIN ds.items i ON i._dlt_id = k._dlt_root_id ORDER BY i.id, k.value"
+        ),
+        ["1|1", "3|5", "4|6"]
+    );
+    assert_eq!(env.count("ds", "items__kids"), 3, "no orphans");
+    // no temporary table is left behind, and staging holds the last batch only
+    assert_eq!(env.loads("ds"), ["0", "0"]);
+}
+
+#[tokio::test]
+async fn scd2_retires_and_inserts_versions() {
+    let env = Env::new();
+    let mut p = env.pipeline("scd2", "ds");
+    let run = |items: Vec<Json>| {
+        Resource::new("dim", items)
+            .write_disposition("merge", Some("scd2"))
+            .unwrap()
+    };
+    p.run(vec![run(vec![
+        json!({"id": 1, "v": "a"}),
+        json!({"id": 2, "v": "b"}),
+    ])])
+    .await
+    .unwrap();
+    p.run(vec![run(vec![
+        json!({"id": 1, "v": "a"}),
+        json!({"id": 2, "v": "b2"}),
+    ])])
+    .await
+    .unwrap();
+    let got = env.rows(
+        "ds",
+        "SELECT id, v, _dlt_valid_from IS NOT NULL, _dlt_valid_to IS NOT NULL FROM ds.dim ORDER BY id, v",
+    );
+    assert_eq!(got, ["1|a|1|0", "2|b|1|1", "2|b2|1|0"]);
+    // the retired version ends where the new one starts
+    let got = env.rows(
+        "ds",
+        "SELECT count(*) FROM ds.dim a JOIN ds.dim b ON a._dlt_valid_to = b._dlt_valid_from",
+    );
+    assert_eq!(got, ["1"]);
+    let ts = env.rows("ds", "SELECT _dlt_valid_from FROM ds.dim LIMIT 1");
+    assert_eq!(ts[0].len(), "2024-01-01 00:00:00.000000".len(), "{ts:?}");
+}
+
+#[tokio::test]
+async fn unique_hint_and_create_indexes_false() {
+    let env = Env::new();
+    let mut p = env.pipeline_in(
+        "idx",
+        "ds",
+        &env.dir.path().join("p"),
+        &[("destination.sqlite.create_indexes", json!(false))],
+    );
+    p.run(vec![Resource::new("t", vec![json!({"code": "a"})])
+        .columns_json(&json!({"code": {"unique": true}}))
+        .unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT count(*) FROM pragma_index_list('t', 'ds')"),
+        ["0"]
+    );
+    let mut p = env.pipeline("idx2", "ds2");
+    p.run(vec![Resource::new("t", vec![json!({"x": 1})])])
+        .await
+        .unwrap();
+    // a unique column added later gets a unique index
+    p.run(vec![Resource::new("t", vec![json!({"x": 2, "code": "b"})])
+        .columns_json(&json!({"code": {"unique": true}}))
+        .unwrap()])
+        .await
+        .unwrap();
+    let idx = env.rows(
+        "ds2",
+        "SELECT name FROM pragma_index_list('t', 'ds2') WHERE \"unique\" = 1 ORDER BY name",
+    );
+    assert!(idx.contains(&"t_code_key".to_string()), "{idx:?}");
+}
+
+#[tokio::test]
+async fn state_is_restored_on_a_new_machine() {
+    let env = Env::new();
+    let cursor = Incremental::new("updated_at");
+    let mut p = env.pipeline_in("inc", "ds", &env.dir.path().join("a"), &[]);
+    p.run(vec![Resource::new(
+        "events",
+        vec![
+            json!({"id": 1, "updated_at": 10}),
+            json!({"id": 2, "updated_at": 20}),
+        ],
+    )
+    .incremental(cursor.clone())])
+        .await
+        .unwrap();
+    // another folder: the state and schema come from the dataset
+    let mut q = env.pipeline_in("inc", "ds", &env.dir.path().join("b"), &[]);
+    q.sync_destination().await.unwrap();
+    assert_eq!(
+        q.incremental_start("events", &cursor).unwrap(),
+        Some(json!(20))
+    );
+    q.run(vec![Resource::new(
+        "events",
+        vec![
+            json!({"id": 2, "updated_at": 20}),
+            json!({"id": 3, "updated_at": 30}),
+        ],
+    )
+    .incremental(cursor)])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.rows("ds", "SELECT id FROM ds.events ORDER BY id"),
+        ["1", "2", "3"]
+    );
+    assert!(env.count("ds", "_dlt_pipeline_state") >= 2);
+}
+
+#[tokio::test]
+async fn main_dataset_is_the_main_file() {
+    let env = Env::new();
+    let mut p = env.pipeline("m", "main");
+    p.run(vec![Resource::new("t", vec![json!({"x": 1})])])
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(env.dir.path().join("dlt__main_staging.db").exists());
+}
+
+#[tokio::test]
+async fn a_missing_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pipeline::builder("nowhere")
+        .destination("sqlite")
+        .pipelines_dir(dir.path())
+        .credentials("/nonexistent/folder/dlt.db")
+        .config(
+            dlt_config::Config::builder()
+                .project_dir(dir.path())
+                .no_global_dir()
+                .env(false),
+        )
+        .build()
+        .unwrap();
+    let err = p
+        .run(vec![Resource::new("t", vec![json!({"x": 1})])])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("folder /nonexistent/folder does not exist"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// the load client directly: the ledgers that make re-running a package safe
+
+fn schema_with(table: TableSchema) -> Schema {
+    let mut s = Schema::new("ledger");
+    s.tables.push(table);
+    s.bump_version();
+    s
+}
+
+#[tokio::test]
+async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
+    let env = Env::new();
+    let dest = dest_core::registry::create(
+        "sqlite",
+        &dest_core::registry::DestinationContext {
+            destination_name: "sqlite",
+            pipeline_name: Some("ledger"),
+            config: &dlt_config::Config::builder()
+                .project_dir(env.dir.path())
+                .no_global_dir()
+                .env(false)
+                .set("destination.sqlite.credentials", env.db().to_str().unwrap())
+                .build()
+                .unwrap(),
+        },
+    )
+    .unwrap();
+    let client = dest
+        .client(&DatasetRef { name: "ds".into() })
+        .await
+        .unwrap();
+    let mut t = TableSchema::new("t");
+    t.columns = vec![
+        dest_core::Column::new("id", dest_core::DataType::Bigint),
+        dest_core::Column::new("_dlt_id", dest_core::DataType::Text),
+    ];
+    t.columns[0].primary_key = true;
+    t.columns[1].row_key = true;
+    t.write_disposition = "merge".into();
+    t.seen_data = true;
+    let schema = schema_with(t.clone());
+    client.initialize(true).await.unwrap();
+    for target in [LoadTarget::Dataset, LoadTarget::Staging] {
+        let ran = client
+            .update_schema(&schema, &["t".into()], target)
+            .await
+            .unwrap();
+        assert!(!ran.is_empty());
+        // the same version again: nothing to do
+        assert!(client
+            .update_schema(&schema, &["t".into()], target)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    // a job file
+    let file = env.dir.path().join("t.1.0.typed-jsonl");
+    let fmt = dest.file_format("typed-jsonl").unwrap();
+    let out = std::fs::File::create(&file).unwrap();
+    let cols: Vec<_> = t.columns.clone();
+    let mut w = fmt.writer("t", &cols, Box::new(out)).unwrap();
+    for i in 0..450 {
+        w.write_row(&[Value::Int(i), Value::Text(format!("r{i}"))])
+            .unwrap();
+    }
+    drop(w.finish().unwrap());
+    let job = LoadJob {
+        load_id: "100".into(),
+        table: "t".into(),
+        file: file.clone(),
+        format: "typed-jsonl".into(),
+        target: LoadTarget::Staging,
+        key: "t.1".into(),
+    };
+    assert!(client.committed_jobs("100").await.unwrap().is_empty());
+    assert_eq!(client.run_job(&job).await.unwrap().rows, 450);
+    assert_eq!(client.committed_jobs("100").await.unwrap(), ["t.1"]);
+
+    let follow = FollowUpJob {
+        kind: FollowUp::DeleteInsert,
+        chain: vec![&t],
+        load_id: "100",
+        created_at: chrono::Utc::now(),
+    };
+    client.follow_up(&follow).await.unwrap();
+    assert_eq!(env.count("ds", "t"), 450);
+    // called again (a crash before the package was marked done): not run again
+    client
+        .truncate(&["t".into()], LoadTarget::Staging)
+        .await
+        .unwrap();
+    client.run_job(&job).await.unwrap();
+    client.run_job(&job).await.unwrap();
+    client.follow_up(&follow).await.unwrap();
+    assert_eq!(env.count("ds", "t"), 450);
+    assert_eq!(
+        env.rows(
+            "ds_staging",
+            "SELECT load_id, root_table FROM ds_staging._dlt_rs_follow_ups"
+        ),
+        ["100|t"]
+    );
+    client.complete_load("100", &schema).await.unwrap();
+    client.complete_load("100", &schema).await.unwrap();
+    assert_eq!(env.loads("ds"), ["0"], "one row per load id");
+    client.forget_jobs("100").await.unwrap();
+    assert!(client.committed_jobs("100").await.unwrap().is_empty());
+
+    // inspection
+    let counts = client
+        .table_row_counts(&["t".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(counts, [("t".into(), Some(450)), ("nope".into(), None)]);
+    let loads = client.recent_loads(5).await.unwrap();
+    assert_eq!(loads.len(), 1);
+    assert_eq!(loads[0].0, "100");
+    assert!((chrono::Utc::now() - loads[0].2).num_seconds().abs() < 60);
+    let stored = client.stored_schema("ledger").await.unwrap().unwrap();
+    assert_eq!(stored.version_hash, schema.version_hash);
+    client.drop_tables(&["t".into()], "ledger").await.unwrap();
+    assert!(client.stored_schema("ledger").await.unwrap().is_none());
+    assert_eq!(
+        client.table_row_counts(&["t".into()]).await.unwrap(),
+        [("t".into(), None)]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_job_changes_nothing() {
+    let env = Env::new();
+    let mut p = env.pipeline("fail", "ds");
+    p.run(vec![Resource::new("t", vec![json!({"code": "a"})])
+        .columns_json(&json!({"code": {"unique": true}}))
+        .unwrap()])
+        .await
+        .unwrap();
+    let err = p
+        .run(vec![Resource::new(
+            "t",
+            vec![json!({"code": "b"}), json!({"code": "a"})],
+        )
+        .columns_json(&json!({"code": {"unique": true}}))
+        .unwrap()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("UNIQUE constraint failed"), "{err}");
+    assert_eq!(env.rows("ds", "SELECT code FROM ds.t"), ["a"]);
+}
