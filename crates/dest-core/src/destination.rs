@@ -80,7 +80,7 @@ impl Capabilities {
     }
 }
 
-/// The dataset a client loads into (a schema in SQL databases).
+/// The dataset a client loads into (a PostgreSQL schema, an attached SQLite database file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetRef {
     pub name: String,
@@ -93,7 +93,7 @@ pub struct LoadJob {
     /// Table the rows belong to.
     pub table: String,
     pub file: PathBuf,
-    /// File format name (`insert_values`).
+    /// File format name (`insert_values`, `csv`, `typed-jsonl`).
     pub format: String,
     pub target: LoadTarget,
     /// The job's id within its package (the same on every attempt). Destinations record it
@@ -166,7 +166,8 @@ pub trait Destination: fmt::Debug + Send + Sync {
 }
 
 /// A connected destination for one dataset. Methods take `&self` and may run concurrently
-/// (load jobs do), so implementations hold a pool of connections.
+/// (load jobs do, up to [`Destination::workers`] at once): implementations hold a pool of
+/// connections (PostgreSQL), or serialize on one (SQLite, `workers` = 1).
 #[async_trait]
 pub trait LoadClient: Send + Sync {
     /// Creates the dataset (and the staging dataset when `staging`) if missing.
