@@ -418,7 +418,9 @@ async fn a_crash_between_commit_and_bookkeeping_loads_nothing_twice() {
     let rows: String = (1..=3000)
         .map(|i| format!("{{\"id\": {i}, \"kids\": [{i}, {}]}}\n", i + 1))
         .collect();
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
+        ("normalized-published", "true", &[]),
+        ("normalized-published", "false", &[]),
         ("job-committed", "false", &[]),
         ("session-committed", "true", &[]),
         ("load-recorded", "true", &[]),

@@ -3,7 +3,8 @@
 //! `job-committed` (a job's rows committed, its file not yet moved to `completed_jobs`) and
 //! `session-committed` (a load session committed while normalizing, its files not yet
 //! moved), `load-recorded` (the load recorded in `_dlt_loads`, the package not yet moved
-//! to `loaded`). Without the variable a point costs one comparison.
+//! to `loaded`), `normalized-published` (a normalized package published, its extracted
+//! package not yet removed). Without the variable a point costs one comparison.
 
 use std::sync::OnceLock;
 

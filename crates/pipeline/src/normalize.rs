@@ -94,6 +94,7 @@ pub(crate) fn publish(storage: &Storage, load_id: &str) -> Result<(), PipelineEr
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
     rename(&dst, &storage.package(NORMALIZED, load_id))?;
+    crate::fault::point("normalized-published");
     fs::remove_dir_all(&src).map_err(io_err("removing an extracted package", &src))
 }
 

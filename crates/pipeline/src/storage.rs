@@ -108,6 +108,15 @@ impl Storage {
                 fs::remove_dir_all(&p).map_err(io_err("removing an incomplete package", &p))?;
             }
         }
+        // an extracted package whose normalized one was published is what a crash left
+        // while removing it (whole or in part): normalizing it again would load it twice
+        for id in self.packages(EXTRACTED)? {
+            if self.package(NORMALIZED, &id).exists() || self.package(LOADED, &id).exists() {
+                let p = self.package(EXTRACTED, &id);
+                fs::remove_dir_all(&p)
+                    .map_err(io_err("removing an already normalized package", &p))?;
+            }
+        }
         Ok(())
     }
 }
