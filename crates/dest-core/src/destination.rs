@@ -80,6 +80,17 @@ impl Capabilities {
     }
 }
 
+/// The staging dataset of `dataset` by dlt's `staging_dataset_name_layout`: `%s` stands
+/// for the dataset (`%s_staging`, the default); a layout without it names one staging
+/// dataset for every dataset.
+pub fn staging_dataset_name(layout: &str, dataset: &str) -> String {
+    if layout.contains("%s") {
+        layout.replace("%s", dataset)
+    } else {
+        layout.to_string()
+    }
+}
+
 /// The dataset a client loads into (a PostgreSQL schema, an attached SQLite database file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetRef {

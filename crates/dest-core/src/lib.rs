@@ -22,8 +22,8 @@ mod value;
 
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
-    Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome, LoadClient, LoadJob,
-    LoadSession, StoredSchema, StoredState,
+    staging_dataset_name, Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome,
+    LoadClient, LoadJob, LoadSession, StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,

@@ -110,12 +110,7 @@ impl Postgres {
 
     /// `<dataset>_staging`, or the configured layout.
     pub fn staging_name(&self, dataset: &str) -> String {
-        let layout = &self.settings.staging_dataset_name_layout;
-        if layout.contains("%s") {
-            layout.replace("%s", dataset)
-        } else {
-            layout.clone()
-        }
+        dest_core::staging_dataset_name(&self.settings.staging_dataset_name_layout, dataset)
     }
 }
 

@@ -166,17 +166,10 @@ pub fn column_type(c: &Column) -> Result<String, String> {
             Some(p) => format!("time ({p}) without time zone"),
             None => "time without time zone".into(),
         },
-        DataType::Bigint => match c.precision {
-            Some(p) if p <= 16 => "smallint".into(),
-            Some(p) if p <= 32 => "integer".into(),
-            Some(p) if p <= 64 => "bigint".into(),
-            Some(p) => {
-                return Err(format!(
-                    "column `{}`: bigint precision {p} bits is above 64",
-                    c.name
-                ))
-            }
-            None => "bigint".into(),
+        DataType::Bigint => match dest_sql::integer_bits(c)? {
+            16 => "smallint".into(),
+            32 => "integer".into(),
+            _ => "bigint".into(),
         },
         DataType::Binary => "bytea".into(),
         DataType::Json => "jsonb".into(),

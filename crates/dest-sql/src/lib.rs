@@ -116,6 +116,22 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     }
 }
 
+/// The integer width of a `bigint` column by dlt's rule on its `precision` (bits): up to
+/// 16 a smallint, up to 32 an integer, else (and without a precision) a bigint; the error
+/// names a column past 64 bits.
+pub fn integer_bits(c: &Column) -> Result<u32, String> {
+    match c.precision {
+        Some(p) if p <= 16 => Ok(16),
+        Some(p) if p <= 32 => Ok(32),
+        Some(p) if p <= 64 => Ok(64),
+        Some(p) => Err(format!(
+            "column `{}`: bigint precision {p} bits is above 64",
+            c.name
+        )),
+        None => Ok(64),
+    }
+}
+
 /// A temporary table of a follow-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TempTable {

@@ -156,12 +156,7 @@ impl Sqlite {
 
     /// `<dataset>_staging`, or the configured layout.
     pub fn staging_name(&self, dataset: &str) -> String {
-        let layout = &self.settings.staging_dataset_name_layout;
-        if layout.contains("%s") {
-            layout.replace("%s", dataset)
-        } else {
-            layout.clone()
-        }
+        dest_core::staging_dataset_name(&self.settings.staging_dataset_name_layout, dataset)
     }
 
     /// The credentials (the main database file).

@@ -111,17 +111,10 @@ pub fn column_type(c: &Column) -> Result<String, String> {
         DataType::Timestamp => "DATETIME".into(),
         DataType::Date => "DATE".into(),
         DataType::Time => "TIME".into(),
-        DataType::Bigint => match c.precision {
-            Some(p) if p <= 16 => "SMALLINT".into(),
-            Some(p) if p <= 32 => "INTEGER".into(),
-            Some(p) if p <= 64 => "BIGINT".into(),
-            Some(p) => {
-                return Err(format!(
-                    "column `{}`: bigint precision {p} bits is above 64",
-                    c.name
-                ))
-            }
-            None => "BIGINT".into(),
+        DataType::Bigint => match dest_sql::integer_bits(c)? {
+            16 => "SMALLINT".into(),
+            32 => "INTEGER".into(),
+            _ => "BIGINT".into(),
         },
         DataType::Binary => "BLOB".into(),
         DataType::Json => "JSON".into(),

@@ -185,12 +185,14 @@ impl Drop for ItemsReader {
 
 /// The items file's writer; with a live reader it publishes its progress, and it refuses
 /// to go on once the reader is gone (the normalizer failed).
-struct ItemsWriter {
+struct ItemsWriter<'a> {
     file: fs::File,
     live: Option<(Arc<Tail>, Arc<AtomicBool>)>,
+    /// The run's counters: the bytes written.
+    progress: &'a RunProgress,
 }
 
-impl Write for ItemsWriter {
+impl Write for ItemsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if let Some((tail, cancelled)) = &self.live {
             if tail.progress.lock().map(|p| p.reader_gone).unwrap_or(true) {
@@ -199,6 +201,7 @@ impl Write for ItemsWriter {
             }
         }
         let n = self.file.write(buf)?;
+        self.progress.bytes(n as u64);
         if let Some((tail, _)) = &self.live {
             tail.update(|p| p.written += n as u64);
         }
@@ -209,7 +212,7 @@ impl Write for ItemsWriter {
     }
 }
 
-impl Drop for ItemsWriter {
+impl Drop for ItemsWriter<'_> {
     fn drop(&mut self) {
         // not ended as complete: the reader sees a failed extraction
         if let Some((tail, _)) = &self.live {
@@ -266,7 +269,6 @@ async fn extract_into(
     input_id: Option<&str>,
     progress: &RunProgress,
 ) -> Result<(u64, Manifest), PipelineError> {
-    let mut json = Vec::new();
     let items_dir = dir.join("items");
     fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
     let mut specs = Vec::with_capacity(resources.len());
@@ -299,6 +301,7 @@ async fn extract_into(
             ItemsWriter {
                 file,
                 live: tail.clone(),
+                progress,
             },
         );
         let mut count = 0u64;
@@ -316,51 +319,47 @@ async fn extract_into(
         };
         let mut seen = 0u64;
         // `raw`: the item's JSON text when the source gave it (written as is)
-        let mut write =
-            |item: Option<serde_json::Value>, raw: Option<&[u8]>| -> Result<(), PipelineError> {
-                seen += 1;
-                if let Some(run) = cursor.as_mut() {
-                    let parsed;
-                    let value = match (&item, raw) {
-                        (Some(v), _) => v,
-                        (None, Some(bytes)) => {
-                            parsed = serde_json::from_slice(bytes).map_err(|e| {
-                                PipelineError::Extract(crate::ItemError {
-                                    source_name: format!("resource `{table}`"),
-                                    position: format!("item {seen}"),
-                                    message: format!("malformed JSON: {e}"),
-                                })
-                            })?;
-                            &parsed
-                        }
-                        (None, None) => return Ok(()),
-                    };
-                    if !run
-                        .keep(value)
-                        .map_err(|e| cursor_error(&table, seen, &e))?
-                    {
-                        return Ok(());
-                    }
-                }
-                let bytes = match (raw, &item) {
-                    (Some(bytes), _) => bytes,
-                    (None, Some(v)) => {
-                        json.clear();
-                        serde_json::to_writer(&mut json, v).map_err(|e| {
-                            PipelineError::Internal(format!("serializing an item: {e}"))
+        let mut write = |item: Option<serde_json::Value>,
+                         raw: Option<&[u8]>|
+         -> Result<(), PipelineError> {
+            seen += 1;
+            if let Some(run) = cursor.as_mut() {
+                let parsed;
+                let value = match (&item, raw) {
+                    (Some(v), _) => v,
+                    (None, Some(bytes)) => {
+                        parsed = serde_json::from_slice(bytes).map_err(|e| {
+                            PipelineError::Extract(crate::ItemError {
+                                source_name: format!("resource `{table}`"),
+                                position: format!("item {seen}"),
+                                message: format!("malformed JSON: {e}"),
+                            })
                         })?;
-                        &json[..]
+                        &parsed
                     }
                     (None, None) => return Ok(()),
                 };
-                out.write_all(bytes)
-                    .map_err(io_err("writing an items file", &path))?;
-                progress.item(bytes.len() as u64 + 1);
-                out.write_all(b"\n")
-                    .map_err(io_err("writing an items file", &path))?;
-                count += 1;
-                Ok(())
-            };
+                if !run
+                    .keep(value)
+                    .map_err(|e| cursor_error(&table, seen, &e))?
+                {
+                    return Ok(());
+                }
+            }
+            match (raw, &item) {
+                (Some(bytes), _) => out
+                    .write_all(bytes)
+                    .map_err(io_err("writing an items file", &path))?,
+                (None, Some(v)) => serde_json::to_writer(&mut out, v)
+                    .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?,
+                (None, None) => return Ok(()),
+            }
+            progress.item();
+            out.write_all(b"\n")
+                .map_err(io_err("writing an items file", &path))?;
+            count += 1;
+            Ok(())
+        };
         match r.items {
             Items::Iter(iter) => {
                 for item in iter {

@@ -103,9 +103,14 @@ impl Progress {
         self.stage.store(stage as u8, Ordering::Relaxed);
     }
 
-    pub(crate) fn item(&self, bytes: u64) {
+    pub(crate) fn item(&self) {
         self.items.fetch_add(1, Ordering::Relaxed);
-        self.items_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes written to an items file (counted as the file is written, in buffer-sized
+    /// steps).
+    pub(crate) fn bytes(&self, n: u64) {
+        self.items_bytes.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn row(&self) {
@@ -147,8 +152,9 @@ mod tests {
     fn counts_and_resets() {
         let p = Progress::default();
         p.set_stage(Stage::Extract);
-        p.item(10);
-        p.item(5);
+        p.item();
+        p.item();
+        p.bytes(15);
         p.row();
         p.job_file("a");
         p.job_file("a");
