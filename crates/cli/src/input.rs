@@ -1,12 +1,17 @@
-//! Reading input files: JSON Lines or one JSON array per file, optionally gzip-compressed.
+//! Reading input files: JSON Lines, one JSON array per file, or JSON objects (one
+//! pretty-printed object, or several one after another), optionally gzip-compressed; `-` is
+//! standard input. Directories and wildcard patterns name several files ([`expand`]).
 //!
 //! Items stream: JSON Lines are read line by line and only validated (their text goes into
 //! the load package as it is); a JSON array is parsed element by element on a reader
-//! thread. Every error names the file and the line.
+//! thread; objects that span lines are parsed one at a time. Every error names the file and
+//! the line.
 
+use std::ffi::OsStr;
+use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use pipeline::ItemError;
@@ -16,27 +21,92 @@ use serde_json::Value;
 /// One item as JSON text (one line, validated).
 type Item = Result<Vec<u8>, ItemError>;
 
+type Reader = Box<dyn BufRead + Send>;
+
+/// The argument that means standard input.
+pub const STDIN: &str = "-";
+
+/// Whether `path` is `-`, standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// How errors and warnings name an input.
+fn display_name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
 fn err(path: &Path, position: String, message: impl Into<String>) -> ItemError {
     ItemError {
-        source_name: path.display().to_string(),
+        source_name: display_name(path),
         position,
         message: message.into(),
     }
 }
 
-/// Opens `path`, transparently decompressing gzip (detected by its magic bytes).
-fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, ItemError> {
-    let file = File::open(path).map_err(|e| err(path, "opening".into(), e.to_string()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let magic = reader
-        .fill_buf()
-        .map_err(|e| err(path, "reading".into(), e.to_string()))?;
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(reader);
-        Ok(Box::new(BufReader::with_capacity(1 << 20, gz)))
-    } else {
-        Ok(Box::new(reader))
+/// Reads up to `n` bytes from the start of `reader` (fewer at its end) and returns them
+/// with the reader: what the caller does not consume of them it puts back with [`unread`].
+fn peek(mut reader: Reader, n: usize) -> std::io::Result<(Vec<u8>, Reader)> {
+    let mut head = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    head.truncate(filled);
+    Ok((head, reader))
+}
+
+/// `head` followed by the rest of `reader`.
+fn unread(head: Vec<u8>, reader: Reader) -> Reader {
+    if head.is_empty() {
+        reader
+    } else {
+        Box::new(Cursor::new(head).chain(reader))
+    }
+}
+
+/// Opens `path` (`-`: standard input), transparently decompressing gzip (detected by its
+/// magic bytes) and skipping a UTF-8 byte-order mark; UTF-16 text is an error.
+fn open(path: &Path) -> Result<Reader, ItemError> {
+    let raw: Reader = if is_stdin(path) {
+        Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
+    } else {
+        let file = File::open(path).map_err(|e| err(path, "opening".into(), e.to_string()))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let reading = |e: std::io::Error| err(path, "reading".into(), e.to_string());
+    let (magic, raw) = peek(raw, 2).map_err(reading)?;
+    let reader = if magic == [0x1f, 0x8b] {
+        let gz = flate2::bufread::MultiGzDecoder::new(unread(magic, raw));
+        Box::new(BufReader::with_capacity(1 << 20, gz))
+    } else {
+        unread(magic, raw)
+    };
+    let (mut head, reader) = peek(reader, 3).map_err(reading)?;
+    if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+        return Err(err(
+            path,
+            "line 1".into(),
+            "UTF-16 text (byte-order mark); convert it to UTF-8",
+        ));
+    }
+    if head == [0xef, 0xbb, 0xbf] {
+        tracing::warn!(
+            "{}: skipped the UTF-8 byte-order mark at its start",
+            display_name(path)
+        );
+        head.clear();
+    }
+    Ok(unread(head, reader))
 }
 
 /// The items of every file, in order.
@@ -50,14 +120,15 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
         Ok(r) => r,
         Err(e) => return Box::new(std::iter::once(Err(e))),
     };
-    // skip leading whitespace to see whether the file is one JSON array
+    // skip leading whitespace (counting its lines) to see how the file starts
+    let mut skipped_lines = 0u64;
     let first = loop {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
             Err(e) => {
                 return Box::new(std::iter::once(Err(err(
                     &path,
-                    "line 1".into(),
+                    format!("line {}", skipped_lines + 1),
                     e.to_string(),
                 ))))
             }
@@ -65,71 +136,160 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
         if buf.is_empty() {
             break None;
         }
-        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => {
-                let c = buf[i];
-                break Some(c);
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-            }
+        let blank = buf.iter().position(|b| !b.is_ascii_whitespace());
+        let n = blank.unwrap_or(buf.len());
+        skipped_lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let first = blank.map(|i| buf[i]);
+        reader.consume(n);
+        if first.is_some() {
+            break first;
         }
     };
     match first {
         None => Box::new(std::iter::empty()),
-        Some(b'[') => Box::new(read_array(path, reader)),
-        Some(_) => Box::new(read_lines(path, reader)),
+        Some(b'[') => Box::new(read_array(path, reader, skipped_lines + 1)),
+        Some(c) => Box::new(Lines {
+            path,
+            reader,
+            line_no: skipped_lines,
+            objects_may_span_lines: c == b'{',
+            state: State::Lines,
+        }),
     }
 }
 
-fn read_lines(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
-    let mut lines = reader.split(b'\n');
-    let mut line_no = 0u64;
+/// `line {n} column {c}` of a serde_json error, its line counted from `first_line`.
+fn json_position(e: &serde_json::Error, first_line: u64) -> String {
+    let line = (e.line() as u64).saturating_add(first_line.saturating_sub(1));
+    format!("line {line} column {}", e.column())
+}
+
+/// A serde_json error's message without its own `at line L column C` (relative to where
+/// the parser started, not to the file).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let text = text.strip_suffix(&suffix).unwrap_or(&text);
+    format!("malformed JSON: {text}")
+}
+
+enum State {
+    Lines,
+    /// The file turned out to hold JSON values that span lines.
+    Values(Box<dyn Iterator<Item = Item> + Send>),
+    Done,
+}
+
+/// JSON Lines, validated line by line; when the first line is not a whole JSON value and
+/// starts an object (`{` on a line of its own, a pretty-printed object), the file is read as
+/// a sequence of JSON values instead ([`read_values`]).
+struct Lines {
+    path: PathBuf,
+    reader: Reader,
+    /// The lines read so far.
+    line_no: u64,
+    /// Whether the first line may start an object that spans lines.
+    objects_may_span_lines: bool,
+    state: State,
+}
+
+impl Iterator for Lines {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            match &mut self.state {
+                State::Done => return None,
+                State::Values(values) => return values.next(),
+                State::Lines => {}
+            }
+            self.line_no += 1;
+            let mut raw = Vec::new();
+            match self.reader.read_until(b'\n', &mut raw) {
+                Ok(0) => {
+                    self.state = State::Done;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.state = State::Done;
+                    return Some(Err(err(
+                        &self.path,
+                        format!("line {}", self.line_no),
+                        format!("read error: {e}"),
+                    )));
+                }
+            }
+            let end = raw
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(0, |i| i + 1);
+            if end == 0 {
+                continue;
+            }
+            let checked = check_line(&raw[..end]);
+            let first = std::mem::replace(&mut self.objects_may_span_lines, false);
+            return Some(match checked {
+                Ok(()) => {
+                    raw.truncate(end);
+                    Ok(raw)
+                }
+                Err(_) if first => {
+                    // not JSON Lines: parse the file from this line on as JSON values
+                    let rest = std::mem::replace(&mut self.reader, Box::new(std::io::empty()));
+                    let values = read_values(self.path.clone(), unread(raw, rest), self.line_no);
+                    self.state = State::Values(Box::new(values));
+                    continue;
+                }
+                Err(e) => {
+                    self.state = State::Done;
+                    Err(err(
+                        &self.path,
+                        format!("line {}", self.line_no),
+                        format!("malformed JSON: {e}"),
+                    ))
+                }
+            });
+        }
+    }
+}
+
+/// Validates one line without building the document: its text goes into the package as it
+/// is (`IgnoredAny` does not decode `\u` escapes, so a line with a surrogate escape is
+/// parsed fully: a lone surrogate is malformed JSON).
+fn check_line(line: &[u8]) -> Result<(), serde_json::Error> {
+    match serde_json::from_slice::<IgnoredAny>(line) {
+        Ok(_) if has_surrogate_escape(line) => serde_json::from_slice::<Value>(line).map(|_| ()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// JSON values one after another (whitespace between them or not), one item each: a
+/// pretty-printed object, or concatenated objects. `first_line` is the file's line the
+/// reader starts at. One value is in memory at a time.
+fn read_values(
+    path: PathBuf,
+    reader: Reader,
+    first_line: u64,
+) -> impl Iterator<Item = Item> + Send {
+    let mut values = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
     let mut failed = false;
-    std::iter::from_fn(move || loop {
+    std::iter::from_fn(move || {
         if failed {
             return None;
         }
-        line_no += 1;
-        let line = match lines.next()? {
-            Ok(l) => l,
-            Err(e) => {
-                failed = true;
-                return Some(Err(err(
+        let item = match values.next()? {
+            Ok(v) => serde_json::to_vec(&v).map_err(|e| {
+                err(
                     &path,
-                    format!("line {line_no}"),
-                    format!("read error: {e}"),
-                )));
-            }
-        };
-        let mut line = line;
-        while line.last().is_some_and(u8::is_ascii_whitespace) {
-            line.pop();
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        // validate without building the document: its text goes into the package as it is
-        // (`IgnoredAny` does not decode `\u` escapes, so a line with a surrogate escape is
-        // parsed fully: a lone surrogate is malformed JSON)
-        let checked = match serde_json::from_slice::<IgnoredAny>(&line) {
-            Ok(_) if has_surrogate_escape(&line) => {
-                serde_json::from_slice::<Value>(&line).map(|_| ())
-            }
-            other => other.map(|_| ()),
-        };
-        return Some(match checked {
-            Ok(()) => Ok(line),
-            Err(e) => {
-                failed = true;
-                Err(err(
-                    &path,
-                    format!("line {line_no}"),
+                    format!("line {first_line}"),
                     format!("malformed JSON: {e}"),
-                ))
-            }
-        });
+                )
+            }),
+            Err(e) => Err(err(&path, json_position(&e, first_line), json_message(&e))),
+        };
+        failed = item.is_err();
+        Some(item)
     })
 }
 
@@ -145,7 +305,8 @@ fn has_surrogate_escape(line: &[u8]) -> bool {
 }
 
 /// Parses `[item, item, ...]` on a thread, handing items over a bounded channel.
-fn read_array(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
+/// `first_line` is the file's line the reader starts at.
+fn read_array(path: PathBuf, reader: Reader, first_line: u64) -> impl Iterator<Item = Item> + Send {
     let (tx, rx) = sync_channel::<Item>(256);
     let thread_path = path.clone();
     std::thread::spawn(move || {
@@ -153,11 +314,10 @@ fn read_array(path: PathBuf, reader: Box<dyn BufRead + Send>) -> impl Iterator<I
         let res = serde::Deserializer::deserialize_seq(&mut de, ArrayVisitor { tx: &tx })
             .and_then(|()| de.end());
         if let Err(e) = res {
-            let position = format!("line {} column {}", e.line(), e.column());
             let _ = tx.send(Err(err(
                 &thread_path,
-                position,
-                format!("malformed JSON: {e}"),
+                json_position(&e, first_line),
+                json_message(&e),
             )));
         }
     });
@@ -209,5 +369,351 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         serde::Deserialize::deserialize(d)
+    }
+}
+
+/// Why the input arguments name no files to read.
+#[derive(Debug)]
+pub enum ExpandError {
+    /// A wildcard pattern matched no file.
+    NoMatch(PathBuf),
+    /// A directory holds no (visible, regular) file.
+    EmptyDirectory(PathBuf),
+    /// `-` was given more than once.
+    StdinTwice,
+    /// A directory could not be listed.
+    Read(PathBuf, std::io::Error),
+}
+
+impl fmt::Display for ExpandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpandError::NoMatch(p) => write!(f, "no files match '{}'", p.display()),
+            ExpandError::EmptyDirectory(p) => {
+                write!(f, "no files in the directory '{}'", p.display())
+            }
+            ExpandError::StdinTwice => f.write_str("standard input ('-') can be read only once"),
+            ExpandError::Read(p, e) => write!(f, "reading {}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for ExpandError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExpandError::Read(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The files the arguments of `dlt-rs load` name, in order: `-` (standard input) and files
+/// as they are; a directory: its files (not its subdirectories, not hidden files) sorted by
+/// name; a path that does not exist and holds `*`, `?` or `[...]`: the files matching it,
+/// sorted (a pattern quoted so the shell does not expand it). A directory or pattern
+/// without files is an error; a missing plain file is left for opening to report.
+pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, ExpandError> {
+    let mut files = Vec::with_capacity(args.len());
+    let mut stdin = false;
+    for arg in args {
+        if is_stdin(arg) {
+            if std::mem::replace(&mut stdin, true) {
+                return Err(ExpandError::StdinTwice);
+            }
+            files.push(arg.clone());
+            continue;
+        }
+        match std::fs::metadata(arg) {
+            Ok(meta) if meta.is_dir() => {
+                let found = directory_files(arg)?;
+                if found.is_empty() {
+                    return Err(ExpandError::EmptyDirectory(arg.clone()));
+                }
+                files.extend(found);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_wildcard(arg) => {
+                let found = glob(arg)?;
+                if found.is_empty() {
+                    return Err(ExpandError::NoMatch(arg.clone()));
+                }
+                files.extend(found);
+            }
+            _ => files.push(arg.clone()),
+        }
+    }
+    Ok(files)
+}
+
+fn is_hidden(name: &OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+fn is_regular_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// The visible regular files of `dir` (symbolic links followed), sorted by name.
+fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, ExpandError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
+        let name = entry.file_name();
+        if !is_hidden(&name) && is_regular_file(&entry.path()) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+}
+
+fn has_wildcard(path: &Path) -> bool {
+    path.components().any(|c| match c {
+        Component::Normal(name) => is_pattern(name),
+        _ => false,
+    })
+}
+
+fn is_pattern(name: &OsStr) -> bool {
+    name.to_str().is_some_and(|s| s.contains(['*', '?', '[']))
+}
+
+/// The regular files matching `pattern` (wildcards in any of its parts), sorted.
+fn glob(pattern: &Path) -> Result<Vec<PathBuf>, ExpandError> {
+    let mut candidates = vec![PathBuf::new()];
+    for component in pattern.components() {
+        let Component::Normal(name) = component else {
+            for c in &mut candidates {
+                c.push(component.as_os_str());
+            }
+            continue;
+        };
+        let Some(part) = name.to_str().filter(|_| is_pattern(name)) else {
+            for c in &mut candidates {
+                c.push(name);
+            }
+            continue;
+        };
+        let part: Vec<char> = part.chars().collect();
+        let mut next = Vec::new();
+        for base in &candidates {
+            let dir = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base.as_path()
+            };
+            // a candidate that is no directory matches nothing below it
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
+                let entry_name = entry.file_name();
+                // as a shell: `*` does not match a leading dot
+                if is_hidden(&entry_name) && part.first() != Some(&'.') {
+                    continue;
+                }
+                let Some(text) = entry_name.to_str() else {
+                    continue;
+                };
+                let text: Vec<char> = text.chars().collect();
+                if wildcard_match(&part, &text) {
+                    next.push(base.join(&entry_name));
+                }
+            }
+        }
+        candidates = next;
+    }
+    let mut files: Vec<PathBuf> = candidates
+        .into_iter()
+        .filter(|p| is_regular_file(p))
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Whether `name` matches `pattern`: `*` any characters, `?` one, `[abc]`, `[a-z]`,
+/// `[!a-z]` (or `[^a-z]`) one of (or none of) a set; anything else itself.
+fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    // the last `*` seen and the name position it was tried at
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if pattern.get(p) == Some(&'*') {
+            star = Some((p, n));
+            p += 1;
+            continue;
+        }
+        if let Some(next) = match_one(pattern, p, name[n]) {
+            p = next;
+            n += 1;
+            continue;
+        }
+        match star {
+            Some((sp, sn)) => {
+                // let the `*` take one more character
+                p = sp + 1;
+                n = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Where the pattern goes on when its token at `p` (not `*`) matches `c`.
+fn match_one(pattern: &[char], p: usize, c: char) -> Option<usize> {
+    match *pattern.get(p)? {
+        '?' => Some(p + 1),
+        '[' => match class(pattern, p, c) {
+            Some((matched, end)) => matched.then_some(end),
+            // no closing `]`: a plain `[`
+            None => (c == '[').then_some(p + 1),
+        },
+        literal => (literal == c).then_some(p + 1),
+    }
+}
+
+/// Whether `c` is in the set `[...]` starting at `p`, and where the pattern goes on after
+/// it; `None` when the set is not closed.
+fn class(pattern: &[char], p: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = p + 1;
+    let negated = matches!(pattern.get(i), Some('!' | '^'));
+    if negated {
+        i += 1;
+    }
+    let start = i;
+    // a `]` right after the opening is a member
+    if pattern.get(i) == Some(&']') {
+        i += 1;
+    }
+    while *pattern.get(i)? != ']' {
+        i += 1;
+    }
+    let members = &pattern[start..i];
+    let mut k = 0;
+    let mut found = false;
+    while k < members.len() {
+        if k + 2 < members.len() && members[k + 1] == '-' {
+            found |= members[k] <= c && c <= members[k + 2];
+            k += 3;
+        } else {
+            found |= members[k] == c;
+            k += 1;
+        }
+    }
+    Some((found != negated, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn m(pattern: &str, name: &str) -> bool {
+        let p: Vec<char> = pattern.chars().collect();
+        let n: Vec<char> = name.chars().collect();
+        wildcard_match(&p, &n)
+    }
+
+    #[test]
+    fn wildcards_match_as_a_shell() {
+        assert!(m("*.jsonl", "a.jsonl"));
+        assert!(m("*.jsonl", ".jsonl"));
+        assert!(!m("*.jsonl", "a.jsonl.gz"));
+        assert!(m("*.jsonl*", "a.jsonl.gz"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+        assert!(m("*a*b*", "xxaYYbZ"));
+        assert!(!m("*a*b*", "xxbYYaZ"));
+        assert!(m("part-[0-9].json", "part-7.json"));
+        assert!(!m("part-[!0-9].json", "part-7.json"));
+        assert!(m("part-[^0-9].json", "part-x.json"));
+        assert!(m("[]x]", "]"));
+        assert!(m("a[", "a["));
+        assert!(m("*", ""));
+        assert!(!m("?", ""));
+    }
+
+    #[test]
+    fn directories_and_patterns_expand_sorted_and_nothing_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.jsonl", "a.jsonl", "c.json", ".hidden.jsonl"] {
+            std::fs::write(dir.path().join(name), "{}\n").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.jsonl")).unwrap();
+        let names = |files: Vec<PathBuf>| -> Vec<String> {
+            files
+                .iter()
+                .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+                .collect()
+        };
+        let all = expand(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(names(all), ["a.jsonl", "b.jsonl", "c.json"]);
+        let jsonl = expand(&[dir.path().join("*.jsonl")]).unwrap();
+        assert_eq!(names(jsonl), ["a.jsonl", "b.jsonl"]);
+        let nested = expand(&[dir.path().join("*").join("x")]);
+        assert!(matches!(nested, Err(ExpandError::NoMatch(_))));
+        let none = expand(&[dir.path().join("*.csv")]).unwrap_err();
+        assert!(none.to_string().starts_with("no files match '"), "{none}");
+        let empty = dir.path().join("sub.jsonl");
+        assert!(matches!(
+            expand(&[empty]),
+            Err(ExpandError::EmptyDirectory(_))
+        ));
+        let twice = expand(&[PathBuf::from("-"), PathBuf::from("-")]);
+        assert!(matches!(twice, Err(ExpandError::StdinTwice)));
+    }
+
+    fn items(text: &[u8]) -> Vec<Result<String, String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.json");
+        std::fs::write(&file, text).unwrap();
+        read_file(file)
+            .map(|i| {
+                i.map(|t| String::from_utf8(t).unwrap())
+                    .map_err(|e| format!("{}: {}", e.position, e.message))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn objects_spanning_lines_byte_order_marks_and_lines() {
+        let ok = |v: &[&str]| v.iter().map(|s| Ok(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            items(b"{\n  \"a\": 1,\n  \"b\": [1, 2]\n}\n"),
+            ok(&[r#"{"a":1,"b":[1,2]}"#])
+        );
+        assert_eq!(
+            items(b"\n{\n \"a\": 1\n}\n{\"a\": 2}{\"a\": 3}\n{\n \"a\": 4\n}"),
+            ok(&[r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#, r#"{"a":4}"#])
+        );
+        assert_eq!(
+            items(b"\xef\xbb\xbf{\"a\": 1}\n{\"a\": 2}\n"),
+            ok(&[r#"{"a": 1}"#, r#"{"a": 2}"#])
+        );
+        assert_eq!(items(b"\xef\xbb\xbf[{\"a\": 1}]"), ok(&[r#"{"a":1}"#]));
+        let utf16 = items(b"\xff\xfe{\x00}\x00");
+        assert_eq!(utf16.len(), 1);
+        assert!(utf16[0].as_ref().unwrap_err().contains("UTF-16"));
+        // a failure in an object spanning lines names the file's line
+        let bad = items(b"\n\n{\n \"a\": 1,\n \"b\": }\n");
+        assert_eq!(bad.len(), 1);
+        let e = bad[0].as_ref().unwrap_err();
+        assert!(e.starts_with("line 5 column 7: malformed JSON"), "{e}");
+        // JSON Lines keep their text and fail at the line
+        let lines = items(b"{\"a\": 1}\n{\"a\": \n{\"a\": 3}\n");
+        assert_eq!(lines[0], Ok(r#"{"a": 1}"#.to_string()));
+        assert!(lines[1]
+            .as_ref()
+            .unwrap_err()
+            .starts_with("line 2: malformed JSON"));
+        let arr = items(b"\n\n[{\"a\": 1},\n {\"a\": }]");
+        assert!(
+            arr[1].as_ref().unwrap_err().starts_with("line 4 column"),
+            "{arr:?}"
+        );
     }
 }

@@ -129,7 +129,9 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Input files: JSON Lines, or a JSON array; `.gz` compressed or not.
+    /// Input files: JSON Lines, a JSON array, or JSON objects (pretty-printed, one after
+    /// another); `.gz` compressed or not. `-` reads standard input; a directory loads its
+    /// files (sorted by name); a quoted pattern (`'data/*.jsonl'`) the files it matches.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Destination name.
@@ -138,7 +140,7 @@ pub struct LoadArgs {
     /// Connection string (postgres) or database file (sqlite); without it credentials come
     /// from `.dlt/secrets.toml`, `DESTINATION__<NAME>__CREDENTIALS*` variables or `~/.dlt/`.
     #[arg(long)]
-    pub credentials: Option<String>,
+    pub credentials: Option<dest_core::Secret>,
     /// Pipeline name (names the working folder and the state).
     #[arg(long)]
     pub pipeline: String,
@@ -263,12 +265,22 @@ fn init_command(args: &InitArgs) -> Result<()> {
 
 /// Identifies a load command's input: the files (canonical path, size, modification time)
 /// and every option that shapes the rows. Running the same command again after a crash
-/// finishes the pending package instead of loading the files a second time.
-fn input_id(a: &LoadArgs) -> Result<String> {
+/// finishes the pending package instead of loading the files a second time. Standard input
+/// (and anything else that is not a regular file, such as a pipe) cannot be recognised
+/// again: such a run gets an id of its own, so it never takes another run's pending package
+/// for its input.
+fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
     use sha3::Digest;
-    let mut files = Vec::with_capacity(a.files.len());
-    for f in &a.files {
+    let mut files = Vec::with_capacity(inputs.len());
+    let mut unique = false;
+    for f in inputs {
+        if input::is_stdin(f) {
+            unique = true;
+            files.push(serde_json::json!([input::STDIN]));
+            continue;
+        }
         let meta = std::fs::metadata(f).with_context(|| format!("reading {}", f.display()))?;
+        unique |= !meta.is_file();
         let modified = meta
             .modified()
             .ok()
@@ -282,7 +294,7 @@ fn input_id(a: &LoadArgs) -> Result<String> {
             modified
         ]));
     }
-    let id = serde_json::json!({
+    let mut id = serde_json::json!({
         "files": files,
         "destination": a.destination,
         "dataset": a.dataset,
@@ -296,11 +308,119 @@ fn input_id(a: &LoadArgs) -> Result<String> {
         "columns": a.columns,
         "loader_file_format": a.loader_file_format,
     });
+    if unique {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        id["run"] = serde_json::json!(format!("{}-{now}", std::process::id()));
+    }
     let digest = sha3::Sha3_256::digest(id.to_string().as_bytes());
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The signal that stopped a `load`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+/// A `load` stopped by a signal. The load protocol is crash-safe: what committed stays,
+/// and the next run finishes what was left pending. `main` prints it and exits with
+/// [`Interrupted::exit_code`].
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: Signal,
+    /// The input was (partly) standard input, which a next run cannot read again.
+    pub from_stdin: bool,
+    /// The pipeline's name.
+    pub pipeline: String,
+}
+
+impl Interrupted {
+    /// 128 + the signal's number, as a shell reports a process the signal killed.
+    pub fn exit_code(&self) -> i32 {
+        match self.signal {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.signal {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        };
+        write!(
+            f,
+            "interrupted ({name}): what this run had committed stays loaded; "
+        )?;
+        if self.from_stdin {
+            write!(
+                f,
+                "the next run of pipeline {0} finishes what this one left pending, but it \
+                 cannot read this standard input again (`dlt-rs pipeline {0} info` shows \
+                 what is pending)",
+                self.pipeline
+            )
+        } else {
+            f.write_str("run the same command again to finish the rest")
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// SIGINT and SIGTERM, caught from [`Signals::listen`] on (they no longer kill the process).
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal.
+    async fn recv(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                Some(()) = self.interrupt.recv() => Signal::Interrupt,
+                Some(()) = self.terminate.recv() => Signal::Terminate,
+                else => std::future::pending().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => Signal::Interrupt,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
 async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
+    // from here on Ctrl-C and SIGTERM end the run with a message instead of silently
+    let mut signals = Signals::listen()?;
     let (disposition, strategy) = match (&a.merge_strategy, &a.replace_strategy) {
         (Some(_), Some(_)) => bail!("--merge-strategy and --replace-strategy exclude each other"),
         (Some(m), None) => ("merge", Some(m.as_str())),
@@ -310,7 +430,10 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
     if a.replace_strategy.is_some() && disposition != "replace" {
         bail!("--replace-strategy needs --write-disposition replace");
     }
-    let mut resource = Resource::from_json_lines(&a.table, input::read_files(a.files.clone()))
+    // directories and patterns name files before the input is identified
+    let files = input::expand(&a.files)?;
+    let from_stdin = files.iter().any(|f| input::is_stdin(f));
+    let mut resource = Resource::from_json_lines(&a.table, input::read_files(files.clone()))
         .write_disposition(disposition, strategy)?
         .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
         .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());
@@ -331,17 +454,22 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         builder = builder.pipelines_dir(d);
     }
     if let Some(c) = &a.credentials {
-        builder = builder.credentials(c);
+        builder = builder.credentials(c.expose());
     }
     if let Some(f) = &a.loader_file_format {
         builder = builder.loader_file_format(f);
     }
     let mut p = builder.build()?;
-    let id = input_id(&a)?;
+    let id = input_id(&a, &files)?;
     let display = progress::Display::start(p.progress(), progress::Mode::detect(quiet));
-    let result = p.run_input(vec![resource], &id).await;
+    // a signal drops the run where it is: as a crash at that moment, which the next run
+    // recovers from (the caller exits at once, not waiting for the run's threads)
+    let result = tokio::select! {
+        result = p.run_input(vec![resource], &id) => Ok(result),
+        signal = signals.recv() => Err(Interrupted { signal, from_stdin, pipeline: a.pipeline.clone() }),
+    };
     display.finish().await;
-    let info = match result {
+    let info = match result? {
         Ok(info) => info,
         Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
             let dir = a

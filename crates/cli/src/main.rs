@@ -19,6 +19,13 @@ async fn main() -> std::process::ExitCode {
     match cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(interrupted) = e.downcast_ref::<cli::Interrupted>() {
+                // exit now: the run's threads (a blocked read of standard input, a
+                // normalizer) would hold up the runtime's shutdown; what they leave is
+                // what a crash leaves, and the next run recovers from it
+                eprintln!("{interrupted}");
+                std::process::exit(interrupted.exit_code());
+            }
             eprintln!("error: {}", report(&e));
             std::process::ExitCode::FAILURE
         }

@@ -109,7 +109,7 @@ pub struct DestinationArgs {
     /// Connection string; without it credentials come from `.dlt/secrets.toml`,
     /// `DESTINATION__POSTGRES__CREDENTIALS*` variables or `~/.dlt/`.
     #[arg(long)]
-    pub credentials: Option<String>,
+    pub credentials: Option<dest_core::Secret>,
 }
 
 impl DestinationArgs {
@@ -118,7 +118,7 @@ impl DestinationArgs {
         PipelineOverrides {
             destination: self.destination.clone(),
             dataset: self.dataset.clone(),
-            credentials: self.credentials.clone(),
+            credentials: self.credentials.as_ref().map(|c| c.expose().to_string()),
         }
     }
 }
@@ -410,9 +410,9 @@ fn trace(folder: &PipelineFolder, out: &mut String) -> Result<()> {
         let rows = p.rows.map(|r| format!(": {r} row(s)")).unwrap_or_default();
         let _ = writeln!(out, "package {} {}{rows}", p.load_id, p.state);
         // rows per table from the package's job files, when it is still in the folder
-        let jobs = folder
+        let (jobs, table_rows) = folder
             .package(Some(&p.load_id))
-            .map(|d| d.jobs)
+            .map(|d| (d.jobs, d.table_rows))
             .unwrap_or_default();
         let mut tables: Vec<(String, Option<u64>, usize)> = Vec::new();
         for j in &jobs {
@@ -431,6 +431,7 @@ fn trace(folder: &PipelineFolder, out: &mut String) -> Result<()> {
         }
         for (table, rows, n) in tables {
             let rows = rows
+                .or_else(|| table_rows.get(&table).copied())
                 .map(|r| format!("{r} row(s)"))
                 .unwrap_or("rows unknown".into());
             let _ = writeln!(out, "  {table}: {rows} in {n} job(s)");
@@ -440,10 +441,11 @@ fn trace(folder: &PipelineFolder, out: &mut String) -> Result<()> {
 }
 
 fn job_line(j: &JobInfo) -> String {
-    let rows = j
-        .rows
-        .map(|r| format!("{r} row(s)"))
-        .unwrap_or_else(|| "rows unknown".into());
+    let rows = match (j.rows, j.file_deleted) {
+        (Some(r), _) => format!("{r} row(s)"),
+        (None, true) => "file deleted after loading".into(),
+        (None, false) => "rows unknown".into(),
+    };
     let retries = match j.retry_count {
         0 => String::new(),
         n => format!(", retried {n}x"),
@@ -490,6 +492,14 @@ fn load_package(
             count(JobState::New),
             count(JobState::Started)
         );
+        if !p.table_rows.is_empty() {
+            let rows: Vec<String> = p
+                .table_rows
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            let _ = writeln!(out, "rows: {}", rows.join(", "));
+        }
         for j in &p.jobs {
             let _ = writeln!(out, "{}", job_line(j));
             if let Some(e) = &j.error {

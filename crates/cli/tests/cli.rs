@@ -1074,3 +1074,298 @@ async fn a_pipeline_moved_to_another_dataset_stores_its_state_there() {
     .await;
     assert_eq!(stored, ["1"]);
 }
+
+/// Runs `dlt-rs load INPUTS... --pipeline DS --dataset DS --table items` in `dir`, with
+/// `stdin` as its standard input (or none).
+fn load_inputs(
+    dir: &Path,
+    ds: &str,
+    inputs: &[&str],
+    stdin: Option<&[u8]>,
+) -> std::process::Output {
+    let (url, p) = (pg_url(), dir.join("pipes").to_string_lossy().to_string());
+    let mut args = load_args(inputs[0], ds, &url, &p);
+    for (i, input) in inputs.iter().enumerate().skip(1) {
+        args.insert(1 + i, *input);
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(data).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The root table's `id`s in order, or `no table` when the run created none.
+async fn loaded_ids(db: &tokio_postgres::Client, ds: &str) -> String {
+    let exists = contents(
+        db,
+        &format!("select count(*)::text from information_schema.tables where table_schema = '{ds}' and table_name = 'items'"),
+    )
+    .await;
+    if exists == ["0"] {
+        return "no table".to_string();
+    }
+    contents(
+        db,
+        &format!("select coalesce(string_agg(id::text, ',' order by id), '') from {ds}.items"),
+    )
+    .await
+    .concat()
+}
+
+/// A pretty-printed object (one object on many lines) loads as one item, with its nested
+/// list as a nested table.
+#[tokio::test]
+async fn a_pretty_printed_object_file_loads_as_one_item() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::pretty_object").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.json"),
+        "{\n  \"id\": 1,\n  \"name\": \"Ann\",\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ]\n}\n",
+    )
+    .unwrap();
+    let out = load_inputs(dir.path(), &ds, &["one.json"], None);
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds).await, "1");
+    let tags = contents(
+        &db,
+        &format!("select i.name || ':' || string_agg(t.value, ',' order by t._dlt_list_idx) from {ds}.items i join {ds}.items__tags t on t._dlt_parent_id = i._dlt_id group by i.name"),
+    )
+    .await;
+    assert_eq!(tags, ["Ann:a,b"]);
+}
+
+/// A pretty-printed array loads its elements; a file of pretty-printed objects one after
+/// another (and objects with nothing between them) loads each object.
+#[tokio::test]
+async fn a_pretty_printed_array_and_concatenated_objects_load_every_item() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::pretty_array_concatenated").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("array.json"),
+        "[\n  {\n    \"id\": 1\n  },\n  {\n    \"id\": 2\n  }\n]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("objects.json"),
+        "{\n  \"id\": 3\n}\n{\n  \"id\": 4\n}\n{\"id\": 5}{\"id\": 6}\n",
+    )
+    .unwrap();
+    let out = load_inputs(dir.path(), &ds, &["array.json", "objects.json"], None);
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds).await, "1,2,3,4,5,6");
+
+    // a malformed object spanning lines fails the run, and nothing of it loads
+    std::fs::write(
+        dir.path().join("broken.json"),
+        "{\n  \"id\": 7,\n  \"x\": \n}\n",
+    )
+    .unwrap();
+    let out = load_inputs(dir.path(), &ds, &["broken.json"], None);
+    assert!(!out.status.success());
+    assert_eq!(loaded_ids(&db, &ds).await, "1,2,3,4,5,6");
+}
+
+/// A file starting with a UTF-8 byte-order mark loads (gzip-compressed too); UTF-16 text
+/// fails and nothing of the run loads.
+#[tokio::test]
+async fn a_utf8_byte_order_mark_is_skipped_and_utf16_text_fails() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::byte_order_mark").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bom.jsonl"),
+        b"\xef\xbb\xbf{\"id\": 1, \"t\": \"\xc3\xa9\"}\n{\"id\": 2, \"t\": \"b\"}\n",
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"\xef\xbb\xbf[{\"id\": 3, \"t\": \"c\"}]")
+        .unwrap();
+    std::fs::write(dir.path().join("bom.json.gz"), gz.finish().unwrap()).unwrap();
+    let out = load_inputs(dir.path(), &ds, &["bom.jsonl", "bom.json.gz"], None);
+    assert_success(&out);
+    assert_eq!(
+        contents(
+            &db,
+            &format!("select id::text || t from {ds}.items order by id")
+        )
+        .await,
+        ["1é", "2b", "3c"]
+    );
+
+    let ds16 = fresh_schema(&db, "cli::byte_order_mark_utf16").await;
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain("{\"id\": 1}\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(dir.path().join("utf16.jsonl"), utf16).unwrap();
+    let out = load_inputs(dir.path(), &ds16, &["bom.jsonl", "utf16.jsonl"], None);
+    assert!(!out.status.success());
+    assert_eq!(loaded_ids(&db, &ds16).await, "no table");
+}
+
+/// `-` reads standard input (gzip-compressed too). Standard input is never the same input
+/// as another run's: the same data piped twice loads twice (an append), it is not taken for
+/// a package of the first run.
+#[tokio::test]
+async fn standard_input_loads_and_every_run_of_it_is_a_new_input() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::standard_input").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = load_inputs(dir.path(), &ds, &["-"], Some(b"{\"id\": 1}\n{\"id\": 2}\n"));
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds).await, "1,2");
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"{\"id\": 1}\n{\"id\": 2}\n").unwrap();
+    std::fs::write(dir.path().join("more.jsonl"), "{\"id\": 3}\n").unwrap();
+    let out = load_inputs(
+        dir.path(),
+        &ds,
+        &["-", "more.jsonl"],
+        Some(&gz.finish().unwrap()),
+    );
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds).await, "1,1,2,2,3");
+}
+
+/// A directory loads its visible regular files (not its subdirectories, not hidden
+/// files); a quoted pattern loads the files it matches.
+#[tokio::test]
+async fn a_directory_and_a_pattern_load_their_files() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::directory_and_pattern").await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("b.jsonl"), "{\"id\": 2}\n").unwrap();
+    std::fs::write(data.join("a.jsonl"), "{\"id\": 1}\n").unwrap();
+    std::fs::write(data.join("c.json"), "[{\"id\": 3}]").unwrap();
+    std::fs::write(data.join(".hidden.jsonl"), "{\"id\": 100}\n").unwrap();
+    std::fs::write(data.join("sub/d.jsonl"), "{\"id\": 101}\n").unwrap();
+    let out = load_inputs(dir.path(), &ds, &["data"], None);
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds).await, "1,2,3");
+
+    let ds2 = fresh_schema(&db, "cli::pattern").await;
+    let out = load_inputs(dir.path(), &ds2, &["data/*.jsonl", "data/[c]*"], None);
+    assert_success(&out);
+    assert_eq!(loaded_ids(&db, &ds2).await, "1,2,3");
+}
+
+/// A pattern that matches no file and a directory without files fail the run, and
+/// nothing of it loads (not even the other arguments' files).
+#[tokio::test]
+async fn a_pattern_matching_nothing_or_an_empty_directory_fails_and_loads_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "cli::pattern_matches_nothing").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), "{\"id\": 1}\n").unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    std::fs::write(dir.path().join("empty/.hidden"), "{\"id\": 2}\n").unwrap();
+    for args in [
+        &["a.jsonl", "data/*.jsonl"],
+        &["a.jsonl", "*.csv"],
+        &["a.jsonl", "empty"],
+    ] {
+        let out = load_inputs(dir.path(), &ds, args, None);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(loaded_ids(&db, &ds).await, "no table", "{args:?}");
+    }
+}
+
+/// SIGTERM and SIGINT stop a load that waits inside the server (the test holds a lock on
+/// its table): the exit status is 143 and 130, nothing of the run is committed, and the
+/// same command run again loads every row exactly once.
+#[tokio::test]
+async fn sigterm_and_sigint_stop_a_load_and_the_same_command_finishes_it() {
+    let db = connect().await;
+    let rows: String = (1..=50_000)
+        .map(|i| format!("{{\"id\": {i}, \"kids\": [{i}]}}\n"))
+        .collect();
+    for (signal, status) in [("TERM", 143), ("INT", 130)] {
+        let ds = fresh_schema(&db, &format!("cli::signal_{signal}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("first.jsonl"),
+            "{\"id\": 0, \"kids\": [0]}\n",
+        )
+        .unwrap();
+        assert_success(&load_inputs(dir.path(), &ds, &["first.jsonl"], None));
+        std::fs::write(dir.path().join("big.jsonl"), &rows).unwrap();
+
+        let locker = connect().await;
+        locker
+            .batch_execute(&format!(
+                "begin; lock table {ds}.items in access exclusive mode"
+            ))
+            .await
+            .unwrap();
+        let (url, p) = (
+            pg_url(),
+            dir.path().join("pipes").to_string_lossy().to_string(),
+        );
+        let child = Command::new(BIN)
+            .args(load_args("big.jsonl", &ds, &url, &p))
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_blocked_loader(&db, &ds).await;
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // the lock holder sees what is committed: nothing of the stopped run
+        let committed =
+            query_rows(&locker, &format!("select count(*)::text from {ds}.items")).await;
+        assert_eq!(committed, [[Some("1".to_string())]], "{signal}");
+        locker.batch_execute("rollback").await.unwrap();
+
+        let out = load_inputs(dir.path(), &ds, &["big.jsonl"], None);
+        assert_success(&out);
+        let counts = contents(
+            &db,
+            &format!(
+                "select (select count(*) from {ds}.items)::text || ' ' || \
+                 (select count(distinct id) from {ds}.items)::text || ' ' || \
+                 (select count(*) from {ds}.items__kids)::text"
+            ),
+        )
+        .await;
+        assert_eq!(counts, ["50001 50001 50001"], "{signal}");
+    }
+}

@@ -36,15 +36,69 @@ async fn counts(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
     .await
 }
 
+/// What `items` of `ds` holds compared with the [`records`] `0..n`: rows, distinct ids,
+/// lowest and highest id, rows whose name is their record's; child rows, child rows whose
+/// value and position are their parent record's.
+async fn records_check(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+    contents(
+        db,
+        &format!(
+            "select (select count(*) || ' ' || count(distinct id) || ' ' || min(id) || ' ' || \
+             max(id) || ' ' || count(*) filter (where name = 'n' || id) from {ds}.items) \
+             || ' ' || (select count(*) || ' ' || count(*) filter (where t.value = \
+             case t._dlt_list_idx when 0 then 'a' when 1 then 'b' end || i.id) \
+             from {ds}.items__tags t left join {ds}.items i on i._dlt_id = t._dlt_parent_id)"
+        ),
+    )
+    .await
+}
+
+/// How long a bounded wait for a server state may take before the test fails.
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits until some backend waits for a lock on a table of schema `ds` and returns the
+/// waiting backends' pids; panics, saying so, after [`WAIT_LIMIT`].
+async fn blocked_on(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+    let sql = format!(
+        "select distinct l.pid::text from pg_locks l join pg_class c on c.oid = l.relation \
+         join pg_namespace n on n.oid = c.relnamespace where not l.granted and n.nspname = '{ds}'"
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let pids = contents(db, &sql).await;
+        if !pids.is_empty() {
+            return pids;
+        }
+        assert!(
+            start.elapsed() < WAIT_LIMIT,
+            "no backend waited for the lock on a table of `{ds}` within {WAIT_LIMIT:?}: the \
+             loader never reached the locked table"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `pg_postmaster_start_time()`, as text.
+async fn server_start(db: &tokio_postgres::Client) -> String {
+    contents(db, "select pg_postmaster_start_time()::text")
+        .await
+        .concat()
+}
+
 /// The server is restarted (`immediate`: a crash and recovery) while the loader's
-/// transaction waits inside the server: the run survives it (the job's and the package's
-/// transient retries) and every row is there once. With load sessions while normalizing
-/// and without.
+/// transaction waits inside the server for a lock the test holds: the run survives it (the
+/// job's and the package's transient retries) and every row is there once. With load
+/// sessions while normalizing and without.
+///
+/// That the restart cut the loader's transaction is shown by outcomes, not by the log:
+/// the server's start time changed, the session that held the lock is gone (so the loader
+/// could not commit before the restart), and so is the backend that waited for it.
 #[tokio::test]
 async fn a_server_restart_mid_load_is_survived_and_every_row_loads_once() {
     let cluster = Cluster::start(&[], |_| {});
     let url = cluster.url();
     for (overlap, mode) in [("true", "immediate"), ("false", "fast")] {
+        let ctx = format!("overlap {overlap}, restart -m {mode}");
         let db = connect_to(&url).await;
         let ds = format!("restart_{overlap}");
         let dir = tempfile::tempdir().unwrap();
@@ -73,25 +127,47 @@ async fn a_server_restart_mid_load_is_survived_and_every_row_loads_once() {
             .stderr(std::process::Stdio::piped());
         let child = child.spawn().unwrap();
         let watcher = connect_to(&url).await;
-        wait_for_blocked_loader(&watcher, &ds).await;
+        let started = server_start(&watcher).await;
+        let waiting = blocked_on(&watcher, &ds).await;
         cluster.restart(mode);
-        let log = finish(child);
-        assert!(
-            log.contains("transient"),
-            "overlap {overlap}: the restart was not noticed: {log}"
-        );
+        finish(child);
 
-        let db = connect_to(&url).await;
+        let db_after = connect_to(&url).await;
+        assert_ne!(server_start(&db_after).await, started, "{ctx}: no restart");
+        assert!(
+            db.simple_query("select 1").await.is_err(),
+            "{ctx}: the session holding the lock survived the restart"
+        );
+        let alive = contents(
+            &db_after,
+            &format!(
+                "select pid::text from pg_stat_activity where pid in ({})",
+                waiting.join(",")
+            ),
+        )
+        .await;
         assert_eq!(
-            counts(&db, &ds).await,
-            ["20001 20001 40002"],
-            "overlap {overlap}, restart -m {mode}"
+            alive,
+            Vec::<String>::new(),
+            "{ctx}: the waiting backend survived"
+        );
+        assert_eq!(
+            records_check(&db_after, &ds).await,
+            ["20001 20001 0 20000 20001 40002 40002"],
+            "{ctx}"
+        );
+        assert_eq!(
+            loads_check(&db_after, &ds).await,
+            ["2 2 2 0"],
+            "{ctx}: _dlt_loads (rows, load ids, status 0; root rows of other loads)"
         );
     }
 }
 
-/// A merge whose load is cut by a crash of the server at a random point of its work (as
-/// soon as the loader's statements run): the run ends with the rows of one clean run.
+/// A merge cut by a crash of the server inside its follow-up transaction, after the
+/// follow-up deleted the updated rows' child rows and while it waits to delete the rows
+/// themselves (the test holds a `share` lock on `items`, which lets the follow-up read it
+/// but not write it): the same run ends with the rows of one clean merge.
 #[tokio::test]
 async fn a_server_crash_during_a_merge_ends_with_the_merged_rows() {
     let cluster = Cluster::start(&[], |_| {});
@@ -106,67 +182,314 @@ async fn a_server_crash_during_a_merge_ends_with_the_merged_rows() {
         &records(0, 30_000),
         &merge,
     ));
+    let db = connect_to(&url).await;
+    db.batch_execute(&format!("begin; lock table {ds}.items in share mode"))
+        .await
+        .unwrap();
     // the second run updates half of the rows and adds as many
     let second: String = (15_000..45_000u64)
         .map(|i| format!("{{\"id\": {i}, \"name\": \"second{i}\", \"tags\": [\"c{i}\"]}}\n"))
         .collect();
     let child = spawn_load_to(&url, dir.path(), ds, &second, &merge);
     let watcher = connect_to(&url).await;
-    // crash as soon as the loader works on the dataset (bounded wait)
-    let busy = "select count(*)::text from pg_stat_activity where state = 'active' \
-                and pid <> pg_backend_pid() and query ilike '%crash_merge%'";
-    let mut seen = false;
-    for _ in 0..2000 {
-        match watcher.simple_query(busy).await {
-            Ok(rows) => {
-                if contents_of(&rows) != "0" {
-                    seen = true;
-                    break;
-                }
-            }
-            Err(e) => panic!("{e}"),
-        }
+    let started = server_start(&watcher).await;
+    blocked_on(&watcher, ds).await;
+    cluster.restart("immediate");
+    finish(child);
+
+    let db_after = connect_to(&url).await;
+    assert_ne!(server_start(&db_after).await, started, "no restart");
+    assert!(
+        db.simple_query("select 1").await.is_err(),
+        "the session holding the lock survived the crash"
+    );
+    assert_eq!(
+        contents(
+            &db_after,
+            &format!(
+                "select count(*) || ' ' || count(distinct id) || ' ' || min(id) || ' ' || \
+                 max(id) || ' ' || count(*) filter (where name = case when id < 15000 \
+                 then 'n' else 'second' end || id) from {ds}.items"
+            )
+        )
+        .await,
+        ["45000 45000 0 44999 45000"]
+    );
+    // a row's tags are those of its last load only
+    assert_eq!(
+        contents(
+            &db_after,
+            &format!(
+                "select count(*) || ' ' || count(distinct t._dlt_parent_id) || ' ' || \
+                 count(*) filter (where t.value = case when i.id >= 15000 then 'c' \
+                 when t._dlt_list_idx = 0 then 'a' else 'b' end || i.id) \
+                 from {ds}.items__tags t left join {ds}.items i on i._dlt_id = t._dlt_parent_id"
+            )
+        )
+        .await,
+        [format!("{0} 45000 {0}", 15_000 * 2 + 30_000)]
+    );
+    assert_eq!(loads_check(&db_after, ds).await, ["2 2 2 0"], "_dlt_loads");
+}
+
+/// splitmix64: a small deterministic generator for the seeded crash tests.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// A number from environment variable `name`, `default` when unset.
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        _ => default,
+    }
+}
+
+/// Rows of the first load of the random-crash merge: ids `0..RANDOM_ROWS`.
+const RANDOM_ROWS: u64 = 20_000;
+
+/// The second load of the random-crash merge: updates the upper half of the first load's
+/// ids and adds as many new ones; the lists change length (one element for even ids,
+/// three for odd ones) and content.
+fn second_merge_records() -> String {
+    (RANDOM_ROWS / 2..RANDOM_ROWS / 2 + RANDOM_ROWS)
+        .map(|i| {
+            let tags = if i % 2 == 0 {
+                format!("[\"c{i}\"]")
+            } else {
+                format!("[\"c{i}\", \"d{i}\", \"e{i}\"]")
+            };
+            format!("{{\"id\": {i}, \"name\": \"second{i}\", \"tags\": {tags}}}\n")
+        })
+        .collect()
+}
+
+/// Rows of `ds` as comparable values: `items` as (id, name, the position of its load among
+/// the dataset's loads), `items__tags` as (the parent's id, position, value); orphaned
+/// child rows have a NULL parent id.
+fn comparable(ds: &str, table: &str) -> String {
+    match table {
+        "items" => format!(
+            "select i.id, i.name, (select count(*) from {ds}._dlt_loads l \
+             where l.load_id <= i._dlt_load_id) as load_no from {ds}.items i"
+        ),
+        _ => format!(
+            "select i.id, t._dlt_list_idx, t.value from {ds}.items__tags t \
+             left join {ds}.items i on i._dlt_id = t._dlt_parent_id"
+        ),
+    }
+}
+
+/// The rows that differ between `items` (and `items__tags`) of `ds` and of `reference`, in
+/// both directions and counting duplicates (`EXCEPT ALL`), at most 10 of each table.
+async fn differences(db: &tokio_postgres::Client, ds: &str, reference: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in ["items", "items__tags"] {
+        let (a, r) = (comparable(ds, table), comparable(reference, table));
+        out.extend(
+            contents(
+                db,
+                &format!(
+                    "select * from (select '{table} missing' as d, * from ({r} except all {a}) m \
+                     union all select '{table} extra', * from ({a} except all {r}) e) x \
+                     order by 2, 1 limit 10"
+                ),
+            )
+            .await,
+        );
+    }
+    out
+}
+
+/// `_dlt_loads` of `ds`: rows, distinct load ids, rows with status 0; and the root rows
+/// whose load id is not among them.
+async fn loads_check(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+    contents(
+        db,
+        &format!(
+            "select (select count(*) || ' ' || count(distinct load_id) || ' ' || \
+             count(*) filter (where status = 0) from {ds}._dlt_loads) || ' ' || \
+             (select count(*) from {ds}.items where _dlt_load_id not in \
+             (select load_id from {ds}._dlt_loads))"
+        ),
+    )
+    .await
+}
+
+/// The server's `clock_timestamp()`, as text.
+async fn server_now(db: &tokio_postgres::Client) -> String {
+    contents(db, "select clock_timestamp()::text")
+        .await
+        .concat()
+}
+
+/// The client sessions other than the caller's that started after `since`: the loader's
+/// (a previous run's may linger), as `state: start of the last statement`.
+fn loader_sessions(since: &str) -> String {
+    format!(
+        "select coalesce(string_agg(state || ': ' || left(query, 70), '; '), '') \
+         from pg_stat_activity where backend_type = 'client backend' \
+         and pid <> pg_backend_pid() and backend_start > '{since}'::timestamptz"
+    )
+}
+
+/// Waits until the loader started after `since` has run a statement on the server (a
+/// session's last statement stays in `pg_stat_activity`, so none is missed) or has
+/// finished; panics, naming `what`, after [`WAIT_LIMIT`].
+async fn wait_active(
+    watcher: &tokio_postgres::Client,
+    since: &str,
+    child: &mut std::process::Child,
+    what: &str,
+) {
+    let sql = format!(
+        "select count(*)::text from pg_stat_activity where backend_type = 'client backend' \
+         and pid <> pg_backend_pid() and backend_start > '{since}'::timestamptz and query <> ''"
+    );
+    let start = std::time::Instant::now();
+    while contents(watcher, &sql).await == ["0"] && child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < WAIT_LIMIT,
+            "{what}: the loader ran no statement within {WAIT_LIMIT:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert!(seen, "the loader never ran a statement on the dataset");
-    cluster.restart("immediate");
-    let log = finish(child);
-    assert!(
-        log.contains("transient"),
-        "the crash was not noticed: {log}"
-    );
+}
+
+/// A merge cut by a server crash (`pg_ctl restart -m immediate`) at random moments: each
+/// iteration merges a first load (nested lists) into a new dataset, starts the second
+/// merge (half of the rows updated, as many added, the lists changed), and crashes the
+/// server a seeded random delay after the loader's first statement: 0 to 110 % of the time
+/// a clean second merge works on the server (measured on the reference), so the crashes fall
+/// into every phase of the run (schema, staging jobs, the merge follow-up, `_dlt_loads`)
+/// and, now and then, after it. The loader must finish by itself; should it fail (its retries
+/// outlasted), the same command again must finish. Either way the dataset must hold
+/// exactly what two clean runs of the same files load into a reference dataset (compared
+/// with `EXCEPT ALL` both ways: each id once, updated values, the child rows of the last
+/// load only), and `_dlt_loads` one row with status 0 per load.
+///
+/// `DLT_RS_CRASH_SEED` (default 20261124) and `DLT_RS_CRASH_ITERATIONS` (default 4) choose
+/// the run; the moment a delay lands on depends on the machine's speed, so a seed repeats
+/// the delays, not the exact statement the crash cut.
+#[tokio::test]
+async fn a_server_crash_at_random_moments_of_a_merge_ends_with_the_merged_rows() {
+    let seed = env_number("DLT_RS_CRASH_SEED", 20_261_124);
+    let iterations = env_number("DLT_RS_CRASH_ITERATIONS", 4);
+    let mut rng = SplitMix64(seed);
+    let cluster = Cluster::start(&[], |_| {});
+    let url = cluster.url();
+    let merge = ["--write-disposition", "merge", "--primary-key", "id"];
+    let (first, second) = (records(0, RANDOM_ROWS), second_merge_records());
+
+    let reference = "crash_reference";
+    let ref_dir = tempfile::tempdir().unwrap();
+    finish(spawn_load_to(
+        &url,
+        ref_dir.path(),
+        reference,
+        &first,
+        &merge,
+    ));
+    // how long a clean second merge works on the server: from its first statement to its end
+    let watcher = connect_to(&url).await;
+    let since = server_now(&watcher).await;
+    let mut child = spawn_load_to(&url, ref_dir.path(), reference, &second, &merge);
+    wait_active(&watcher, &since, &mut child, "the reference merge").await;
+    let clock = std::time::Instant::now();
+    finish(child);
+    let clean = clock.elapsed();
+    drop(watcher);
     let db = connect_to(&url).await;
+    let n = RANDOM_ROWS;
     assert_eq!(
         contents(
             &db,
             &format!(
                 "select count(*) || ' ' || count(distinct id) || ' ' || \
-                 count(*) filter (where name like 'second%') from {ds}.items"
+                 count(*) filter (where name like 'second%') from {reference}.items"
             )
         )
         .await,
-        ["45000 45000 30000"]
+        [format!("{} {} {}", n * 3 / 2, n * 3 / 2, n)],
+        "the reference merge"
     );
-    // a row's tags are those of its last load only
     assert_eq!(
-        contents(
-            &db,
-            &format!(
-                "select count(*) || ' ' || count(distinct t._dlt_parent_id) from {ds}.items__tags t"
-            )
-        )
-        .await,
-        [format!("{} {}", 15_000 * 2 + 30_000, 45_000)]
+        counts(&db, reference).await,
+        [format!(
+            "{0} {0} {1}",
+            n * 3 / 2,
+            n / 2 * 2 + n / 2 + n / 2 * 3
+        )],
+        "the reference merge"
     );
-}
+    assert_eq!(loads_check(&db, reference).await, ["2 2 2 0"]);
+    drop(db);
 
-fn contents_of(rows: &[tokio_postgres::SimpleQueryMessage]) -> String {
-    rows.iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .unwrap_or_default()
+    let (mut hit, mut failed) = (0, 0);
+    for iteration in 0..iterations {
+        let delay = clean.mul_f64((rng.next() % 1101) as f64 / 1000.0);
+        let ctx = format!(
+            "DLT_RS_CRASH_SEED={seed}, iteration {iteration}, crash {delay:?} after the \
+             loader's first statement"
+        );
+        let ds = format!("crash_random_{iteration}");
+        let dir = tempfile::tempdir().unwrap();
+        finish(spawn_load_to(&url, dir.path(), &ds, &first, &merge));
+
+        let watcher = connect_to(&url).await;
+        let since = server_now(&watcher).await;
+        let mut child = spawn_load_to(&url, dir.path(), &ds, &second, &merge);
+        wait_active(&watcher, &since, &mut child, &ctx).await;
+        // the experiment's randomness, not a synchronisation: any moment must do
+        tokio::time::sleep(delay).await;
+        let running = child.try_wait().unwrap().is_none();
+        // what the loader was doing, for the report only
+        let doing = contents(&watcher, &loader_sessions(&since)).await.concat();
+        cluster.restart("immediate");
+        let out = child.wait_with_output().unwrap();
+        if running {
+            hit += 1;
+        }
+        eprintln!(
+            "{ctx}: loader running: {running}, exit: {}; at the crash: {doing}",
+            out.status
+        );
+        if !out.status.success() {
+            failed += 1;
+            eprintln!(
+                "{ctx}: the run failed, running it again: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            finish(spawn_load_to(&url, dir.path(), &ds, &second, &merge));
+        }
+
+        let db = connect_to(&url).await;
+        assert_eq!(
+            differences(&db, &ds, reference).await,
+            Vec::<String>::new(),
+            "{ctx}: rows differ from one clean merge (loader running at the crash: {running})"
+        );
+        assert_eq!(
+            loads_check(&db, &ds).await,
+            ["2 2 2 0"],
+            "{ctx}: _dlt_loads (rows, load ids, status 0; root rows of other loads)"
+        );
+    }
+    eprintln!(
+        "DLT_RS_CRASH_SEED={seed}: {iterations} iterations, {hit} crashes while the loader ran \
+         (a clean second merge takes {clean:?}), {failed} runs failed and were run again"
+    );
 }
 
 /// A tmpfs mounted on a fresh folder, unmounted on drop.

@@ -340,7 +340,8 @@ async fn list_info_show_trace_and_load_package() {
           created at <ts>
           loaded at <ts>
         jobs: 1 completed, 0 failed, 0 new, 0 started
-          items insert_values completed: 1 row(s), <n> bytes, items.<id>.0.insert_values
+        rows: items 1
+          items insert_values completed: file deleted after loading, <n> bytes, items.<id>.0.insert_values
         schema <ds> version 3 (hash HASH)
         schema updates (against the package before it):
           items (new columns): name text
@@ -358,9 +359,10 @@ async fn list_info_show_trace_and_load_package() {
           loaded at <ts>
           carries a new pipeline state
         jobs: 3 completed, 0 failed, 0 new, 0 started
-          _dlt_pipeline_state insert_values completed: 1 row(s), <n> bytes, _dlt_pipeline_state.<id>.0.insert_values
-          items insert_values completed: 2 row(s), <n> bytes, items.<id>.0.insert_values
-          items__tags insert_values completed: 3 row(s), <n> bytes, items__tags.<id>.0.insert_values
+        rows: _dlt_pipeline_state 1, items 2, items__tags 3
+          _dlt_pipeline_state insert_values completed: file deleted after loading, <n> bytes, _dlt_pipeline_state.<id>.0.insert_values
+          items insert_values completed: file deleted after loading, <n> bytes, items.<id>.0.insert_values
+          items__tags insert_values completed: file deleted after loading, <n> bytes, items__tags.<id>.0.insert_values
     "#]]
     .assert_eq(&f.pipeline_ok(&["load-package", &packages[0].load_id]));
 

@@ -41,14 +41,24 @@ impl ConfigSource for EmptySource {
     }
 }
 
-/// A value found in configuration and where it came from.
-#[derive(Debug, Clone)]
+/// A value found in configuration and where it came from. `Debug` shows the key and
+/// where it came from, never the value (it may be a secret).
+#[derive(Clone)]
 pub struct Found {
     pub value: Json,
     /// Dotted key it was found under.
     pub key: String,
     /// Provider name.
     pub origin: String,
+}
+
+impl fmt::Debug for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Found")
+            .field("key", &self.key)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Found {

@@ -91,10 +91,15 @@ pub fn staging_dataset_name(layout: &str, dataset: &str) -> String {
     }
 }
 
-/// The dataset a client loads into (a PostgreSQL schema, an attached SQLite database file).
+/// The dataset a client loads into (a PostgreSQL schema, an attached SQLite database file)
+/// and its staging dataset. Both are normalized identifiers that fit the destination's
+/// [`Capabilities::max_identifier_length`], and they differ: the pipeline makes them
+/// (`<dataset>_staging` is shortened with a hash tag as dlt shortens any identifier, so a
+/// long dataset name never makes staging the dataset itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetRef {
     pub name: String,
+    pub staging: String,
 }
 
 /// One job file to load.
@@ -123,6 +128,19 @@ pub struct FollowUpJob<'a> {
     pub load_id: &'a str,
     /// When the package was created: the validity boundary of scd2.
     pub created_at: DateTime<Utc>,
+}
+
+/// What [`LoadClient::lock_staging`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagingLock {
+    /// Held by this client without interruption since an earlier call: what this client
+    /// loaded into staging meanwhile is still there.
+    Held,
+    /// Taken now: staging may hold anything, and what this client loaded into it before
+    /// (under a lock since lost) must be loaded again.
+    Acquired,
+    /// Held by another loader (only with `wait: false`).
+    Busy,
 }
 
 /// The result of a job that did not fail.
@@ -162,6 +180,11 @@ pub trait Destination: fmt::Debug + Send + Sync {
     fn workers(&self) -> usize;
     /// Connects to the destination for loading into `dataset`.
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>>;
+    /// dlt's `staging_dataset_name_layout` as configured (`%s_staging` by default): the
+    /// pipeline fills it in with [`staging_dataset_name`] and normalizes the result.
+    fn staging_dataset_layout(&self) -> &str {
+        "%s_staging"
+    }
 
     /// The dbt profile output that makes dbt work in `dataset` of this destination (its
     /// `schema`), with the destination's credentials; secrets go in
@@ -218,6 +241,23 @@ pub trait LoadClient: Send + Sync {
     }
     /// Drops the record of `load_id`'s committed jobs once the package is complete.
     async fn forget_jobs(&self, _load_id: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Takes the staging dataset for this client: another loader (another pipeline, another
+    /// process) that loads a staged chain into the same staging dataset waits until
+    /// [`unlock_staging`](LoadClient::unlock_staging), so it cannot empty or fill staging
+    /// tables between this client's staging loads and its follow-ups. `wait: false` answers
+    /// [`StagingLock::Busy`] at once instead of waiting. The lock is the client's (its
+    /// sessions and jobs share it) and ends with it at the latest; a follow-up fails
+    /// transiently when the lock it was taken under was lost on the way (a connection that
+    /// died), and what was loaded into staging must then be loaded again.
+    ///
+    /// The default suits a destination whose loads of one dataset cannot interleave.
+    async fn lock_staging(&self, _wait: bool) -> Result<StagingLock> {
+        Ok(StagingLock::Acquired)
+    }
+    /// Ends [`lock_staging`](LoadClient::lock_staging) (a package's follow-ups are done).
+    async fn unlock_staging(&self) -> Result<()> {
         Ok(())
     }
     /// Opens a [`LoadSession`]: one connection with one open transaction, so a table

@@ -73,6 +73,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A failure that running the same step again may cure (a lock lost with its
+    /// connection, say), found by dlt-rs rather than reported by a driver.
+    #[error("{0}")]
+    Transient(String),
+
     #[error("internal error (a bug in dlt-rs, please report it): {0}")]
     Internal(String),
 }
@@ -82,7 +87,7 @@ impl Error {
     pub fn retry(&self) -> Retry {
         match self {
             Error::Database { cause, .. } => cause.retry(),
-            Error::Io { .. } => Retry::Transient,
+            Error::Io { .. } | Error::Transient(_) => Retry::Transient,
             _ => Retry::Terminal,
         }
     }

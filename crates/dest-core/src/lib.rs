@@ -18,12 +18,13 @@ mod error;
 mod format;
 pub mod registry;
 mod schema;
+mod secret;
 mod value;
 
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
     staging_dataset_name, Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome,
-    LoadClient, LoadJob, LoadSession, StoredSchema, StoredState,
+    LoadClient, LoadJob, LoadSession, StagingLock, StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,
@@ -35,4 +36,5 @@ pub use schema::{
     loads_table, state_table, version_table, Column, DataType, Schema, SortOrder, TableSchema,
     ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
+pub use secret::Secret;
 pub use value::Value;

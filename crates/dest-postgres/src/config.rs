@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use dest_core::config::{Found, Resolver};
-use dest_core::{Error, Result};
+use dest_core::{Error, Result, Secret};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value as Json;
 use tokio_postgres::config::SslMode;
@@ -50,34 +50,6 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Connection parameters whose value is a secret.
 const SECRET_PARAMS: &[&str] = &["password", "sslpassword"];
-
-/// A secret string (a password). `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself; do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Connection credentials of a PostgreSQL destination (dlt's `PostgresCredentials`).
 ///
@@ -164,7 +136,7 @@ impl PostgresCredentials {
         Ok(PostgresCredentials {
             database: parts.database.unwrap_or_default(),
             username: parts.username.unwrap_or_default(),
-            password: parts.password.map(Secret),
+            password: parts.password.map(Secret::new),
             host: parts.host.unwrap_or_default(),
             port: parts.port.unwrap_or(DEFAULT_PORT),
             connect_timeout,
@@ -202,7 +174,7 @@ impl PostgresCredentials {
         let password = string("password")?
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty())
-            .map(Secret);
+            .map(Secret::new);
         let client_encoding = string("client_encoding")?;
         let port = match lookup.find("port")? {
             Some(f) => u16::try_from(f.as_u64()?)

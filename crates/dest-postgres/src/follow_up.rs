@@ -79,6 +79,11 @@ pub(crate) async fn run(client: &PostgresClient, job: &FollowUpJob<'_>) -> Resul
     )
     .await
     .map_err(|e| db_err(format!("{ctx}: recording it in the follow-up ledger"), e))?;
+    // staging was ours throughout: nobody else emptied or filled it
+    client
+        .staging_lock
+        .verify(&tx, &client.staging, &ctx)
+        .await?;
     tx.commit().await.map_err(|e| db_err(&ctx, e))?;
     client.pool.put(conn);
     Ok(())
@@ -190,6 +195,7 @@ mod tests {
                 dataset: ds,
                 staging: st,
                 settings: Arc::new(PostgresSettings::default()),
+                staging_lock: Default::default(),
             };
             Env { admin, client }
         }

@@ -22,6 +22,7 @@ mod ledger;
 mod load;
 mod merge_sql;
 mod session;
+mod staging_lock;
 pub mod sql;
 pub mod tls;
 
@@ -35,7 +36,8 @@ use dest_core::{
 };
 
 pub use client::PgError;
-pub use config::{PostgresCredentials, PostgresSettings, Secret};
+pub use config::{PostgresCredentials, PostgresSettings};
+pub use dest_core::Secret;
 pub use csv::Csv;
 pub use insert_values::{render_value, InsertValues};
 
@@ -108,10 +110,6 @@ impl Postgres {
         }
     }
 
-    /// `<dataset>_staging`, or the configured layout.
-    pub fn staging_name(&self, dataset: &str) -> String {
-        dest_core::staging_dataset_name(&self.settings.staging_dataset_name_layout, dataset)
-    }
 }
 
 #[async_trait]
@@ -138,6 +136,10 @@ impl Destination for Postgres {
         self.settings.workers
     }
 
+    fn staging_dataset_layout(&self) -> &str {
+        &self.settings.staging_dataset_name_layout
+    }
+
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
         let config = self.credentials.to_pg_config()?;
         let target = format!(
@@ -152,8 +154,9 @@ impl Destination for Postgres {
         Ok(Arc::new(load::PostgresClient {
             pool: Arc::new(pool),
             dataset: dataset.name.clone(),
-            staging: self.staging_name(&dataset.name),
+            staging: dataset.staging.clone(),
             settings: self.settings.clone(),
+            staging_lock: Default::default(),
         }))
     }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession, LoadTarget, Result, Schema,
-    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, VERSION_TABLE,
+    StagingLock, StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE,
+    VERSION_TABLE,
 };
 use postgres_types::ToSql;
 use tokio::io::AsyncBufReadExt;
@@ -29,6 +30,8 @@ pub struct PostgresClient {
     pub(crate) dataset: String,
     pub(crate) staging: String,
     pub(crate) settings: Arc<PostgresSettings>,
+    /// The staging lock (`crate::staging_lock`), shared by the clones.
+    pub(crate) staging_lock: Arc<crate::staging_lock::StagingLocks>,
 }
 
 fn missing_relation(e: &tokio_postgres::Error) -> bool {
@@ -227,22 +230,50 @@ impl LoadClient for PostgresClient {
     /// Creates the dataset and, always, the staging schema with the job ledger
     /// (`crate::ledger`), whatever `staging` says.
     async fn initialize(&self, _staging: bool) -> Result<()> {
-        let client = self.pool.get().await?;
-        let sql = format!(
-            "CREATE SCHEMA IF NOT EXISTS {};\nCREATE SCHEMA IF NOT EXISTS {};\n{}",
-            quote_ident(&self.dataset),
-            quote_ident(&self.staging),
-            crate::ledger::ddl(&self.staging)
-        );
+        let mut client = self.pool.get().await?;
+        let ctx = format!("creating schema `{}`", self.dataset);
+        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
         // concurrent CREATE ... IF NOT EXISTS can still race on the catalog: take a lock
-        let locked = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext({})); {sql}; COMMIT",
-            crate::sql::literal(&self.dataset).map_err(|e| Error::Config(e.to_string()))?
-        );
-        client
-            .batch_execute(&locked)
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&self.dataset])
             .await
-            .map_err(|e| db_err(format!("creating schema `{}`", self.dataset), e))?;
+            .map_err(|e| db_err(&ctx, e))?;
+        // only the schemas that are missing: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on
+        // the database even when the schema exists, and a loader that owns schemas made for
+        // it by an administrator need not have that privilege
+        let wanted = [self.dataset.as_str(), self.staging.as_str()];
+        let existing: HashSet<String> = tx
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
+                &[&&wanted[..]],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| db_err(&ctx, e))?;
+        for schema in wanted.iter().filter(|s| !existing.contains(**s)) {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
+            tx.batch_execute(&sql).await.map_err(|e| {
+                let denied = e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
+                let ctx = if denied {
+                    format!(
+                        "creating schema `{schema}` (dlt-rs needs the dataset `{}` and its \
+                         staging schema `{}`, which keeps the job ledger; create the missing \
+                         one for the loader, `CREATE SCHEMA \"{schema}\" AUTHORIZATION <loader>`, \
+                         or grant it CREATE on the database)",
+                        self.dataset, self.staging
+                    )
+                } else {
+                    format!("creating schema `{schema}`")
+                };
+                db_err(ctx, e)
+            })?;
+        }
+        tx.batch_execute(&crate::ledger::ddl(&self.staging))
+            .await
+            .map_err(|e| db_err(format!("creating the job ledger in `{}`", self.staging), e))?;
+        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
         self.pool.put(client);
         Ok(())
     }
@@ -430,6 +461,14 @@ impl LoadClient for PostgresClient {
         crate::ledger::forget(&conn, &self.staging, load_id).await?;
         self.pool.put(conn);
         Ok(())
+    }
+
+    async fn lock_staging(&self, wait: bool) -> Result<StagingLock> {
+        self.staging_lock.lock(&self.pool, &self.staging, wait).await
+    }
+
+    async fn unlock_staging(&self) -> Result<()> {
+        self.staging_lock.unlock(&self.pool, &self.staging).await
     }
 
     async fn session(&self) -> Result<Option<Box<dyn LoadSession>>> {

@@ -154,10 +154,6 @@ impl Sqlite {
         }
     }
 
-    /// `<dataset>_staging`, or the configured layout.
-    pub fn staging_name(&self, dataset: &str) -> String {
-        dest_core::staging_dataset_name(&self.settings.staging_dataset_name_layout, dataset)
-    }
 
     /// The credentials (the main database file).
     pub fn credentials(&self) -> &SqliteCredentials {
@@ -194,8 +190,12 @@ impl Destination for Sqlite {
         1
     }
 
+    fn staging_dataset_layout(&self) -> &str {
+        &self.settings.staging_dataset_name_layout
+    }
+
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
-        let staging = self.staging_name(&dataset.name);
+        let staging = dataset.staging.clone();
         check_dataset_name(&dataset.name, "dataset")?;
         check_dataset_name(&staging, "staging dataset")?;
         if staging == dataset.name || staging.eq_ignore_ascii_case("main") {
@@ -211,6 +211,9 @@ impl Destination for Sqlite {
                 attach.push((name.clone(), self.credentials.dataset_file(name)));
             }
         }
+        let mut lock_file = self.credentials.dataset_file(&staging).into_os_string();
+        lock_file.push(".lock");
+        let lock_file = std::path::PathBuf::from(lock_file);
         let busy = Duration::from_secs(self.settings.busy_timeout_secs);
         let conn = tokio::task::spawn_blocking(move || {
             let attach: Vec<(&str, &std::path::Path)> = attach
@@ -224,6 +227,7 @@ impl Destination for Sqlite {
         Ok(Arc::new(SqliteClient {
             conn: Arc::new(Mutex::new(conn)),
             dataset: dataset.name.clone(),
+            staging_lock: (lock_file, Default::default()),
             staging,
             settings: self.settings.clone(),
         }))

@@ -6,13 +6,14 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufReader;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
-    Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StoredSchema,
-    StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+    Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StagingLock,
+    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 use dest_sql::{system, Datasets, Dialect};
 use rusqlite::types::Value as Sql;
@@ -37,6 +38,9 @@ pub struct SqliteClient {
     pub(crate) dataset: String,
     pub(crate) staging: String,
     pub(crate) settings: Arc<SqliteSettings>,
+    /// `<staging file>.lock` and, while this client holds it, the locked file (an OS file
+    /// lock: another process's staged load waits; see [`LoadClient::lock_staging`]).
+    pub(crate) staging_lock: (PathBuf, Arc<tokio::sync::Mutex<Option<std::fs::File>>>),
 }
 
 /// What a blocking task needs of the client (it must own it).
@@ -415,6 +419,45 @@ impl LoadClient for SqliteClient {
             Ok(rows)
         })
         .await
+    }
+
+    async fn lock_staging(&self, wait: bool) -> Result<StagingLock> {
+        let (path, held) = &self.staging_lock;
+        let mut held = held.lock().await;
+        if held.is_some() {
+            return Ok(StagingLock::Held);
+        }
+        let path = path.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io("opening the staging lock file", &path, e))?;
+            match fs2::FileExt::try_lock_exclusive(&file) {
+                Ok(()) => Ok(Some(file)),
+                Err(_) if !wait => Ok(None),
+                Err(_) => fs2::FileExt::lock_exclusive(&file)
+                    .map(|()| Some(file))
+                    .map_err(|e| Error::io("locking the staging lock file", &path, e)),
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("an SQLite task failed: {e}")))??;
+        match file {
+            Some(file) => {
+                *held = Some(file);
+                Ok(StagingLock::Acquired)
+            }
+            None => Ok(StagingLock::Busy),
+        }
+    }
+
+    async fn unlock_staging(&self) -> Result<()> {
+        // closing the file releases the lock
+        self.staging_lock.1.lock().await.take();
+        Ok(())
     }
 
     async fn follow_up(&self, job: &FollowUpJob<'_>) -> Result<()> {

@@ -633,7 +633,10 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
     )
     .unwrap();
     let client = dest
-        .client(&DatasetRef { name: "ds".into() })
+        .client(&DatasetRef {
+            name: "ds".into(),
+            staging: "ds_staging".into(),
+        })
         .await
         .unwrap();
     let mut t = TableSchema::new("t");

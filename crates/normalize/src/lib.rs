@@ -14,4 +14,6 @@ pub mod ids;
 pub mod naming;
 mod relational;
 
-pub use relational::{KeyCollision, NormalizeError, Normalizer, ResourceHints, Row, RowSink};
+pub use relational::{
+    check_unbound_columns, KeyCollision, NormalizeError, Normalizer, ResourceHints, Row, RowSink,
+};

@@ -42,6 +42,18 @@ pub enum NormalizeError {
         value_type: DataType,
     },
 
+    #[error(
+        "table `{table}`: column `{column}` is a {what} but no item of this load has a value \
+         for it, so it cannot be created (check the name against the data: hints name columns \
+         as they are in the data); nothing of this run was loaded"
+    )]
+    UnboundColumn {
+        table: String,
+        column: String,
+        /// `primary key`, `merge key` or `non-nullable column`.
+        what: &'static str,
+    },
+
     #[error(transparent)]
     Naming(#[from] NamingError),
 
@@ -760,6 +772,33 @@ pub fn system_column(name: &str, ty: DataType) -> Column {
         _ => {}
     }
     c
+}
+
+/// dlt's check of a table that received rows (`verify_normalized_table`): a column that
+/// got no data type (no item had a value for it) but is not nullable — a primary or merge
+/// key named in the hints that is not in the data — cannot be created, and dlt raises
+/// `UnboundColumnException`. Returns the incomplete nullable columns that carry a hint
+/// (dlt warns about those).
+pub fn check_unbound_columns(t: &TableSchema) -> Result<Vec<&str>, NormalizeError> {
+    let mut warn = Vec::new();
+    for c in t.columns.iter().filter(|c| !c.is_complete()) {
+        if !c.nullable {
+            let what = if c.merge_key {
+                "merge key"
+            } else if c.primary_key {
+                "primary key"
+            } else {
+                "non-nullable column"
+            };
+            return Err(NormalizeError::UnboundColumn {
+                table: t.name.clone(),
+                column: c.name.clone(),
+                what,
+            });
+        }
+        warn.push(c.name.as_str());
+    }
+    Ok(warn)
 }
 
 fn check_not_null(t: &TableSchema, row: &Row) -> Result<(), NormalizeError> {

@@ -63,6 +63,11 @@ pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
 /// (docs/performance.md).
 pub const DEFAULT_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Loaded packages kept in the working folder by default (`[load] keep_loaded_packages`):
+/// their schema, row counts and state for `dlt-rs pipeline` commands; older ones go, so the
+/// folder does not grow with every run.
+pub const DEFAULT_KEEP_LOADED_PACKAGES: usize = 100;
+
 /// Errors of a pipeline run; the message says which step failed and why.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -154,6 +159,9 @@ pub struct PackageInfo {
     pub jobs: u64,
     /// Rows per table (the system table `_dlt_pipeline_state` included).
     pub table_rows: std::collections::BTreeMap<String, u64>,
+    /// Tables replaced by no rows at all (a replace whose resource yielded nothing empties
+    /// its chain, as in dlt), with the rows each held before.
+    pub replaced_empty: std::collections::BTreeMap<String, u64>,
 }
 
 /// What a run did.
@@ -200,8 +208,17 @@ impl fmt::Display for LoadInfo {
             write!(f, "\n  {} item(s) extracted", self.items)?;
         }
         for p in &self.packages {
+            for (table, removed) in &p.replaced_empty {
+                write!(
+                    f,
+                    "\n  load {}: table {table} replaced by 0 rows ({removed} row(s) removed)",
+                    p.load_id
+                )?;
+            }
             if p.tables.is_empty() {
-                write!(f, "\n  load {}: nothing new", p.load_id)?;
+                if p.replaced_empty.is_empty() {
+                    write!(f, "\n  load {}: nothing new", p.load_id)?;
+                }
                 continue;
             }
             write!(
@@ -217,7 +234,7 @@ impl fmt::Display for LoadInfo {
     }
 }
 
-/// Builds a [`Pipeline`].
+/// Builds a [`Pipeline`]. `Debug` never prints the credentials.
 #[derive(Debug)]
 pub struct PipelineBuilder {
     name: String,
@@ -225,7 +242,7 @@ pub struct PipelineBuilder {
     dataset_name: Option<String>,
     pipelines_dir: Option<PathBuf>,
     config: Option<ConfigBuilder>,
-    credentials: Option<String>,
+    credentials: Option<dest_core::Secret>,
     loader_file_format: Option<String>,
     restore_from_destination: bool,
 }
@@ -258,7 +275,7 @@ impl PipelineBuilder {
     /// Destination credentials given in code (a connection string); they win over
     /// environment variables and files.
     pub fn credentials(mut self, credentials: &str) -> Self {
-        self.credentials = Some(credentials.to_string());
+        self.credentials = Some(dest_core::Secret::new(credentials));
         self
     }
 
@@ -281,7 +298,7 @@ impl PipelineBuilder {
         if let Some(c) = &self.credentials {
             cfg = cfg.set(
                 &format!("destination.{}.credentials", self.destination),
-                c.as_str(),
+                c.expose(),
             );
         }
         let config = Arc::new(cfg.build()?);
@@ -308,6 +325,7 @@ impl PipelineBuilder {
             .unwrap_or_else(|| format!("{}_dataset", self.name));
         let dataset_name = ::normalize::naming::normalize_identifier(&dataset_raw, max)
             .map_err(|e| PipelineError::Config(format!("dataset name: {e}")))?;
+        let staging_name = staging_name(destination.as_ref(), &dataset_name, max)?;
         let schema_name = ::normalize::naming::normalize_identifier(&self.name, 64)
             .map_err(|e| PipelineError::Config(format!("pipeline name: {e}")))?;
         let dir = match self.pipelines_dir {
@@ -326,9 +344,20 @@ impl PipelineBuilder {
             Some(found) => found.as_bool()?,
             None => true,
         };
+        let load_setting = |key: &str| config.resolver(Some(&self.name)).find(&["load"], key);
+        let delete_completed_jobs = match load_setting("delete_completed_jobs") {
+            Some(found) => found.as_bool()?,
+            None => true,
+        };
+        let keep_loaded_packages = match load_setting("keep_loaded_packages") {
+            Some(found) => usize::try_from(found.as_u64()?).unwrap_or(usize::MAX),
+            None => DEFAULT_KEEP_LOADED_PACKAGES,
+        };
         Ok(Pipeline {
+            retention: (delete_completed_jobs, keep_loaded_packages),
             name: self.name,
             dataset_name,
+            staging_name,
             schema_name,
             storage,
             config,
@@ -343,6 +372,31 @@ impl PipelineBuilder {
             overlap,
         })
     }
+}
+
+/// The staging dataset of `dataset`: the destination's layout filled in and normalized like
+/// any identifier, so a name past the destination's identifier limit is shortened with a
+/// hash tag (a plain cut would make `<63 bytes>_staging` the dataset itself, and a merge
+/// would then empty the table it merges into). dlt fills the layout with the dataset name as
+/// given; dlt-rs with the normalized one, which the pipeline state records (the two differ
+/// only for names that needed shortening; staging holds nothing between loads).
+fn staging_name(
+    destination: &dyn Destination,
+    dataset: &str,
+    max: usize,
+) -> Result<String, PipelineError> {
+    let layout = destination.staging_dataset_layout();
+    let filled = dest_core::staging_dataset_name(layout, dataset);
+    let staging = ::normalize::naming::normalize_identifier(&filled, max)
+        .map_err(|e| PipelineError::Config(format!("staging dataset name: {e}")))?;
+    if staging == dataset {
+        return Err(PipelineError::Config(format!(
+            "the staging dataset of `{dataset}` is `{staging}`, the dataset itself; set \
+             `staging_dataset_name_layout` of destination `{}` to another name",
+            destination.name()
+        )));
+    }
+    Ok(staging)
 }
 
 fn validate_pipeline_name(name: &str) -> Result<(), PipelineError> {
@@ -372,6 +426,8 @@ fn default_pipelines_dir() -> Result<PathBuf, PipelineError> {
 pub struct Pipeline {
     name: String,
     dataset_name: String,
+    /// The staging dataset (`<dataset>_staging`, normalized).
+    staging_name: String,
     schema_name: String,
     storage: Storage,
     config: Arc<Config>,
@@ -380,6 +436,8 @@ pub struct Pipeline {
     restore_from_destination: bool,
     /// Load job files while normalizing (`[load] overlap`, default true).
     overlap: bool,
+    /// `[load] delete_completed_jobs` (default true) and `keep_loaded_packages` (100).
+    retention: (bool, usize),
 }
 
 impl fmt::Debug for Pipeline {
@@ -554,6 +612,10 @@ impl Pipeline {
             let p = load::load_package_retrying(&self.storage, c, &id, workers, done, &progress)
                 .await?;
             tracing::info!(load_id = %id, rows = p.rows, seconds = t0.elapsed().as_secs_f64(), "loaded");
+            let (delete, keep) = self.retention;
+            if let Err(e) = self.storage.tidy_loaded(&id, delete, keep) {
+                tracing::warn!(load_id = %id, error = %e, "could not tidy the loaded packages");
+            }
             info.packages.push(p);
         }
         progress.set_stage(Stage::Done);
@@ -770,6 +832,7 @@ impl Pipeline {
             .destination
             .client(&DatasetRef {
                 name: self.dataset_name.clone(),
+                staging: self.staging_name.clone(),
             })
             .await?;
         *slot = Some(c.clone());

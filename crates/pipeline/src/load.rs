@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use dest_core::{
     parse_write_disposition, ChainPlan, FollowUpJob, LoadClient, LoadJob, LoadTarget, Schema,
-    STATE_TABLE,
+    StagingLock, STATE_TABLE,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -64,7 +64,13 @@ pub(crate) async fn load_package_retrying(
                 tokio::time::sleep(backoff(attempt + 1)).await;
                 attempt += 1;
             }
-            other => return other,
+            other => {
+                // the package is done (or left for the next run): staging is free again
+                if let Err(e) = client.unlock_staging().await {
+                    tracing::warn!(load_id, error = %e, "could not release the staging lock");
+                }
+                return other;
+            }
         }
     }
 }
@@ -91,6 +97,7 @@ struct Chain {
     /// Tables of the chain that exist (have received data), parents first.
     tables: Vec<String>,
     plan: ChainPlan,
+    replace: bool,
 }
 
 /// A unit of loading: one job file, or all job files of a replace chain loaded in one
@@ -158,7 +165,13 @@ pub(crate) async fn load_package(
             .filter(|c| c.seen_data && c.complete_columns().next().is_some())
             .map(|c| c.name.clone())
             .collect();
-        chains.push(Chain { root, tables, plan });
+        let replace = disposition.kind() == dest_core::DispositionKind::Replace;
+        chains.push(Chain {
+            root,
+            tables,
+            plan,
+            replace,
+        });
     }
     let chain_of = |table: &str| -> Option<&Chain> {
         let root = schema.root_of(table);
@@ -175,6 +188,13 @@ pub(crate) async fn load_package(
     let tables: Vec<String> = tables.into_iter().collect();
 
     client.initialize(!staged.is_empty()).await?;
+    // staged chains take the staging schema until their follow-ups are done (another
+    // pipeline's staged load into it waits); a lock taken anew means what the sessions
+    // loaded into staging may be gone, so it is loaded again
+    let mut streamed_roots = streamed.staged_roots.clone();
+    if !staged.is_empty() && client.lock_staging(true).await? != StagingLock::Held {
+        streamed_roots.clear();
+    }
     client
         .update_schema(&schema, &tables, LoadTarget::Dataset)
         .await?;
@@ -188,7 +208,7 @@ pub(crate) async fn load_package(
         let reload: Vec<String> = chains
             .iter()
             .filter(|c| {
-                c.plan.target == LoadTarget::Staging && !streamed.staged_roots.contains(&c.root)
+                c.plan.target == LoadTarget::Staging && !streamed_roots.contains(&c.root)
             })
             .flat_map(|c| c.tables.iter().cloned())
             .collect();
@@ -207,12 +227,37 @@ pub(crate) async fn load_package(
         empty.extend(
             chains
                 .iter()
-                .filter(|c| streamed.staged_roots.contains(&c.root))
+                .filter(|c| streamed_roots.contains(&c.root))
                 .flat_map(|c| c.tables.iter())
                 .filter(|t| !loaded_tables.contains(*t))
                 .cloned(),
         );
         client.truncate(&empty, LoadTarget::Staging).await?;
+    }
+
+    // a replace that brings no rows empties its tables (as in dlt): count what goes, to say so
+    let mut replaced_empty = std::collections::BTreeMap::new();
+    let package_rows = package_rows(&dir);
+    for chain in chains.iter().filter(|c| c.replace && !c.tables.is_empty()) {
+        let rows: u64 = chain
+            .tables
+            .iter()
+            .filter_map(|t| package_rows.get(t))
+            .sum();
+        if rows == 0 {
+            let before = client.table_row_counts(&chain.tables).await?;
+            let removed: Vec<String> = before
+                .iter()
+                .map(|(t, n)| format!("{t}: {}", n.unwrap_or(0)))
+                .collect();
+            tracing::warn!(
+                "table `{}` is replaced by a load without rows, which empties it, as dlt does \
+                 (rows removed: {}); use append or merge to keep rows when a source yields nothing",
+                chain.root,
+                removed.join(", ")
+            );
+            replaced_empty.extend(before.into_iter().map(|(t, n)| (t, n.unwrap_or(0))));
+        }
     }
 
     // units of work
@@ -324,7 +369,6 @@ pub(crate) async fn load_package(
     }
     write_atomic(&dir.join("package_completed.json"), b"\"loaded\"")?;
     let jobs = list_names(&dir.join(COMPLETED_JOBS), false)?.len() as u64;
-    let table_rows = package_rows(&dir);
     rename(&dir, &storage.package(LOADED, load_id))?;
     Ok(PackageInfo {
         load_id: load_id.to_string(),
@@ -332,7 +376,8 @@ pub(crate) async fn load_package(
         rows_streamed,
         tables: job_tables.into_iter().collect(),
         jobs,
-        table_rows,
+        table_rows: package_rows,
+        replaced_empty,
     })
 }
 

@@ -18,7 +18,8 @@ use crate::extract::{Manifest, MANIFEST};
 use crate::normalize::{PACKAGE_CREATED, PACKAGE_SCHEMA, PACKAGE_STATE};
 use crate::state::PipelineState;
 use crate::storage::{
-    io_err, list_names, rename, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED, FAILED_JOBS,
+    io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED,
+    FAILED_JOBS,
     LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
 };
 use crate::trace::RunTrace;
@@ -101,6 +102,9 @@ pub struct JobInfo {
     pub rows: Option<u64>,
     /// The error recorded for a failed job.
     pub error: Option<String>,
+    /// The file was deleted once loaded (`[load] delete_completed_jobs`); its name and
+    /// size were kept.
+    pub file_deleted: bool,
 }
 
 /// A resource of an extracted package (not yet normalized into jobs).
@@ -127,6 +131,8 @@ pub struct PackageDetail {
     pub resources: Vec<ExtractedResource>,
     /// The schema the package was normalized with.
     pub schema: Option<Schema>,
+    /// Rows per table as normalize counted them (empty for packages of older versions).
+    pub table_rows: std::collections::BTreeMap<String, u64>,
 }
 
 /// Tables and columns a package's schema has that the schema of the package before it
@@ -466,6 +472,7 @@ fn package_detail(
         jobs: Vec::new(),
         resources: Vec::new(),
         schema: None,
+        table_rows: Default::default(),
     };
     if stage == PackageStage::Extracted {
         if let Some(m) = crate::read_json::<Manifest>(&dir.join(MANIFEST))? {
@@ -487,6 +494,7 @@ fn package_detail(
         .map(|s| s.trim().to_string());
     detail.carries_state = dir.join(PACKAGE_STATE).exists();
     detail.schema = crate::read_json(&dir.join(PACKAGE_SCHEMA))?;
+    detail.table_rows = crate::read_json(&dir.join(crate::normalize::PACKAGE_ROWS))?.unwrap_or_default();
     detail.jobs = jobs_in(
         &dir,
         &[
@@ -502,10 +510,61 @@ fn package_detail(
     Ok(detail)
 }
 
+/// What is kept of a loaded package's completed jobs when their files are deleted
+/// (`[load] delete_completed_jobs`): their names and sizes.
+const COMPLETED_LISTING: &str = "completed_jobs.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ListedJob {
+    file_name: String,
+    size_bytes: u64,
+}
+
+/// Replaces the completed job files of the loaded package `dir` by a listing of them.
+pub(crate) fn archive_completed_jobs(dir: &Path) -> Result<(), PipelineError> {
+    let folder = dir.join(COMPLETED_JOBS);
+    if !folder.is_dir() {
+        return Ok(());
+    }
+    let mut listing = Vec::new();
+    for name in list_names(&folder, false)? {
+        let size_bytes = fs::metadata(folder.join(&name)).map(|m| m.len()).unwrap_or(0);
+        listing.push(ListedJob {
+            file_name: name,
+            size_bytes,
+        });
+    }
+    let bytes = serde_json::to_vec(&listing)
+        .map_err(|e| PipelineError::Internal(format!("serializing a job listing: {e}")))?;
+    write_atomic(&dir.join(COMPLETED_LISTING), &bytes)?;
+    fs::remove_dir_all(&folder).map_err(io_err("removing completed job files", &folder))
+}
+
 /// The jobs in the given job folders of package `dir`.
 fn jobs_in(dir: &Path, folders: &[(&str, JobState)]) -> Result<Vec<JobInfo>, PipelineError> {
     let mut out = Vec::new();
     for (folder, state) in folders {
+        if *folder == COMPLETED_JOBS && !dir.join(folder).is_dir() {
+            let listed: Vec<ListedJob> =
+                crate::read_json(&dir.join(COMPLETED_LISTING))?.unwrap_or_default();
+            for job in listed {
+                let Some(parsed) = JobFileName::parse(&job.file_name) else {
+                    continue;
+                };
+                out.push(JobInfo {
+                    file_name: job.file_name,
+                    table: parsed.table,
+                    file_format: parsed.format,
+                    state: *state,
+                    retry_count: parsed.retry,
+                    size_bytes: job.size_bytes,
+                    rows: None,
+                    error: None,
+                    file_deleted: true,
+                });
+            }
+            continue;
+        }
         let folder = dir.join(folder);
         for name in list_names(&folder, false)? {
             let Some(job) = JobFileName::parse(&name).filter(|j| j.format != EXCEPTION) else {
@@ -530,6 +589,7 @@ fn jobs_in(dir: &Path, folders: &[(&str, JobState)]) -> Result<Vec<JobInfo>, Pip
                 retry_count: job.retry,
                 size_bytes,
                 error,
+                file_deleted: false,
             });
         }
     }

@@ -164,6 +164,7 @@ fn normalize_into(
         .map_err(|e| PipelineError::Internal(format!("serializing chains: {e}")))?;
     write_atomic(&dst.join(PACKAGE_CHAINS), &bytes)?;
     let mut schema = normalizer.into_schema();
+    verify_tables(&schema, &roots, &sink.table_rows)?;
     if let Some(state) = &manifest.state {
         let created: DateTime<Utc> = DateTime::parse_from_rfc3339(&manifest.created_at)
             .map(|d| d.with_timezone(&Utc))
@@ -193,6 +194,46 @@ fn normalize_into(
     write_atomic(&dst.join(PACKAGE_ROWS), &bytes)?;
     schema.bump_version();
     finish_package(dst, schema, &manifest)
+}
+
+/// dlt's checks of the tables that received rows (`verify_normalized_table`): a key column
+/// no item had a value for is an error (dlt: `UnboundColumnException`; without it a merge on
+/// a misspelled key would silently append), a hinted nullable column without data a
+/// warning; and a `delete-insert` merge without any key appends, which is worth a warning.
+fn verify_tables(
+    schema: &Schema,
+    roots: &[String],
+    table_rows: &std::collections::BTreeMap<String, u64>,
+) -> Result<(), PipelineError> {
+    for name in table_rows.keys() {
+        let Some(table) = schema.table(name) else {
+            continue;
+        };
+        let unbound = ::normalize::check_unbound_columns(table)
+            .map_err(|e| PipelineError::Schema(Box::new(e)))?;
+        if !unbound.is_empty() {
+            tracing::warn!(
+                "table `{name}`: column(s) {} have hints but no item of this load had a value \
+                 for them; they are not created until data arrives",
+                unbound.join(", ")
+            );
+        }
+    }
+    for root in roots {
+        let Some(table) = schema.table(root) else {
+            continue;
+        };
+        let merge = table.write_disposition == "merge";
+        let strategy = table.strategy.as_deref().unwrap_or("delete-insert");
+        let keyed = table.columns.iter().any(|c| c.primary_key || c.merge_key);
+        if merge && strategy == "delete-insert" && !keyed {
+            tracing::warn!(
+                "table `{root}`: write disposition merge without a primary key or merge key: \
+                 its rows are appended, as dlt does (give --primary-key or --merge-key to merge)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Normalizes the items of one resource (one JSON document per line) into `sink`.

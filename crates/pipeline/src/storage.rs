@@ -121,6 +121,30 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Bounds the disk a pipeline uses once package `load_id` is loaded: its completed job
+    /// files go, a listing of their names stays (`[load] delete_completed_jobs`; what they
+    /// held is in the destination, and an aborted package keeps everything) and only the newest `keep` loaded
+    /// packages stay (`[load] keep_loaded_packages`).
+    pub fn tidy_loaded(
+        &self,
+        load_id: &str,
+        delete_completed_jobs: bool,
+        keep: usize,
+    ) -> Result<(), PipelineError> {
+        if delete_completed_jobs {
+            crate::local::archive_completed_jobs(&self.package(LOADED, load_id))?;
+        }
+        let loaded = self.packages(LOADED)?;
+        let old = loaded.len().saturating_sub(keep);
+        for id in &loaded[..old] {
+            let p = self.package(LOADED, id);
+            fs::remove_dir_all(&p).map_err(io_err("removing an old loaded package", &p))?;
+        }
+        Ok(())
+    }
+}
+
 /// Names of the entries of `dir`, sorted; only directories when `dirs`, else only files.
 pub(crate) fn list_names(dir: &Path, dirs: bool) -> Result<Vec<String>, PipelineError> {
     let mut out = Vec::new();

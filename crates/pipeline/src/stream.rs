@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use dest_core::{
     parse_write_disposition, ChainPlan, LoadClient, LoadJob, LoadSession, LoadTarget, Schema,
-    STATE_TABLE,
+    StagingLock, STATE_TABLE,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -302,6 +302,16 @@ async fn load_one(
     o: &mut ChainOutcome,
     ready: Ready,
 ) -> Result<(), dest_core::Error> {
+    if o.session.is_none()
+        && o.plan.target == LoadTarget::Staging
+        && client.lock_staging(false).await? == StagingLock::Busy
+    {
+        // another loader is using this staging schema: the load step waits for it
+        return Err(dest_core::Error::Transient(format!(
+            "the staging schema is in use by another loader; `{}` is loaded after normalizing",
+            o.root
+        )));
+    }
     let session = match &mut o.session {
         Some(s) => s,
         None => o.session.insert(client.session().await?.ok_or_else(|| {
