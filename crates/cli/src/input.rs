@@ -116,9 +116,25 @@ pub fn read_files(paths: Vec<PathBuf>) -> impl Iterator<Item = Item> + Send {
 
 /// The items of one file.
 pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
+    match file_items(path) {
+        FileItems::Lines(lines) => Box::new(lines),
+        FileItems::Other(items) => items,
+    }
+}
+
+/// The items of one file, as [`read_file`] reads them.
+enum FileItems {
+    /// JSON Lines (or JSON values, when the first line starts an object that spans lines).
+    Lines(Lines),
+    /// A JSON array, an empty file, or the error opening it.
+    Other(Box<dyn Iterator<Item = Item> + Send>),
+}
+
+fn file_items(path: PathBuf) -> FileItems {
+    let other = |items: Box<dyn Iterator<Item = Item> + Send>| FileItems::Other(items);
     let mut reader = match open(&path) {
         Ok(r) => r,
-        Err(e) => return Box::new(std::iter::once(Err(e))),
+        Err(e) => return other(Box::new(std::iter::once(Err(e)))),
     };
     // skip leading whitespace (counting its lines) to see how the file starts
     let mut skipped_lines = 0u64;
@@ -126,11 +142,11 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
             Err(e) => {
-                return Box::new(std::iter::once(Err(err(
+                return other(Box::new(std::iter::once(Err(err(
                     &path,
                     format!("line {}", skipped_lines + 1),
                     e.to_string(),
-                ))))
+                )))))
             }
         };
         if buf.is_empty() {
@@ -146,9 +162,9 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
         }
     };
     match first {
-        None => Box::new(std::iter::empty()),
-        Some(b'[') => Box::new(read_array(path, reader, skipped_lines + 1)),
-        Some(c) => Box::new(Lines {
+        None => other(Box::new(std::iter::empty())),
+        Some(b'[') => other(Box::new(read_array(path, reader, skipped_lines + 1))),
+        Some(c) => FileItems::Lines(Lines {
             path,
             reader,
             line_no: skipped_lines,
@@ -156,6 +172,55 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
             state: State::Lines,
         }),
     }
+}
+
+/// Where item `item` (1-based, counted over `files` in the order [`read_files`] yields
+/// them) is, reading the files again: the file's name and the position in it, `line 7` for
+/// JSON Lines, `item 3 of the file` for a JSON array or objects spanning lines. `None` when
+/// the files (changed since?) hold fewer items or fail to read. Standard input cannot be
+/// read again: an item in it or after it is named as far as it is known.
+pub fn locate(files: &[PathBuf], item: u64) -> Option<(String, String)> {
+    let mut before = 0u64;
+    for (i, path) in files.iter().enumerate() {
+        let wanted = item.checked_sub(before).filter(|&k| k > 0)?;
+        if is_stdin(path) {
+            let position = if i + 1 == files.len() {
+                format!("item {wanted} of it (it cannot be read again to find the line)")
+            } else {
+                format!(
+                    "item {wanted} of it or a file after it (standard input cannot be read                      again to tell)"
+                )
+            };
+            return Some((display_name(path), position));
+        }
+        let mut k = 0u64;
+        match file_items(path.clone()) {
+            FileItems::Lines(mut lines) => {
+                while let Some(next) = lines.next() {
+                    next.ok()?;
+                    k += 1;
+                    if k == wanted {
+                        let position = match lines.state {
+                            State::Lines => format!("line {}", lines.line_no),
+                            _ => format!("item {k} of the file"),
+                        };
+                        return Some((display_name(path), position));
+                    }
+                }
+            }
+            FileItems::Other(items) => {
+                for next in items {
+                    next.ok()?;
+                    k += 1;
+                    if k == wanted {
+                        return Some((display_name(path), format!("item {k} of the file")));
+                    }
+                }
+            }
+        }
+        before += k;
+    }
+    None
 }
 
 /// `line {n} column {c}` of a serde_json error, its line counted from `first_line`.
@@ -677,6 +742,44 @@ mod tests {
                     .map_err(|e| format!("{}: {}", e.position, e.message))
             })
             .collect()
+    }
+
+    #[test]
+    fn items_are_located_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.jsonl");
+        let b = dir.path().join("b.json");
+        let c = dir.path().join("c.json");
+        let d = dir.path().join("d.jsonl.gz");
+        std::fs::write(&a, "{\"i\": 1}\n\n{\"i\": 2}\n").unwrap();
+        std::fs::write(&b, "[{\"i\": 3},\n {\"i\": 4}]").unwrap();
+        std::fs::write(&c, "{\n \"i\": 5\n}\n{\n \"i\": 6\n}\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"\n{\"i\": 7}\n{\"i\": 8}\n").unwrap();
+        std::fs::write(&d, gz.finish().unwrap()).unwrap();
+        let files = vec![a.clone(), b.clone(), c.clone(), d.clone()];
+        let name = |p: &Path| p.display().to_string();
+        let at = |item| locate(&files, item);
+        assert_eq!(at(1), Some((name(&a), "line 1".to_string())));
+        assert_eq!(at(2), Some((name(&a), "line 3".to_string())));
+        assert_eq!(at(3), Some((name(&b), "item 1 of the file".to_string())));
+        assert_eq!(at(4), Some((name(&b), "item 2 of the file".to_string())));
+        assert_eq!(at(6), Some((name(&c), "item 2 of the file".to_string())));
+        assert_eq!(at(8), Some((name(&d), "line 3".to_string())));
+        assert_eq!(at(9), None);
+        assert_eq!(at(0), None);
+        // standard input is not read again
+        let with_stdin = vec![a.clone(), PathBuf::from("-")];
+        let (file, position) = locate(&with_stdin, 3).unwrap();
+        assert_eq!(file, "standard input");
+        assert!(
+            position.starts_with("item 1 of it (it cannot be read again"),
+            "{position}"
+        );
+        assert_eq!(
+            locate(&with_stdin, 2),
+            Some((name(&a), "line 3".to_string()))
+        );
     }
 
     #[test]

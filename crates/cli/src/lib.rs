@@ -319,6 +319,47 @@ fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The message of a load that failed on a row, with where the row's item is in the input
+/// (`...; the row came from resource `t`, item 2: in.jsonl, line 2`), found by reading the
+/// input `files` again. Only for an item of this command's resource `resource` in a package
+/// extracted from this input (`input_id`): a package an earlier run left came from another.
+fn with_input_position(
+    e: &pipeline::PipelineError,
+    resource: &str,
+    input_id: &str,
+    files: &[PathBuf],
+) -> String {
+    let text = e.to_string();
+    let Some(item) = e.item() else {
+        return text;
+    };
+    if item.resource != resource || item.input_id.as_deref() != Some(input_id) {
+        return text;
+    }
+    let position = if item.first == item.last {
+        input::locate(files, item.first).map(|(file, at)| format!("{file}, {at}"))
+    } else {
+        match (
+            input::locate(files, item.first),
+            input::locate(files, item.last),
+        ) {
+            (Some((f1, a1)), Some((f2, a2))) if f1 == f2 => {
+                match (a1.strip_prefix("line "), a2.strip_prefix("line ")) {
+                    (Some(l1), Some(l2)) => Some(format!("{f1}, lines {l1}-{l2}")),
+                    _ => Some(format!("{f1}, {a1} to {a2}")),
+                }
+            }
+            (Some((f1, a1)), Some((f2, a2))) => Some(format!("{f1}, {a1} to {f2}, {a2}")),
+            _ => None,
+        }
+    };
+    let Some(position) = position else {
+        return text;
+    };
+    let anchor = format!("the row came from {item}");
+    text.replacen(&anchor, &format!("{anchor}: {position}"), 1)
+}
+
 /// The signal that stopped a `load`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -478,12 +519,14 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
                 .map(|d| format!(" --pipelines-dir {}", d.display()))
                 .unwrap_or_default();
             bail!(
-                "{e}\nafter fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads \
+                "{}\nafter fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads \
                  the failed jobs again; `dlt-rs pipeline {}{dir} info` lists the packages",
+                with_input_position(&e, &a.table, &id, &files),
                 a.pipeline,
                 a.pipeline
             );
         }
+        Err(e) if e.item().is_some() => bail!("{}", with_input_position(&e, &a.table, &id, &files)),
         Err(e) => return Err(e.into()),
     };
     if !quiet {

@@ -1369,3 +1369,123 @@ async fn sigterm_and_sigint_stop_a_load_and_the_same_command_finishes_it() {
         assert_eq!(counts, ["50001 50001 50001"], "{signal}");
     }
 }
+
+/// Runs `dlt-rs load INPUTS... --pipeline DS --dataset DS --table items EXTRA...` in `dir`.
+fn load_with(dir: &Path, ds: &str, inputs: &[&str], extra: &[&str]) -> std::process::Output {
+    let (url, p) = (pg_url(), dir.join("pipes").to_string_lossy().to_string());
+    let mut args = load_args(inputs[0], ds, &url, &p);
+    for (i, input) in inputs.iter().enumerate().skip(1) {
+        args.insert(1 + i, *input);
+    }
+    args.extend_from_slice(extra);
+    dlt_rs(&args, dir)
+}
+
+/// A value the column cannot take (too long for a `varchar(3)`) fails the load, and the
+/// error names where the item is in the input: the second of three files, its third line;
+/// the failed job's exception says which item too. With one job file for the table,
+/// nothing of it is loaded. Both file formats (`insert_values` bound, `csv` COPY, where a
+/// line break inside a value shifts the line PostgreSQL reports).
+#[tokio::test]
+async fn a_value_the_column_cannot_take_names_its_input_file_and_line() {
+    let db = connect().await;
+    for format in ["insert_values", "csv"] {
+        let ds = fresh_schema(&db, &format!("cli::bad_value_{format}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.jsonl"),
+            "{\"id\": 1, \"s\": \"ab\"}\n{\"id\": 2, \"s\": \"abc\"}\n{\"id\": 3}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.jsonl"),
+            "{\"id\": 4, \"s\": \"a\\nb\"}\n{\"id\": 5, \"s\": \"x\"}\n{\"id\": 6, \"s\": \"abcdef\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("c.jsonl"),
+            "{\"id\": 7, \"s\": \"c\"}\n{\"id\": 8, \"s\": \"\"}\n{\"id\": 9, \"s\": \"z\"}\n",
+        )
+        .unwrap();
+        let out = load_with(
+            dir.path(),
+            &ds,
+            &["a.jsonl", "b.jsonl", "c.jsonl"],
+            &[
+                "--columns",
+                r#"{"s": {"data_type": "text", "precision": 3}}"#,
+                "--loader-file-format",
+                format,
+            ],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{format}: {err}");
+        assert!(
+            err.contains("value too long for type character varying(3) (22001)"),
+            "{format}: {err}"
+        );
+        assert!(
+            err.contains("; the row came from resource `items`, item 6: b.jsonl, line 3;"),
+            "{format}: {err}"
+        );
+        // one error line and the hint
+        assert_eq!(err.trim_end().lines().count(), 2, "{format}: {err}");
+        assert_eq!(loaded_ids(&db, &ds).await, "", "{format}");
+
+        let p = dir.path().join("pipes").to_string_lossy().to_string();
+        let failed = dlt_rs(
+            &["pipeline", &ds, "--pipelines-dir", &p, "failed-jobs"],
+            dir.path(),
+        );
+        let text = String::from_utf8_lossy(&failed.stdout);
+        assert!(
+            text.contains("the row came from resource `items`, item 6"),
+            "{format}: {text}"
+        );
+    }
+}
+
+/// A value in a list item that the nested table's column cannot take: the error names the
+/// range of items whose rows are in the failed job file, and their lines.
+#[tokio::test]
+async fn a_bad_value_in_a_nested_table_names_the_range_of_items() {
+    let db = connect().await;
+    for format in ["insert_values", "csv"] {
+        let ds = fresh_schema(&db, &format!("cli::bad_nested_{format}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let extra = ["--loader-file-format", format];
+        // a first load makes the nested table; its column then takes 3 characters at most
+        std::fs::write(
+            dir.path().join("first.jsonl"),
+            "{\"id\": 0, \"tags\": [{\"s\": \"a\"}]}\n",
+        )
+        .unwrap();
+        let out = load_with(dir.path(), &ds, &["first.jsonl"], &extra);
+        assert_success(&out);
+        db.batch_execute(&format!(
+            "alter table {ds}.items__tags alter column s type varchar(3)"
+        ))
+        .await
+        .unwrap();
+
+        std::fs::write(dir.path().join("n1.jsonl"), "{\"id\": 1}\n{\"id\": 2}\n").unwrap();
+        std::fs::write(
+            dir.path().join("n2.jsonl"),
+            "{\"id\": 3, \"tags\": [{\"s\": \"ok\"}]}\n\
+             {\"id\": 4, \"tags\": [{\"s\": \"ok\"}, {\"s\": \"toolong\"}]}\n\
+             {\"id\": 5, \"tags\": [{\"s\": \"z\"}]}\n\
+             {\"id\": 6}\n",
+        )
+        .unwrap();
+        let out = load_with(dir.path(), &ds, &["n1.jsonl", "n2.jsonl"], &extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{format}: {err}");
+        assert!(err.contains("table `items__tags`"), "{format}: {err}");
+        assert!(
+            err.contains(
+                "; the row came from resource `items`, one of items 3-5: n2.jsonl, lines 1-3;"
+            ),
+            "{format}: {err}"
+        );
+    }
+}

@@ -716,3 +716,66 @@ async fn connection_problems_are_one_line_errors_naming_the_cause() {
     .await;
     assert_eq!(tables, ["items"]);
 }
+
+/// A run that finds a package a crash left extracted (not yet normalized) normalizes it and
+/// then its own data, both while loading: when both merge into one table, the second
+/// package's load sessions empty and refill the staging tables the first one's filled. The
+/// first package must then load its staging again from its job files, or its rows are lost
+/// (its merge took the second package's rows).
+#[tokio::test]
+async fn a_pending_package_and_new_data_merging_into_one_table_keep_both() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "faults::pending_and_new_merge").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pipes = dir.path().join("pipes").to_string_lossy().to_string();
+    let url = pg_url();
+    let records = |from: u64, tag: &str| -> String {
+        (from..from + 1000)
+            .map(|i| {
+                format!("{{\"id\": {i}, \"v\": \"{tag}{i}\", \"kids\": [\"{tag}\", \"k{i}\"]}}\n")
+            })
+            .collect()
+    };
+    let run = |name: &str, rows: String, fault: Option<&str>| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, rows).unwrap();
+        let file = file.to_string_lossy().to_string();
+        let mut args = load_args(&file, &ds, &url, &pipes);
+        args.extend_from_slice(&["--write-disposition", "merge", "--primary-key", "id"]);
+        let mut cmd = Command::new(BIN);
+        cmd.args(&args)
+            .current_dir(dir.path())
+            .env("HOME", dir.path());
+        if let Some(point) = fault {
+            cmd.env("DLT_RS_FAULT", point);
+        }
+        cmd.output().unwrap()
+    };
+    let first = run("zero.jsonl", records(0, "zero"), None);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let crashed = run("one.jsonl", records(0, "one"), Some("extracted-published"));
+    assert!(!crashed.status.success(), "the crash point was not reached");
+    // another input: the pending package of `one` is finished, then `two` loads
+    let last = run("two.jsonl", records(1000, "two"), None);
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let summary = contents(
+        &db,
+        &format!(
+            "select count(*) || ' ' || count(distinct id) || ' ' || \
+             count(*) filter (where v = 'one' || id and id < 1000) || ' ' || \
+             count(*) filter (where v = 'two' || id and id >= 1000) || ' ' || \
+             (select count(*) || '/' || count(*) filter (where value in ('one', 'two')) \
+              from {ds}.items__kids) from {ds}.items"
+        ),
+    )
+    .await;
+    assert_eq!(summary, ["2000 2000 1000 1000 4000/2000"]);
+}

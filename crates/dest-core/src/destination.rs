@@ -128,6 +128,18 @@ pub struct FollowUpJob<'a> {
     pub load_id: &'a str,
     /// When the package was created: the validity boundary of scd2.
     pub created_at: DateTime<Utc>,
+    /// The name of the schema (pipeline) the package belongs to.
+    pub schema_name: &'a str,
+}
+
+impl FollowUpJob<'_> {
+    /// What the follow-up ledger records for this follow-up with its load id:
+    /// `<schema>.<root table>`. Two pipelines whose load ids happen to be equal merge into
+    /// one table each once (a ledger keyed by the root table alone skipped the second).
+    pub fn ledger_key(&self) -> String {
+        let root = self.chain.first().map_or("", |t| t.name.as_str());
+        format!("{}.{root}", self.schema_name)
+    }
 }
 
 /// What [`LoadClient::lock_staging`] found.

@@ -80,6 +80,12 @@ pub enum Error {
 
     #[error("internal error (a bug in dlt-rs, please report it): {0}")]
     Internal(String),
+
+    /// `source` failed on one row of a job file: `row` is its 0-based index among the
+    /// file's rows (the pipeline maps it back to the item it came from). The message is the
+    /// source's.
+    #[error("{source}")]
+    AtRow { row: u64, source: Box<Error> },
 }
 
 impl Error {
@@ -87,6 +93,7 @@ impl Error {
     pub fn retry(&self) -> Retry {
         match self {
             Error::Database { cause, .. } => cause.retry(),
+            Error::AtRow { source, .. } => source.retry(),
             Error::Io { .. } | Error::Transient(_) => Retry::Transient,
             _ => Retry::Terminal,
         }

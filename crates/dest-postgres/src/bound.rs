@@ -112,12 +112,14 @@ pub(crate) async fn execute_bound(
     Ok(rows)
 }
 
-/// The job-file lines of a batch's rows (1-based, inclusive) and how many rows it has.
+/// The job-file lines of a batch's rows (1-based, inclusive), how many rows it has, and
+/// the index of its first row among the file's rows (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Lines {
     first: u64,
     last: u64,
     rows: u64,
+    first_row: u64,
 }
 
 type ExecFuture<'a> =
@@ -200,14 +202,17 @@ async fn explain(
         .map(|c| c.code().get(..2).unwrap_or("").to_string());
     match class.as_deref() {
         Some("22") => match locate(tx, lines, file, columns).await {
-            Some((line, column)) => db_err(
-                format!(
-                    "{ctx}: line {line} of the job file, column `{}` ({})",
-                    column.name,
-                    column.full.as_deref().unwrap_or("?")
-                ),
-                e,
-            ),
+            Some((line, index, column)) => Error::AtRow {
+                row: lines.first_row + index,
+                source: Box::new(db_err(
+                    format!(
+                        "{ctx}: line {line} of the job file, column `{}` ({})",
+                        column.name,
+                        column.full.as_deref().unwrap_or("?")
+                    ),
+                    e,
+                )),
+            },
             None => db_err(
                 format!(
                     "{ctx}: a row on lines {}-{} of the job file",
@@ -227,16 +232,16 @@ async fn explain(
     }
 }
 
-/// The line and column of the first value of the failed batch that the column cannot take
-/// (rows in order, then columns in order, the order PostgreSQL evaluates them in). `None`
-/// when nothing is found or anything goes wrong on the way (the caller then reports the
-/// server's error as it is).
+/// The line, the row's index within the batch (0-based) and the column of the first value
+/// of the failed batch that the column cannot take (rows in order, then columns in order,
+/// the order PostgreSQL evaluates them in). `None` when nothing is found or anything goes
+/// wrong on the way (the caller then reports the server's error as it is).
 async fn locate<'c>(
     tx: &Transaction<'_>,
     lines: Lines,
     file: &Path,
     columns: &'c [ColumnType],
-) -> Option<(u64, &'c ColumnType)> {
+) -> Option<(u64, u64, &'c ColumnType)> {
     tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
         .await
         .ok()?;
@@ -265,7 +270,7 @@ async fn locate<'c>(
         }
     }
     let (row, j) = best?;
-    Some((rows.get(row)?.0, columns.get(j)?))
+    Some((rows.get(row)?.0, u64::try_from(row).ok()?, columns.get(j)?))
 }
 
 /// The index of the first value longer than `n` characters but trailing spaces (the values
@@ -521,6 +526,8 @@ struct JobReader {
     expect: Expect,
     /// the columns of the first statement (every statement of a file has the same)
     columns: Option<Vec<String>>,
+    /// the rows handed out by [`JobReader::next_batch`] so far
+    rows: u64,
 }
 
 impl JobReader {
@@ -536,6 +543,7 @@ impl JobReader {
             scratch: Vec::new(),
             expect: Expect::Header,
             columns: None,
+            rows: 0,
         })
     }
 
@@ -648,6 +656,7 @@ impl JobReader {
             first: 0,
             last: 0,
             rows: 0,
+            first_row: self.rows,
         };
         let mut bytes = 0;
         while bytes < limit {
@@ -669,6 +678,7 @@ impl JobReader {
             lines.rows += 1;
             bytes += row.bytes;
         }
+        self.rows += lines.rows;
         Ok((lines.rows > 0).then_some(Batch { columns, lines }))
     }
 }
@@ -1628,6 +1638,11 @@ mod tests {
                 )),
                 "{bad}: {msg}"
             );
+            // the failing row's index among the file's rows, for the pipeline
+            assert!(
+                matches!(e, Error::AtRow { row, .. } if row == at as u64),
+                "{bad}: {e:?}"
+            );
             assert!(msg.contains(want), "{bad}: {msg}");
             assert!(!e.is_transient(), "{msg}");
         }
@@ -1643,6 +1658,7 @@ mod tests {
             msg.contains("loading it: a row on lines 3-") && msg.contains("(23502)"),
             "{msg}"
         );
+        assert!(!matches!(e, Error::AtRow { .. }), "{e:?}");
 
         // a column the table lacks, and a table that does not exist: the server's errors
         std::fs::write(&path, "INSERT INTO {}(\"nope\")\nVALUES\n(1);").unwrap();

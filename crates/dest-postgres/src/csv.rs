@@ -359,7 +359,8 @@ fn parse_header(data: &[u8]) -> Option<(usize, Vec<String>)> {
 ///
 /// The column list comes from the file's header. A file with a header only loads nothing
 /// (no statement is sent). A server error names the line of the file and the column:
-/// `COPY t, line 3, column x` (line 1 is the header; line breaks inside quoted values count).
+/// `COPY t, line 3, column x` (line 1 is the header; line breaks inside quoted values count);
+/// such an error comes as [`Error::AtRow`] with the index of the row that line belongs to.
 pub(crate) async fn copy_file(
     tx: &tokio_postgres::Transaction<'_>,
     target: &str,
@@ -427,9 +428,9 @@ pub(crate) async fn copy_file(
     let mut sink = Box::pin(sink);
     loop {
         if !buf.is_empty() && (eof || buf.len() >= COPY_CHUNK) {
-            sink.send(buf.split().freeze())
-                .await
-                .map_err(|e| db_err(&ctx, e))?;
+            if let Err(e) = sink.send(buf.split().freeze()).await {
+                return Err(copy_error(file, &ctx, e).await);
+            }
         }
         if eof {
             break;
@@ -441,7 +442,127 @@ pub(crate) async fn copy_file(
             .map_err(|e| Error::io("reading a job file", file, e))?;
         eof = n == 0;
     }
-    sink.as_mut().finish().await.map_err(|e| db_err(&ctx, e))
+    match sink.as_mut().finish().await {
+        Ok(rows) => Ok(rows),
+        Err(e) => Err(copy_error(file, &ctx, e).await),
+    }
+}
+
+/// The error of a failed `COPY`: when the server names the line of the file
+/// (`COPY t, line 5, column s: ...`), [`Error::AtRow`] with the index of the row that line
+/// belongs to.
+async fn copy_error(file: &Path, ctx: &str, e: tokio_postgres::Error) -> Error {
+    let line = e
+        .as_db_error()
+        .and_then(|db| db.where_())
+        .and_then(copy_line);
+    let row = match line {
+        Some(line) => row_of_line(file, line).await,
+        None => None,
+    };
+    let err = db_err(ctx, e);
+    match row {
+        Some(row) => Error::AtRow {
+            row,
+            source: Box::new(err),
+        },
+        None => err,
+    }
+}
+
+/// The line number of PostgreSQL's `COPY` context `COPY t, line 5, column s: "x"` (one of
+/// the lines of `where_`).
+fn copy_line(where_: &str) -> Option<u64> {
+    where_
+        .lines()
+        .filter(|l| l.starts_with("COPY "))
+        .find_map(|l| {
+            l.match_indices(", line ").find_map(|(at, m)| {
+                let rest = &l[at + m.len()..];
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                let after = rest.as_bytes().get(digits);
+                if digits > 0 && matches!(after, None | Some(b',' | b':')) {
+                    rest[..digits].parse().ok()
+                } else {
+                    None
+                }
+            })
+        })
+}
+
+/// The index (0-based, the header not counted) of the row of the csv job `file` that
+/// physical line `line` (1-based) belongs to. `COPY` counts every line break, also those
+/// inside quoted values, so a row spans several lines when a value holds a line break.
+/// `None` when the line is the header's or past the end, or the file cannot be read.
+async fn row_of_line(file: &Path, line: u64) -> Option<u64> {
+    let mut f = tokio::fs::File::open(file).await.ok()?;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut scan = RecordScan::default();
+    loop {
+        let n = f.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return scan.end(line).and_then(|r| r.checked_sub(1));
+        }
+        if let Some(record) = scan.feed(buf.get(..n)?, line) {
+            return record.checked_sub(1);
+        }
+    }
+}
+
+/// Follows the records of a csv file (quoted fields may hold line breaks) and their lines.
+#[derive(Debug)]
+struct RecordScan {
+    in_quote: bool,
+    /// the current physical line (1-based)
+    line: u64,
+    /// the current record (0-based; 0 is the header)
+    record: u64,
+    /// the line the current record starts on
+    start: u64,
+    /// whether the current record has any byte yet
+    started: bool,
+}
+
+impl Default for RecordScan {
+    fn default() -> Self {
+        RecordScan {
+            in_quote: false,
+            line: 1,
+            record: 0,
+            start: 1,
+            started: false,
+        }
+    }
+}
+
+impl RecordScan {
+    /// Reads `data`; the record that spans `want` once its end is seen.
+    fn feed(&mut self, data: &[u8], want: u64) -> Option<u64> {
+        for &b in data {
+            self.started = true;
+            match b {
+                b'"' => self.in_quote = !self.in_quote,
+                b'\n' if self.in_quote => self.line += 1,
+                b'\n' => {
+                    if (self.start..=self.line).contains(&want) {
+                        return Some(self.record);
+                    }
+                    self.record += 1;
+                    self.line += 1;
+                    self.start = self.line;
+                    self.started = false;
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// At the end of the file: the last record when it has no final line break and spans
+    /// `want`.
+    fn end(&self, want: u64) -> Option<u64> {
+        (self.started && (self.start..=self.line).contains(&want)).then_some(self.record)
+    }
 }
 
 #[cfg(test)]
@@ -977,6 +1098,19 @@ mod tests {
             "{text}"
         );
         assert!(!err.is_transient());
+        // ... and the row is the third one all the same
+        assert!(matches!(err, Error::AtRow { row: 2, .. }), "{err:?}");
+
+        // the failing value itself holds a line break
+        let rows = vec![
+            vec![Value::Int(1), Value::Text("a\nb".into())],
+            vec![Value::Int(2), Value::Text("x\ny\nz".into())],
+            vec![Value::Int(3), Value::Text("ok".into())],
+        ];
+        let err = copy_rows(&mut client, &target, &cols, &rows, "multiline")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AtRow { row: 1, .. }), "{err:?}");
         let count =
             test_support::query_rows(&client, &format!("SELECT count(*) FROM {target}")).await;
         assert_eq!(count, vec![vec![Some("0".into())]]);
@@ -992,6 +1126,7 @@ mod tests {
                 .contains(r#"where: COPY t, line 2, column s: "toolong""#),
             "{err}"
         );
+        assert!(matches!(err, Error::AtRow { row: 0, .. }), "{err:?}");
 
         // a missing column is a server error too
         let err = copy_rows(
@@ -1004,6 +1139,49 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("\"nope\""), "{err}");
+        assert!(!matches!(err, Error::AtRow { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn copy_lines_map_to_rows() {
+        assert_eq!(copy_line(r#"COPY t, line 5, column s: "toolong""#), Some(5));
+        assert_eq!(copy_line("COPY t, line 12"), Some(12));
+        assert_eq!(copy_line("COPY a, line b, line 3: \"x\""), Some(3));
+        assert_eq!(
+            copy_line("SQL function \"f\"\nCOPY t, line 7, column s"),
+            Some(7)
+        );
+        assert_eq!(copy_line("COPY t"), None);
+        assert_eq!(copy_line("PL/pgSQL function f() line 3 at RAISE"), None);
+
+        // header on line 1; row 0 on lines 2-3 (a quoted line break), row 1 on 4,
+        // row 2 on 5-7, row 3 on line 8 without a final line break; a quote doubled
+        let file = b"\"id\",\"s\"\n1,\"a\nb\"\n2,\"q\"\"\"\n3,\"x\n\"\"\ny\"\n4,\"z\"";
+        let row = |line: u64| {
+            let mut scan = RecordScan::default();
+            // fed in small pieces: records cross the chunks
+            for chunk in file.chunks(3) {
+                if let Some(r) = scan.feed(chunk, line) {
+                    return r.checked_sub(1);
+                }
+            }
+            scan.end(line).and_then(|r| r.checked_sub(1))
+        };
+        let got: Vec<Option<u64>> = (1..=9).map(row).collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some(0),
+                Some(0),
+                Some(1),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(3),
+                None
+            ]
+        );
     }
 
     /// Any text without NUL goes through the writer and COPY and comes back unchanged.

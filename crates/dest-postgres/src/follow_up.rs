@@ -1,7 +1,7 @@
 //! Follow-up jobs: moving a chain from staging into the dataset (replace and merge).
 //!
 //! A follow-up runs in one transaction: the statements of [`crate::merge_sql`] and a row
-//! in the ledger `<staging>."_dlt_rs_follow_ups"` (load id, root table). A follow-up whose
+//! in the ledger `<staging>."_dlt_rs_follow_ups"` (load id, `<schema>.<root table>`). A follow-up whose
 //! row is in the ledger is not run again, so calling it again after a crash (or twice)
 //! changes nothing; a failing follow-up leaves the dataset as it was. The ledger lives in
 //! the staging schema so the user's dataset gets no extra table.
@@ -47,10 +47,11 @@ pub(crate) async fn run(client: &PostgresClient, job: &FollowUpJob<'_>) -> Resul
     tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock_key])
         .await
         .map_err(|e| db_err(&ctx, e))?;
+    let key = job.ledger_key();
     let done = tx
         .query_opt(
             &merge_sql::ledger_lookup(&client.staging),
-            &[&job.load_id, &root.name],
+            &[&job.load_id, &key],
         )
         .await
         .map_err(|e| db_err(format!("{ctx}: reading the follow-up ledger"), e))?;
@@ -75,7 +76,7 @@ pub(crate) async fn run(client: &PostgresClient, job: &FollowUpJob<'_>) -> Resul
     }
     tx.execute(
         &merge_sql::ledger_record(&client.staging),
-        &[&job.load_id, &root.name],
+        &[&job.load_id, &key],
     )
     .await
     .map_err(|e| db_err(format!("{ctx}: recording it in the follow-up ledger"), e))?;
@@ -231,6 +232,7 @@ mod tests {
                 chain: chain.to_vec(),
                 load_id,
                 created_at,
+                schema_name: "test",
             };
             run(&self.client, &job).await
         }
@@ -331,7 +333,7 @@ mod tests {
                 "6|u6|60|2"
             ]
         );
-        assert_eq!(env.ledger().await, ["1|users", "2|users"]);
+        assert_eq!(env.ledger().await, ["1|test.users", "2|test.users"]);
     }
 
     #[tokio::test]
@@ -965,7 +967,7 @@ mod tests {
                 vec![Some("orders__lines".to_string())]
             ]
         );
-        assert_eq!(env.ledger().await, ["1|orders"]);
+        assert_eq!(env.ledger().await, ["1|test.orders"]);
     }
 
     #[tokio::test]
@@ -1007,7 +1009,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(env.rows("users", "id").await, ["1"]);
-        assert_eq!(env.ledger().await, ["1|users"]);
+        assert_eq!(env.ledger().await, ["1|test.users"]);
+
+        // another pipeline (schema) whose load id happens to be the same merges too
+        let job = FollowUpJob {
+            kind: FollowUp::DeleteInsert,
+            chain: vec![&t],
+            load_id: "1",
+            created_at: at(0),
+            schema_name: "other",
+        };
+        run(&env.client, &job).await.unwrap();
+        assert_eq!(env.rows("users", "id").await, ["1", "2"]);
+        assert_eq!(env.ledger().await, ["1|other.users", "1|test.users"]);
     }
 
     #[tokio::test]
@@ -1057,7 +1071,7 @@ mod tests {
         assert!(!err.is_transient());
         assert_eq!(env.rows("orders", "id, _dlt_id").await, ["1|o1"]);
         assert_eq!(env.rows("orders__lines", "sku, _dlt_id").await, ["a|l1"]);
-        assert_eq!(env.ledger().await, ["1|orders"]);
+        assert_eq!(env.ledger().await, ["1|test.orders"]);
 
         // a nested table without root key below level 1 fails before any SQL runs
         let mut deep = orders(true);
@@ -1075,6 +1089,6 @@ mod tests {
         assert!(matches!(err, Error::InvalidSchema(_)), "{err}");
         assert!(err.to_string().contains("`orders__lines__tags`"), "{err}");
         assert_eq!(env.rows("orders", "id, _dlt_id").await, ["1|o1"]);
-        assert_eq!(env.ledger().await, ["1|orders"]);
+        assert_eq!(env.ledger().await, ["1|test.orders"]);
     }
 }

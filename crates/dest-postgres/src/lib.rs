@@ -22,8 +22,8 @@ mod ledger;
 mod load;
 mod merge_sql;
 mod session;
-mod staging_lock;
 pub mod sql;
+mod staging_lock;
 pub mod tls;
 
 use std::sync::Arc;
@@ -37,8 +37,8 @@ use dest_core::{
 
 pub use client::PgError;
 pub use config::{PostgresCredentials, PostgresSettings};
-pub use dest_core::Secret;
 pub use csv::Csv;
+pub use dest_core::Secret;
 pub use insert_values::{render_value, InsertValues};
 
 /// The registry name.
@@ -109,7 +109,6 @@ impl Postgres {
             capabilities: CAPABILITIES,
         }
     }
-
 }
 
 #[async_trait]

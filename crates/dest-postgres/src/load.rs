@@ -225,6 +225,74 @@ impl PostgresClient {
     }
 }
 
+/// The first column of every row of `sql`, as text.
+async fn texts(
+    c: &(impl tokio_postgres::GenericClient + Sync),
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    ctx: &str,
+) -> Result<HashSet<String>> {
+    c.query(sql, params)
+        .await
+        .map_err(|e| db_err(ctx, e))?
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| db_err(ctx, e))
+}
+
+/// Whether `e` is DDL that lost a race with another transaction's DDL on the same table
+/// (`relation already exists`, `column already exists`, or the catalog's unique index on
+/// type names).
+fn concurrent_ddl(e: &Error) -> bool {
+    matches!(e, Error::Database { cause, .. }
+        if matches!(cause.sqlstate(), Some("42P07" | "42701" | "23505")))
+}
+
+impl PostgresClient {
+    /// One attempt of [`LoadClient::update_schema`]'s transaction: the migration lock,
+    /// the DDL, the version record.
+    async fn migrate_locked(
+        &self,
+        client: &mut tokio_postgres::Client,
+        schema: &Schema,
+        wanted: &[&TableSchema],
+        target: LoadTarget,
+        stored_q: &str,
+        ctx: &str,
+    ) -> Result<Vec<String>> {
+        let ds = self.schema_of(target);
+        let tx = client.transaction().await.map_err(|e| db_err(ctx, e))?;
+        // one migration per dataset at a time
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&ds])
+            .await
+            .map_err(|e| db_err(ctx, e))?;
+        let statements = self.migrate(&tx, schema, wanted, target, ctx).await?;
+        // another loader may have stored this version while we waited for the lock
+        let stored = tx
+            .query_opt(stored_q, &[&schema.version_hash])
+            .await
+            .map_err(|e| db_err(ctx, e))?;
+        if stored.is_none() {
+            let json = serde_json::to_string(schema)
+                .map_err(|e| Error::Internal(format!("serializing schema: {e}")))?;
+            let insert = system::version_insert(&PG, ds);
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &schema.version,
+                &ENGINE_VERSION,
+                &schema.name,
+                &schema.version_hash,
+                &json,
+            ];
+            tx.execute(&insert, &params)
+                .await
+                .map_err(|e| db_err(ctx, e))?;
+        }
+        tx.commit().await.map_err(|e| db_err(ctx, e))?;
+        Ok(statements)
+    }
+}
+
 #[async_trait]
 impl LoadClient for PostgresClient {
     /// Creates the dataset and, always, the staging schema with the job ledger
@@ -234,24 +302,23 @@ impl LoadClient for PostgresClient {
         let ctx = format!("creating schema `{}`", self.dataset);
         let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
         // concurrent CREATE ... IF NOT EXISTS can still race on the catalog: take a lock
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&self.dataset])
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&self.dataset],
+        )
+        .await
+        .map_err(|e| db_err(&ctx, e))?;
         // only the schemas that are missing: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on
         // the database even when the schema exists, and a loader that owns schemas made for
         // it by an administrator need not have that privilege
         let wanted = [self.dataset.as_str(), self.staging.as_str()];
-        let existing: HashSet<String> = tx
-            .query(
-                "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
-                &[&&wanted[..]],
-            )
-            .await
-            .map_err(|e| db_err(&ctx, e))?
-            .iter()
-            .map(|r| r.try_get::<_, String>(0))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| db_err(&ctx, e))?;
+        let existing = texts(
+            &tx,
+            "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
+            &[&&wanted[..]],
+            &ctx,
+        )
+        .await?;
         for schema in wanted.iter().filter(|s| !existing.contains(**s)) {
             let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
             tx.batch_execute(&sql).await.map_err(|e| {
@@ -298,12 +365,6 @@ impl LoadClient for PostgresClient {
         }
 
         let ctx = format!("migrating schema `{}` in `{ds}`", schema.name);
-        let tx = client.transaction().await.map_err(|e| db_err(&ctx, e))?;
-        // one migration per dataset at a time
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&ds])
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
-
         let mut wanted: Vec<&TableSchema> = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut push = |t: &'_ str| {
@@ -329,30 +390,26 @@ impl LoadClient for PostgresClient {
                 }
             }
         }
-        let statements = self.migrate(&tx, schema, &wanted, target, &ctx).await?;
-        // another loader may have stored this version while we waited for the lock
-        let stored = tx
-            .query_opt(&stored_q, &[&schema.version_hash])
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
-        if stored.is_none() {
-            let json = serde_json::to_string(schema)
-                .map_err(|e| Error::Internal(format!("serializing schema: {e}")))?;
-            let insert = system::version_insert(&PG, &ds);
-            let params: [&(dyn ToSql + Sync); 5] = [
-                &schema.version,
-                &ENGINE_VERSION,
-                &schema.name,
-                &schema.version_hash,
-                &json,
-            ];
-            tx.execute(&insert, &params)
+        // another loader's load session creates or widens tables in its own transaction,
+        // without the migration lock: our DDL then waits for its commit and fails on the
+        // name it took; the migration run again sees its tables
+        let mut attempt = 1;
+        loop {
+            match self
+                .migrate_locked(&mut client, schema, &wanted, target, &stored_q, &ctx)
                 .await
-                .map_err(|e| db_err(&ctx, e))?;
+            {
+                Err(e) if attempt < 3 && concurrent_ddl(&e) => {
+                    tracing::debug!(error = %e, "a table changed under the migration; again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+                Ok(statements) => {
+                    self.pool.put(client);
+                    return Ok(statements);
+                }
+            }
         }
-        tx.commit().await.map_err(|e| db_err(&ctx, e))?;
-        self.pool.put(client);
-        Ok(statements)
     }
 
     async fn truncate(&self, tables: &[String], target: LoadTarget) -> Result<()> {
@@ -464,7 +521,9 @@ impl LoadClient for PostgresClient {
     }
 
     async fn lock_staging(&self, wait: bool) -> Result<StagingLock> {
-        self.staging_lock.lock(&self.pool, &self.staging, wait).await
+        self.staging_lock
+            .lock(&self.pool, &self.staging, wait)
+            .await
     }
 
     async fn unlock_staging(&self) -> Result<()> {
@@ -500,18 +559,14 @@ impl LoadClient for PostgresClient {
     async fn table_row_counts(&self, tables: &[String]) -> Result<Vec<(String, Option<u64>)>> {
         let ctx = format!("counting the rows of tables in `{}`", self.dataset);
         let client = self.pool.get().await?;
-        let existing: HashSet<String> = client
-            .query(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = $1 AND table_name = ANY($2)",
-                &[&self.dataset, &tables],
-            )
-            .await
-            .map_err(|e| db_err(&ctx, e))?
-            .iter()
-            .map(|r| r.try_get::<_, String>(0))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| db_err(&ctx, e))?;
+        let existing = texts(
+            &client,
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = $1 AND table_name = ANY($2)",
+            &[&self.dataset, &tables],
+            &ctx,
+        )
+        .await?;
         let mut out = Vec::with_capacity(tables.len());
         for t in tables {
             if !existing.contains(t) {

@@ -251,7 +251,7 @@ mod tests {
             DELETE FROM "st"."_dlt_rs_jobs" WHERE "load_id" = $1;
             SELECT 1 FROM "ds"."_dlt_version" WHERE "version_hash" = $1 LIMIT 1;
             INSERT INTO "ds"."_dlt_version"("version", "engine_version", "inserted_at", "schema_name", "version_hash", "schema") VALUES ($1, $2, now(), $3, $4, $5);
-            INSERT INTO "ds"."_dlt_loads"("load_id", "schema_name", "status", "inserted_at", "schema_version_hash") SELECT $1::varchar, $2::varchar, 0, now(), $3::varchar WHERE NOT EXISTS (SELECT 1 FROM "ds"."_dlt_loads" WHERE "load_id" = $1::varchar AND "status" = 0);
+            INSERT INTO "ds"."_dlt_loads"("load_id", "schema_name", "status", "inserted_at", "schema_version_hash") SELECT $1::varchar, $2::varchar, 0, now(), $3::varchar WHERE NOT EXISTS (SELECT 1 FROM "ds"."_dlt_loads" WHERE "load_id" = $1::varchar AND "schema_name" = $2::varchar AND "status" = 0);
             SELECT s."version", s."engine_version", s."pipeline_name", s."state", s."_dlt_load_id" FROM "ds"."_dlt_pipeline_state" AS s JOIN "ds"."_dlt_loads" AS l ON l."load_id" = s."_dlt_load_id" WHERE s."pipeline_name" = $1 AND l."status" = 0 ORDER BY l."load_id" DESC LIMIT 1;
             SELECT "version", "version_hash", "schema" FROM "ds"."_dlt_version" WHERE "schema_name" = $1 ORDER BY "inserted_at" DESC LIMIT 1;
             DELETE FROM "ds"."_dlt_version" WHERE "schema_name" = $1"#]]

@@ -73,9 +73,12 @@ impl StagingLocks {
                 "waiting for another loader's staged load into `{staging}` to finish \
                  (two loads into one staging schema take turns)"
             );
-            conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", &[&LOCK_CLASS, &staging])
-                .await
-                .map_err(|e| db_err(&ctx, e))?;
+            conn.execute(
+                "SELECT pg_advisory_lock($1, hashtext($2))",
+                &[&LOCK_CLASS, &staging],
+            )
+            .await
+            .map_err(|e| db_err(&ctx, e))?;
         }
         state.holder = Some((conn, pid));
         state.expected = true;
@@ -99,7 +102,12 @@ impl StagingLocks {
     /// Inside a follow-up's transaction, just before it commits: fails transiently when a
     /// lock was taken but is not held by its connection any more (that connection died, and
     /// another loader may have used staging meanwhile).
-    pub(crate) async fn verify(&self, tx: &Transaction<'_>, staging: &str, ctx: &str) -> Result<()> {
+    pub(crate) async fn verify(
+        &self,
+        tx: &Transaction<'_>,
+        staging: &str,
+        ctx: &str,
+    ) -> Result<()> {
         let pid = {
             let state = self.state.lock().await;
             if !state.expected {

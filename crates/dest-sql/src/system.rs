@@ -81,7 +81,8 @@ pub fn follow_ups_ddl(d: &dyn Dialect, staging: &str) -> String {
     )
 }
 
-/// Whether a follow-up ran: parameter 1 the load id, 2 the root table.
+/// Whether a follow-up ran: parameter 1 the load id, 2 the chain's ledger key
+/// (`<schema>.<root table>`, `dest_core::FollowUpJob::ledger_key`).
 pub fn follow_ups_lookup(d: &dyn Dialect, staging: &str) -> String {
     format!(
         "SELECT 1 FROM {} WHERE \"load_id\" = {} AND \"root_table\" = {}",
@@ -91,7 +92,7 @@ pub fn follow_ups_lookup(d: &dyn Dialect, staging: &str) -> String {
     )
 }
 
-/// Records a follow-up: parameter 1 the load id, 2 the root table.
+/// Records a follow-up: parameter 1 the load id, 2 the chain's ledger key.
 pub fn follow_ups_record(d: &dyn Dialect, staging: &str) -> String {
     format!(
         "INSERT INTO {}(\"load_id\", \"root_table\", \"done_at\") VALUES ({}, {}, {})",
@@ -147,18 +148,20 @@ pub fn versions_delete(d: &dyn Dialect, dataset: &str) -> String {
     )
 }
 
-/// Records a completed load (status 0) once per load id: parameters 1 load id, 2 schema
-/// name, 3 schema version hash.
+/// Records a completed load (status 0) once per load id and schema (two pipelines whose
+/// load ids happen to be equal each get their row): parameters 1 load id, 2 schema name,
+/// 3 schema version hash.
 pub fn complete_load(d: &dyn Dialect, dataset: &str) -> String {
     let loads = d.qualified(dataset, LOADS_TABLE);
     format!(
         "INSERT INTO {loads}(\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \
-         \"schema_version_hash\") SELECT {p1}, {}, 0, {}, {} WHERE NOT EXISTS \
-         (SELECT 1 FROM {loads} WHERE \"load_id\" = {p1} AND \"status\" = 0)",
-        d.text_param(2),
+         \"schema_version_hash\") SELECT {p1}, {p2}, 0, {}, {} WHERE NOT EXISTS \
+         (SELECT 1 FROM {loads} WHERE \"load_id\" = {p1} AND \"schema_name\" = {p2} \
+         AND \"status\" = 0)",
         d.now(),
         d.text_param(3),
         p1 = d.text_param(1),
+        p2 = d.text_param(2),
     )
 }
 
@@ -197,7 +200,7 @@ mod tests {
             INSERT INTO "ds"."_dlt_version"("version", "engine_version", "inserted_at", "schema_name", "version_hash", "schema") VALUES (?1, ?2, CURRENT_TIMESTAMP, ?3, ?4, ?5);
             SELECT "version", "version_hash", "schema" FROM "ds"."_dlt_version" WHERE "schema_name" = ?1 ORDER BY "inserted_at" DESC LIMIT 1;
             DELETE FROM "ds"."_dlt_version" WHERE "schema_name" = ?1;
-            INSERT INTO "ds"."_dlt_loads"("load_id", "schema_name", "status", "inserted_at", "schema_version_hash") SELECT ?1, ?2, 0, CURRENT_TIMESTAMP, ?3 WHERE NOT EXISTS (SELECT 1 FROM "ds"."_dlt_loads" WHERE "load_id" = ?1 AND "status" = 0);
+            INSERT INTO "ds"."_dlt_loads"("load_id", "schema_name", "status", "inserted_at", "schema_version_hash") SELECT ?1, ?2, 0, CURRENT_TIMESTAMP, ?3 WHERE NOT EXISTS (SELECT 1 FROM "ds"."_dlt_loads" WHERE "load_id" = ?1 AND "schema_name" = ?2 AND "status" = 0);
             SELECT s."version", s."engine_version", s."pipeline_name", s."state", s."_dlt_load_id" FROM "ds"."_dlt_pipeline_state" AS s JOIN "ds"."_dlt_loads" AS l ON l."load_id" = s."_dlt_load_id" WHERE s."pipeline_name" = ?1 AND l."status" = 0 ORDER BY l."load_id" DESC LIMIT 1"#]]
         .assert_eq(
             &[

@@ -154,7 +154,6 @@ impl Sqlite {
         }
     }
 
-
     /// The credentials (the main database file).
     pub fn credentials(&self) -> &SqliteCredentials {
         &self.credentials

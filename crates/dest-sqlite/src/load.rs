@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     Error, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadTarget, Result, Schema, StagingLock,
-    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+    StoredSchema, StoredState, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
+    VERSION_TABLE,
 };
 use dest_sql::{system, Datasets, Dialect};
 use rusqlite::types::Value as Sql;
@@ -242,26 +243,27 @@ fn truncate_in(tx: &Transaction<'_>, ds: &str, tables: &[String], ctx: &str) -> 
     Ok(())
 }
 
-/// A follow-up in one transaction, at most once per load and chain (the follow-up ledger).
+/// A follow-up in one transaction, at most once per load and chain (the follow-up ledger,
+/// `key` is [`FollowUpJob::ledger_key`]).
 fn follow_up(
     conn: &mut Connection,
     names: &Names,
     statements: &[String],
     load_id: &str,
-    root: &str,
+    key: &str,
     ctx: &str,
 ) -> Result<()> {
     let tx = begin(conn, ctx)?;
     let done = tx
         .query_row(
             &system::follow_ups_lookup(&SQLITE, &names.staging),
-            (load_id, root),
+            (load_id, key),
             |_| Ok(()),
         )
         .optional()
         .map_err(|e| db_err(format!("{ctx}: reading the follow-up ledger"), e))?;
     if done.is_some() {
-        tracing::info!(table = root, load_id, "follow-up already ran; skipped");
+        tracing::info!(chain = key, load_id, "follow-up already ran; skipped");
         return commit(tx, ctx);
     }
     for stmt in statements {
@@ -271,7 +273,7 @@ fn follow_up(
     }
     tx.execute(
         &system::follow_ups_record(&SQLITE, &names.staging),
-        (load_id, root),
+        (load_id, key),
     )
     .map_err(|e| db_err(format!("{ctx}: recording it in the follow-up ledger"), e))?;
     commit(tx, ctx)
@@ -484,7 +486,8 @@ impl LoadClient for SqliteClient {
             job.created_at,
         )?;
         let load_id = job.load_id.to_string();
-        self.run(move |conn, names| follow_up(conn, names, &statements, &load_id, &root, &ctx))
+        let key = job.ledger_key();
+        self.run(move |conn, names| follow_up(conn, names, &statements, &load_id, &key, &ctx))
             .await
     }
 

@@ -692,6 +692,7 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
         chain: vec![&t],
         load_id: "100",
         created_at: chrono::Utc::now(),
+        schema_name: "test",
     };
     client.follow_up(&follow).await.unwrap();
     assert_eq!(env.count("ds", "t"), 450);
@@ -709,7 +710,7 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
             "ds_staging",
             "SELECT load_id, root_table FROM ds_staging._dlt_rs_follow_ups"
         ),
-        ["100|t"]
+        ["100|test.t"]
     );
     client.complete_load("100", &schema).await.unwrap();
     client.complete_load("100", &schema).await.unwrap();
@@ -758,4 +759,50 @@ async fn a_failing_job_changes_nothing() {
         .to_string();
     assert!(err.contains("UNIQUE constraint failed"), "{err}");
     assert_eq!(env.rows("ds", "SELECT code FROM ds.t"), ["a"]);
+}
+
+/// Two pipelines merge into one SQLite dataset and table at once: their staged loads take
+/// turns (an OS file lock on `<staging file>.lock`), so neither run's rows are lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_pipelines_merging_into_one_table_at_once_keep_every_row() {
+    let env = std::sync::Arc::new(Env::new());
+    let n = 2000u64;
+    for round in 0..3 {
+        let mut runs = Vec::new();
+        for (i, name) in ["a", "b"].into_iter().enumerate() {
+            let env = env.clone();
+            runs.push(tokio::spawn(async move {
+                let pipes = env.dir.path().join(format!("pipes_{name}"));
+                // small job files: the staged load takes many transactions, so the two
+                // runs' loads overlap
+                let small = [("normalize.data_writer.file_max_bytes", json!(4096))];
+                let mut p = env.pipeline_in(name, "ds", &pipes, &small);
+                let from = i as u64 * n;
+                let items: Vec<Json> = (from..from + n)
+                    .map(|id| json!({"id": id, "v": format!("{name}{round}_{id}"), "kids": [id]}))
+                    .collect();
+                let r = Resource::new("shared", items)
+                    .primary_key(["id"])
+                    .write_disposition("merge", None)
+                    .unwrap();
+                p.run(vec![r]).await.map(|_| ())
+            }));
+        }
+        for run in runs {
+            run.await.unwrap().unwrap();
+        }
+        let rows = env.rows(
+            "ds",
+            &format!(
+                "SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || \
+                 sum(v = 'a{round}_' || id) || ' ' || sum(v = 'b{round}_' || id) \
+                 FROM ds.shared"
+            ),
+        );
+        assert_eq!(
+            rows,
+            [format!("{} {} {n} {n}", 2 * n, 2 * n)],
+            "round {round}"
+        );
+    }
 }

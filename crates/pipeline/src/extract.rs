@@ -245,6 +245,7 @@ pub(crate) async fn extract(
     match result {
         Ok((n, manifest)) => {
             rename(&dir, &storage.package(EXTRACTED, load_id))?;
+            crate::fault::point("extracted-published");
             if let Some(live) = live {
                 let _ = live.tx.send(Live::Done(Box::new(manifest)));
             }

@@ -4,7 +4,8 @@
 //! `session-committed` (a load session committed while normalizing, its files not yet
 //! moved), `load-recorded` (the load recorded in `_dlt_loads`, the package not yet moved
 //! to `loaded`), `normalized-published` (a normalized package published, its extracted
-//! package not yet removed). Without the variable a point costs one comparison.
+//! package not yet removed), `extracted-published` (an extracted package published, its
+//! normalized package not yet). Without the variable a point costs one comparison.
 
 use std::sync::OnceLock;
 

@@ -85,11 +85,14 @@ pub enum PipelineError {
     #[error("normalize failed: {0}")]
     Schema(Box<::normalize::NormalizeError>),
 
-    #[error("load failed: table `{table}`, job {job}: {source}")]
+    #[error("load failed: table `{table}`, job {job}: {source}{}",
+        item.as_ref().map(|i| format!("; the row came from {i}")).unwrap_or_default())]
     Load {
         table: String,
         job: String,
         source: Box<dest_core::Error>,
+        /// The item the failing row came from, when the destination named the row.
+        item: Option<ItemRef>,
     },
 
     #[error("load {load_id} aborted: {source}; rows of jobs that had completed stay loaded")]
@@ -123,6 +126,43 @@ impl PipelineError {
             PipelineError::Load { source, .. } => source.is_transient(),
             PipelineError::Destination(e) => e.is_transient(),
             _ => false,
+        }
+    }
+
+    /// The item a failed load's row came from (also inside [`PipelineError::LoadAborted`]).
+    pub fn item(&self) -> Option<&ItemRef> {
+        match self {
+            PipelineError::Load { item, .. } => item.as_ref(),
+            PipelineError::LoadAborted { source, .. } => source.item(),
+            _ => None,
+        }
+    }
+}
+
+/// The item (or, for a row of a nested table, the items) of a resource that a row came
+/// from: items are numbered from 1 in the order the resource yielded them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRef {
+    pub resource: String,
+    pub first: u64,
+    /// Equal to `first` when the item is known exactly.
+    pub last: u64,
+    /// The id of the input the package was extracted from ([`Pipeline::run_input`]), when
+    /// the run gave one: the item of a package an earlier run left is in that run's input.
+    pub input_id: Option<String>,
+}
+
+/// `resource `t`, item 2` or `resource `t`, one of items 5-9`.
+impl fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "resource `{}`, item {}", self.resource, self.first)
+        } else {
+            write!(
+                f,
+                "resource `{}`, one of items {}-{}",
+                self.resource, self.first, self.last
+            )
         }
     }
 }
@@ -676,7 +716,7 @@ impl Pipeline {
                     normalize::Input::Package,
                 )
                 .await?;
-                streamed.insert(load_id.to_string(), done);
+                record_streamed(streamed, load_id, done);
                 schema
             }
             None => normalize::normalize_package(&self.storage, load_id, schema, &self.normalize)?,
@@ -813,7 +853,7 @@ impl Pipeline {
             (Err(e), Ok(_)) => Err(e),
             (Ok(items), Ok((schema, done))) => {
                 *next = state;
-                streamed.insert(load_id.to_string(), done);
+                record_streamed(streamed, load_id, done);
                 self.save_schema(&schema)?;
                 tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted and normalized");
                 Ok((items, schema))
@@ -982,9 +1022,30 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, P
 }
 
 /// A load id: Unix seconds with microseconds, always greater than `last`.
+/// Records what package `load_id`'s sessions committed. Its staged chains emptied and
+/// refilled the staging tables an earlier pending package's sessions had filled (one run
+/// normalizes every pending package before it loads them): those are loaded again from
+/// their job files by the earlier package's load step.
+fn record_streamed(
+    streamed: &mut HashMap<String, stream::Streamed>,
+    load_id: &str,
+    done: stream::Streamed,
+) {
+    for earlier in streamed.values_mut() {
+        earlier
+            .staged_roots
+            .retain(|root| !done.staged_roots.contains(root));
+    }
+    streamed.insert(load_id.to_string(), done);
+}
+
+/// A new load id: dlt's format (`<seconds>.<microseconds>`, the time it was made), later
+/// than `last`. Up to a millisecond of random offset is added: two pipelines that start at
+/// the same moment into one dataset get the same id only by a 1-in-1000 chance (their
+/// follow-ups and `_dlt_loads` rows are told apart by the schema name as well).
 fn next_load_id(last: Option<&str>) -> String {
     let now = chrono::Utc::now();
-    let mut micros = now.timestamp_micros();
+    let mut micros = now.timestamp_micros() + rand::random::<u16>() as i64 % 1000;
     if let Some(prev) = last.and_then(parse_load_id) {
         if micros <= prev {
             micros = prev + 1;

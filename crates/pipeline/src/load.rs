@@ -20,13 +20,16 @@ use dest_core::{
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::normalize::{PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_ROWS, PACKAGE_SCHEMA};
+use crate::normalize::{
+    JobOrigin, PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_INPUT_ID, PACKAGE_ORIGINS, PACKAGE_ROWS,
+    PACKAGE_SCHEMA,
+};
 use crate::progress::Progress;
 use crate::storage::{
     io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, FAILED_JOBS,
     LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
 };
-use crate::{PackageInfo, PipelineError};
+use crate::{ItemRef, PackageInfo, PipelineError};
 
 /// How often a job that failed transiently is tried again before the load stops.
 const MAX_ATTEMPTS: u32 = 5;
@@ -207,9 +210,7 @@ pub(crate) async fn load_package(
         // follow-up runs at most once per load (the destination keeps a ledger)
         let reload: Vec<String> = chains
             .iter()
-            .filter(|c| {
-                c.plan.target == LoadTarget::Staging && !streamed_roots.contains(&c.root)
-            })
+            .filter(|c| c.plan.target == LoadTarget::Staging && !streamed_roots.contains(&c.root))
             .flat_map(|c| c.tables.iter().cloned())
             .collect();
         move_all(&dir, COMPLETED_JOBS, NEW_JOBS, |j| {
@@ -355,6 +356,7 @@ pub(crate) async fn load_package(
                     .collect(),
                 load_id,
                 created_at,
+                schema_name: &schema.name,
             };
             if !job.chain.is_empty() {
                 client.follow_up(&job).await?;
@@ -479,27 +481,78 @@ async fn run_unit(
             }
             Err(e) => {
                 // transient: leave the jobs pending for the next run; terminal: failed
-                let folder = if e.is_transient() {
-                    NEW_JOBS
+                let (folder, item) = if e.is_transient() {
+                    (NEW_JOBS, None)
                 } else {
-                    FAILED_JOBS
+                    (FAILED_JOBS, failed_item(dir, &unit.jobs, &e))
                 };
                 for job in &unit.jobs {
                     let name = job.file_name();
                     let to = dir.join(folder).join(&name);
                     rename(&dir.join(STARTED_JOBS).join(&name), &to)?;
                     if folder == FAILED_JOBS {
-                        write_atomic(&to.with_extension("exception"), e.to_string().as_bytes())?;
+                        let text = match &item {
+                            Some(item) => format!("{e}; the row came from {item}"),
+                            None => e.to_string(),
+                        };
+                        write_atomic(&to.with_extension("exception"), text.as_bytes())?;
                     }
                 }
                 return Err(PipelineError::Load {
                     table,
                     job: label,
                     source: Box::new(e),
+                    item,
                 });
             }
         }
     }
+}
+
+/// The row of a job file a destination error names ([`dest_core::Error::AtRow`]).
+fn failed_row(e: &dest_core::Error) -> Option<u64> {
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    loop {
+        if let Some(dest_core::Error::AtRow { row, .. }) = cause.downcast_ref::<dest_core::Error>()
+        {
+            return Some(*row);
+        }
+        cause = cause.source()?;
+    }
+}
+
+/// The item the row a failure of `jobs` names came from, from the package's origins
+/// (written by normalize). Of several jobs loaded together (a replace chain), the failing
+/// one is the one whose file the error names. `None` when the error names no row or the
+/// origin is not known (a package of an older version).
+fn failed_item(dir: &Path, jobs: &[JobFileName], e: &dest_core::Error) -> Option<ItemRef> {
+    let row = failed_row(e)?;
+    let job = match jobs {
+        [one] => one,
+        _ => {
+            let text = e.to_string();
+            let mut named = jobs.iter().filter(|j| text.contains(&j.file_name()));
+            match (named.next(), named.next()) {
+                (Some(job), None) => job,
+                _ => return None,
+            }
+        }
+    };
+    let bytes = fs::read(dir.join(PACKAGE_ORIGINS)).ok()?;
+    let origins: std::collections::BTreeMap<String, JobOrigin> =
+        serde_json::from_slice(&bytes).ok()?;
+    item_ref(origins.get(&job.key())?, row, dir)
+}
+
+/// The [`ItemRef`] of row `row` of a job file of origin `origin` in package `dir`.
+fn item_ref(origin: &JobOrigin, row: u64, dir: &Path) -> Option<ItemRef> {
+    let (resource, first, last) = origin.item_of(row)?;
+    Some(ItemRef {
+        resource: resource.to_string(),
+        first,
+        last,
+        input_id: fs::read_to_string(dir.join(PACKAGE_INPUT_ID)).ok(),
+    })
 }
 
 /// Exponential backoff with jitter: about 0.5 s, 1 s, 2 s, 4 s.
@@ -507,4 +560,90 @@ fn backoff(retry: u32) -> Duration {
     let base = 500u64.saturating_mul(1 << retry.min(6));
     let jitter = rand::random::<u64>() % (base / 2 + 1);
     Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::normalize::OriginSegment;
+
+    #[test]
+    fn a_failed_row_names_its_item() {
+        let dir = std::env::temp_dir().join(format!("dlt-rs-item-ref-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let root = JobFileName::parse("t.aaaaaaaaaa.1.insert_values").unwrap();
+        let nested = JobFileName::parse("t__tags.bbbbbbbbbb.0.insert_values").unwrap();
+        let origins: std::collections::BTreeMap<String, JobOrigin> = [
+            (
+                root.key(),
+                JobOrigin {
+                    exact: true,
+                    segments: vec![OriginSegment {
+                        row: 0,
+                        resource: "t".into(),
+                        first: 1,
+                        last: 3,
+                    }],
+                },
+            ),
+            (
+                nested.key(),
+                JobOrigin {
+                    exact: false,
+                    segments: vec![OriginSegment {
+                        row: 0,
+                        resource: "t".into(),
+                        first: 2,
+                        last: 3,
+                    }],
+                },
+            ),
+        ]
+        .into_iter()
+        .collect();
+        fs::write(
+            dir.join(PACKAGE_ORIGINS),
+            serde_json::to_vec(&origins).unwrap(),
+        )
+        .unwrap();
+        fs::write(dir.join(PACKAGE_INPUT_ID), "input-1").unwrap();
+        let at = |row: u64, text: &str| dest_core::Error::AtRow {
+            row,
+            source: Box::new(dest_core::Error::Internal(text.into())),
+        };
+
+        let item = failed_item(&dir, std::slice::from_ref(&root), &at(1, "x")).unwrap();
+        assert_eq!(
+            item,
+            ItemRef {
+                resource: "t".into(),
+                first: 2,
+                last: 2,
+                input_id: Some("input-1".into()),
+            }
+        );
+        assert_eq!(item.to_string(), "resource `t`, item 2");
+        // a nested table's row: the items of the file
+        let item = failed_item(&dir, std::slice::from_ref(&nested), &at(0, "x")).unwrap();
+        assert_eq!((item.first, item.last), (2, 3));
+        assert_eq!(item.to_string(), "resource `t`, one of items 2-3");
+        // jobs loaded together: the one the error names
+        let both = [root.clone(), nested.clone()];
+        let text = format!("loading /x/started_jobs/{} into t", nested.file_name());
+        let item = failed_item(&dir, &both, &at(5, &text)).unwrap();
+        assert_eq!((item.first, item.last), (2, 3));
+        assert_eq!(failed_item(&dir, &both, &at(0, "no file named")), None);
+        // no row named, a row past the file, an unknown job
+        let plain = dest_core::Error::Internal("x".into());
+        assert_eq!(failed_item(&dir, std::slice::from_ref(&root), &plain), None);
+        assert_eq!(
+            failed_item(&dir, std::slice::from_ref(&root), &at(3, "x")),
+            None
+        );
+        let other = JobFileName::parse("u.cccccccccc.0.insert_values").unwrap();
+        assert_eq!(failed_item(&dir, &[other], &at(0, "x")), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -19,8 +19,7 @@ use crate::normalize::{PACKAGE_CREATED, PACKAGE_SCHEMA, PACKAGE_STATE};
 use crate::state::PipelineState;
 use crate::storage::{
     io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED,
-    FAILED_JOBS,
-    LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
+    FAILED_JOBS, LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
 };
 use crate::trace::RunTrace;
 use crate::{LoadInfo, Pipeline, PipelineError};
@@ -494,7 +493,8 @@ fn package_detail(
         .map(|s| s.trim().to_string());
     detail.carries_state = dir.join(PACKAGE_STATE).exists();
     detail.schema = crate::read_json(&dir.join(PACKAGE_SCHEMA))?;
-    detail.table_rows = crate::read_json(&dir.join(crate::normalize::PACKAGE_ROWS))?.unwrap_or_default();
+    detail.table_rows =
+        crate::read_json(&dir.join(crate::normalize::PACKAGE_ROWS))?.unwrap_or_default();
     detail.jobs = jobs_in(
         &dir,
         &[
@@ -528,7 +528,9 @@ pub(crate) fn archive_completed_jobs(dir: &Path) -> Result<(), PipelineError> {
     }
     let mut listing = Vec::new();
     for name in list_names(&folder, false)? {
-        let size_bytes = fs::metadata(folder.join(&name)).map(|m| m.len()).unwrap_or(0);
+        let size_bytes = fs::metadata(folder.join(&name))
+            .map(|m| m.len())
+            .unwrap_or(0);
         listing.push(ListedJob {
             file_name: name,
             size_bytes,

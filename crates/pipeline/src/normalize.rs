@@ -33,6 +33,48 @@ pub(crate) const PACKAGE_CHAINS: &str = "chains.json";
 pub(crate) const PACKAGE_CREATED: &str = "created_at";
 /// The rows the package holds per table (`{"table": rows}`), for the run's summary.
 pub(crate) const PACKAGE_ROWS: &str = "rows.json";
+/// Where the rows of each job file came from (`{"<job key>": JobOrigin}`), so that a load
+/// error on a row can name the item.
+pub(crate) const PACKAGE_ORIGINS: &str = "origins.json";
+
+/// The items the rows of one job file came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct JobOrigin {
+    /// A root table's file: every item gave one row, so within a segment the row
+    /// `segment.row + k` came from item `segment.first + k`. A nested table's file: a row
+    /// came from one of its segment's items.
+    pub exact: bool,
+    /// In the order of the file's rows; a new one starts where the resource changes (or, in
+    /// a root table's file, where the items stop being consecutive).
+    pub segments: Vec<OriginSegment>,
+}
+
+/// Consecutive rows of a job file that came from items of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct OriginSegment {
+    /// The file's first row of the segment (0-based).
+    pub row: u64,
+    pub resource: String,
+    /// The first and the last item (1-based: the n-th item the resource yielded) whose
+    /// rows are in the segment.
+    pub first: u64,
+    pub last: u64,
+}
+
+impl JobOrigin {
+    /// The resource and the items (first, last; equal when exact) row `row` of the file
+    /// came from.
+    pub(crate) fn item_of(&self, row: u64) -> Option<(&str, u64, u64)> {
+        let at = self.segments.partition_point(|s| s.row <= row);
+        let segment = self.segments.get(at.checked_sub(1)?)?;
+        if self.exact {
+            let item = segment.first.checked_add(row - segment.row)?;
+            (item <= segment.last).then_some((segment.resource.as_str(), item, item))
+        } else {
+            Some((segment.resource.as_str(), segment.first, segment.last))
+        }
+    }
+}
 
 /// How packages are normalized.
 #[derive(Debug, Clone)]
@@ -192,6 +234,9 @@ fn normalize_into(
     let bytes = serde_json::to_vec(&sink.table_rows)
         .map_err(|e| PipelineError::Internal(format!("serializing row counts: {e}")))?;
     write_atomic(&dst.join(PACKAGE_ROWS), &bytes)?;
+    let bytes = serde_json::to_vec(&sink.origins)
+        .map_err(|e| PipelineError::Internal(format!("serializing row origins: {e}")))?;
+    write_atomic(&dst.join(PACKAGE_ORIGINS), &bytes)?;
     schema.bump_version();
     finish_package(dst, schema, &manifest)
 }
@@ -247,8 +292,11 @@ fn normalize_items(
 ) -> Result<(), PipelineError> {
     let hints = spec.hints()?;
     let root = normalizer.apply_hints(&hints)?;
+    let resource = sink.resources.len();
+    sink.resources.push(spec.table_name.clone());
     for (n, line) in items.lines().enumerate() {
         let line = line.map_err(io_err("reading an items file", path))?;
+        sink.item = Some((resource, n as u64 + 1));
         let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
             PipelineError::Extract(crate::ItemError {
                 source_name: format!("resource `{}`", spec.table_name),
@@ -268,6 +316,7 @@ fn normalize_items(
             sink.ready.clear();
         }
     }
+    sink.item = None;
     for c in normalizer.take_collisions() {
         tracing::warn!(
             "resource `{}`: several keys of one item became `{}` of table `{}`; the last \
@@ -382,9 +431,84 @@ struct OpenJob {
     written: Arc<AtomicU64>,
     file: fs::File,
     path: PathBuf,
+    /// The job's key (`<table>.<file id>`).
+    key: String,
     /// table column index -> position in the file's column list
     mapping: Vec<Option<usize>>,
     width: usize,
+    /// Where the rows came from.
+    origin: Segments,
+}
+
+/// An [`OriginSegment`] while the file is written.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    row: u64,
+    resource: usize,
+    first: u64,
+    last: u64,
+}
+
+/// Where the rows of a job file come from, noted row by row while it is written: usually
+/// one segment per file, so a row costs a comparison or two.
+#[derive(Debug)]
+struct Segments {
+    /// Rows written.
+    rows: u64,
+    /// A root table's file (one row per item).
+    exact: bool,
+    /// As [`JobOrigin::segments`], with the resource's index in [`JobFiles::resources`].
+    list: Vec<Segment>,
+}
+
+impl Segments {
+    fn new(exact: bool) -> Self {
+        Segments {
+            rows: 0,
+            exact,
+            list: Vec::new(),
+        }
+    }
+
+    /// Notes the next row, from `item` (resource index, item number) when it came from one:
+    /// extends the last segment, or starts one.
+    #[inline]
+    fn row(&mut self, item: Option<(usize, u64)>) {
+        if let Some((resource, item)) = item {
+            match self.list.last_mut() {
+                Some(s)
+                    if s.resource == resource
+                        && (!self.exact || s.last.checked_add(1) == Some(item)) =>
+                {
+                    s.last = s.last.max(item);
+                }
+                _ => self.list.push(Segment {
+                    row: self.rows,
+                    resource,
+                    first: item,
+                    last: item,
+                }),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// The origin to store, with resource names for the indexes.
+    fn origin(&self, resources: &[String]) -> JobOrigin {
+        JobOrigin {
+            exact: self.exact,
+            segments: self
+                .list
+                .iter()
+                .map(|s| OriginSegment {
+                    row: s.row,
+                    resource: resources.get(s.resource).cloned().unwrap_or_default(),
+                    first: s.first,
+                    last: s.last,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A job writer's error, with the job file's path when it is the file's IO that failed (the
@@ -412,6 +536,13 @@ struct JobFiles {
     progress: Arc<Progress>,
     /// Rows written per table.
     table_rows: std::collections::BTreeMap<String, u64>,
+    /// The resources normalized so far, in order.
+    resources: Vec<String>,
+    /// The item being normalized: the index of its resource in `resources` and its number
+    /// (1-based); `None` for rows that come from no item (the pipeline state).
+    item: Option<(usize, u64)>,
+    /// Where the rows of the closed job files came from, by job key.
+    origins: std::collections::BTreeMap<String, JobOrigin>,
 }
 
 impl JobFiles {
@@ -430,12 +561,15 @@ impl JobFiles {
             ready: Vec::new(),
             progress,
             table_rows: Default::default(),
+            resources: Vec::new(),
+            item: None,
+            origins: Default::default(),
         }
     }
 
     fn start(&self, table: &TableSchema) -> Result<OpenJob, PipelineError> {
-        let name = JobFileName::new(&table.name, self.format.name()).file_name();
-        let path = self.dir.join(name);
+        let job_name = JobFileName::new(&table.name, self.format.name());
+        let path = self.dir.join(job_name.file_name());
         let file = fs::File::create(&path).map_err(io_err("creating a job file", &path))?;
         let sync_handle = file
             .try_clone()
@@ -461,12 +595,18 @@ impl JobFiles {
             written,
             file: sync_handle,
             path,
+            key: job_name.key(),
             mapping,
             width: columns.len(),
+            origin: Segments::new(table.parent.is_none()),
         })
     }
 
     fn close(&mut self, job: OpenJob) -> Result<(), PipelineError> {
+        if !job.origin.list.is_empty() {
+            self.origins
+                .insert(job.key.clone(), job.origin.origin(&self.resources));
+        }
         let mut out = job.writer.finish().map_err(on_job_file(&job.path))?;
         out.flush()
             .map_err(io_err("writing a job file", &job.path))?;
@@ -528,6 +668,7 @@ impl JobFiles {
         job.writer
             .write_row(&self.row)
             .map_err(on_job_file(&job.path))?;
+        job.origin.row(self.item);
         self.progress.row();
         match self.table_rows.get_mut(&table.name) {
             Some(n) => *n += 1,
@@ -554,5 +695,96 @@ impl RowSink for JobFiles {
         row: Row,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.write_row(table, row).map_err(|e| Box::new(e) as _)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn segment(row: u64, resource: &str, first: u64, last: u64) -> OriginSegment {
+        OriginSegment {
+            row,
+            resource: resource.into(),
+            first,
+            last,
+        }
+    }
+
+    #[test]
+    fn origins_map_rows_to_items() {
+        // a root table's file: items 1-3 of `a`, then items 7-8 of `a` (4-6 went to
+        // another file), then items 1-2 of `b`
+        let root = JobOrigin {
+            exact: true,
+            segments: vec![
+                segment(0, "a", 1, 3),
+                segment(3, "a", 7, 8),
+                segment(5, "b", 1, 2),
+            ],
+        };
+        let got: Vec<_> = (0..8).map(|r| root.item_of(r)).collect();
+        assert_eq!(
+            got,
+            [
+                Some(("a", 1, 1)),
+                Some(("a", 2, 2)),
+                Some(("a", 3, 3)),
+                Some(("a", 7, 7)),
+                Some(("a", 8, 8)),
+                Some(("b", 1, 1)),
+                Some(("b", 2, 2)),
+                None
+            ]
+        );
+        // a nested table's file: the range of its segment
+        let nested = JobOrigin {
+            exact: false,
+            segments: vec![segment(0, "a", 2, 9), segment(40, "b", 1, 1)],
+        };
+        assert_eq!(nested.item_of(0), Some(("a", 2, 9)));
+        assert_eq!(nested.item_of(39), Some(("a", 2, 9)));
+        assert_eq!(nested.item_of(40), Some(("b", 1, 1)));
+        assert_eq!(nested.item_of(1000), Some(("b", 1, 1)));
+        let none = JobOrigin {
+            exact: true,
+            segments: vec![],
+        };
+        assert_eq!(none.item_of(0), None);
+        // the JSON written into the package reads back
+        let text = serde_json::to_string(&root).unwrap();
+        assert_eq!(serde_json::from_str::<JobOrigin>(&text).unwrap(), root);
+    }
+
+    #[test]
+    fn rows_are_noted_in_segments() {
+        let mut root = Segments::new(true);
+        let mut nested = Segments::new(false);
+        // items 1, 2, 3 of resource 0 (item 2 has two nested rows, item 3 none), then item
+        // 5 (item 4 went to another file), then item 1 of resource 1, then a row of no item
+        for (resource, item, children) in [(0, 1, 1), (0, 2, 2), (0, 3, 0), (0, 5, 1), (1, 1, 1)] {
+            root.row(Some((resource, item)));
+            for _ in 0..children {
+                nested.row(Some((resource, item)));
+            }
+        }
+        root.row(None);
+        let names = vec!["a".to_string(), "b".to_string()];
+        let root = root.origin(&names);
+        assert_eq!(
+            root.segments,
+            [
+                segment(0, "a", 1, 3),
+                segment(3, "a", 5, 5),
+                segment(4, "b", 1, 1)
+            ]
+        );
+        assert_eq!(root.item_of(3), Some(("a", 5, 5)));
+        assert_eq!(root.item_of(5), None);
+        assert_eq!(
+            nested.origin(&names).segments,
+            [segment(0, "a", 1, 5), segment(4, "b", 1, 1)]
+        );
     }
 }
