@@ -714,6 +714,7 @@ impl Pipeline {
                     &self.normalize,
                     c,
                     normalize::Input::Package,
+                    self.destination.workers(),
                 )
                 .await?;
                 record_streamed(streamed, load_id, done);
@@ -838,6 +839,7 @@ impl Pipeline {
             &self.normalize,
             c,
             normalize::Input::Live(rx),
+            self.destination.workers(),
         )
         .await;
         let (extracted, state) = extracting

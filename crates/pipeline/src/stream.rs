@@ -75,6 +75,7 @@ pub(crate) async fn normalize_and_load(
     opts: &NormalizeOptions,
     client: Arc<dyn LoadClient>,
     input: Input,
+    max_sessions: usize,
 ) -> Result<(Schema, Streamed), PipelineError> {
     let src = storage.package(EXTRACTED, load_id);
     let dst = storage.package(NORMALIZE_NEW, load_id);
@@ -110,6 +111,8 @@ pub(crate) async fn normalize_and_load(
     let mut sessions: HashMap<String, mpsc::UnboundedSender<Ready>> = HashMap::new();
     let mut tasks: Vec<JoinHandle<ChainOutcome>> = Vec::new();
     let mut initialized: Option<bool> = None;
+    // roots of chains with a table that got no session
+    let mut capped: HashSet<String> = HashSet::new();
     while let Some(ready) = ready_rx.recv().await {
         tracing::debug!(file = %ready.file, "ready");
         if ready.table == STATE_TABLE {
@@ -136,6 +139,12 @@ pub(crate) async fn normalize_and_load(
             true => root.clone(),
             false => ready.table.clone(),
         };
+        // at most `max_sessions` connections (a hundred nested tables would take a hundred
+        // and exhaust the server's); the other tables' chains load after normalizing
+        if !sessions.contains_key(&key) && sessions.len() >= max_sessions.max(1) {
+            capped.insert(root.clone());
+            continue;
+        }
         let session = sessions.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let (client, dir, id) = (client.clone(), jobs_dir.clone(), load_id.to_string());
@@ -222,7 +231,7 @@ pub(crate) async fn normalize_and_load(
     // staging holds a chain's rows only when every session of the chain committed
     streamed
         .staged_roots
-        .retain(|r| !lost_a_session && !incomplete.contains(r));
+        .retain(|r| !lost_a_session && !incomplete.contains(r) && !capped.contains(r));
     tracing::info!(load_id = %load_id, rows = streamed.rows, "loaded while normalizing");
     Ok((schema, streamed))
 }
