@@ -239,7 +239,12 @@ pub(crate) async fn load_package(
     // a replace that brings no rows empties its tables (as in dlt): count what goes, to say so
     let mut replaced_empty = std::collections::BTreeMap::new();
     let package_rows = package_rows(&dir);
-    for chain in chains.iter().filter(|c| c.replace && !c.tables.is_empty()) {
+    // (packages of older versions have no row counts: nothing to say about them)
+    let counted = dir.join(PACKAGE_ROWS).exists();
+    for chain in chains
+        .iter()
+        .filter(|c| counted && c.replace && !c.tables.is_empty())
+    {
         let rows: u64 = chain
             .tables
             .iter()
