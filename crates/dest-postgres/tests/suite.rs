@@ -103,7 +103,8 @@ async fn a_migration_that_loses_a_race_for_a_table_is_run_again() {
             .await
     });
     // once the migration waits for the other transaction, that one commits
-    let waiting = "SELECT count(*)::text FROM pg_locks WHERE NOT granted";
+    let waiting = "SELECT count(*)::text FROM pg_stat_activity \
+                   WHERE (SELECT pg_backend_pid()) = ANY(pg_blocking_pids(pid))";
     let mut waited = false;
     for _ in 0..6000 {
         if query_rows(&admin, waiting).await != [[Some("0".to_string())]] {
