@@ -23,6 +23,7 @@ mod bench_gen;
 mod e2e;
 mod events;
 mod pg;
+mod tidy;
 
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;

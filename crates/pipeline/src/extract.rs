@@ -7,62 +7,32 @@
 
 use std::fs;
 use std::io::{BufWriter, Read, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
-use dest_core::{
-    parse_write_disposition, Column, Merge, MergeStrategy, Scd2Options, WriteDisposition,
-};
+use dest_core::{parse_write_disposition, Merge, MergeStrategy, WriteDisposition};
 use futures_util::StreamExt;
 use normalize::ResourceHints;
-use serde::{Deserialize, Serialize};
 
 use crate::incremental::state_path;
+use crate::package::{LoadPackage, Manifest, ResourceSpec};
 use crate::progress::Progress as RunProgress;
 use crate::resource::{Items, Resource};
 use crate::state::PipelineState;
-use crate::storage::{io_err, rename, write_atomic, Storage, EXTRACTED, EXTRACT_NEW};
+use crate::storage::{io_err, rename, Storage, EXTRACTED, EXTRACT_NEW};
 use crate::PipelineError;
 
-/// One resource of an extracted package.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ResourceSpec {
-    pub table_name: String,
-    pub write_disposition: String,
-    #[serde(default)]
-    pub strategy: Option<String>,
-    #[serde(default)]
-    pub primary_key: Vec<String>,
-    #[serde(default)]
-    pub merge_key: Vec<String>,
-    #[serde(default)]
-    pub columns: Vec<Column>,
-    #[serde(default)]
-    pub max_table_nesting: Option<u32>,
-    /// Options of the scd2 merge strategy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scd2: Option<Scd2Options>,
-    /// Items file, relative to the package.
-    pub items_file: String,
-    pub items: u64,
+/// The package to extract into, and what it records besides the items.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtractTarget<'a> {
+    pub load_id: &'a str,
+    /// When extraction started (RFC 3339).
+    pub created_at: &'a str,
+    /// The source (schema) whose resources' state the incremental cursors read and write.
+    pub source: &'a str,
+    /// Identifies the input the package is extracted from ([`crate::Pipeline::run_input`]).
+    pub input_id: Option<&'a str>,
 }
-
-/// `manifest.json` of an extracted package.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Manifest {
-    pub load_id: String,
-    pub created_at: String,
-    pub resources: Vec<ResourceSpec>,
-    /// The pipeline state to store with this load, when it changed.
-    #[serde(default)]
-    pub state: Option<PipelineState>,
-    /// Identifies the input the package was extracted from ([`crate::Pipeline::run_input`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_id: Option<String>,
-}
-
-pub(crate) const MANIFEST: &str = "manifest.json";
 
 impl ResourceSpec {
     /// The write disposition the resource was extracted with.
@@ -223,28 +193,21 @@ impl Drop for ItemsWriter<'_> {
     }
 }
 
-/// Extracts `resources` into package `load_id`. On any error the package is removed. With
-/// `live`, every items file is handed to a normalizer while it is written.
-#[allow(clippy::too_many_arguments)]
+/// Extracts `resources` into package `target.load_id`. On any error the package is
+/// removed. With `live`, every items file is handed to a normalizer while it is written.
 pub(crate) async fn extract(
     storage: &Storage,
-    load_id: &str,
-    created_at: &str,
+    target: &ExtractTarget<'_>,
     resources: Vec<Resource>,
     state: &mut PipelineState,
-    source: &str,
     live: Option<&LiveSink>,
-    input_id: Option<&str>,
     progress: &RunProgress,
 ) -> Result<u64, PipelineError> {
-    let dir = storage.package(EXTRACT_NEW, load_id);
-    let result = extract_into(
-        &dir, load_id, created_at, resources, state, source, live, input_id, progress,
-    )
-    .await;
+    let package = LoadPackage::of(storage, EXTRACT_NEW, target.load_id);
+    let result = extract_into(&package, target, resources, state, live, progress).await;
     match result {
         Ok((n, manifest)) => {
-            rename(&dir, &storage.package(EXTRACTED, load_id))?;
+            rename(package.dir(), &storage.package(EXTRACTED, target.load_id))?;
             crate::fault::point("extracted-published");
             if let Some(live) = live {
                 let _ = live.tx.send(Live::Done(Box::new(manifest)));
@@ -252,31 +215,26 @@ pub(crate) async fn extract(
             Ok(n)
         }
         Err(e) => {
-            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_dir_all(package.dir());
             Err(e)
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn extract_into(
-    dir: &Path,
-    load_id: &str,
-    created_at: &str,
+    package: &LoadPackage,
+    target: &ExtractTarget<'_>,
     resources: Vec<Resource>,
     state: &mut PipelineState,
-    source: &str,
     live: Option<&LiveSink>,
-    input_id: Option<&str>,
     progress: &RunProgress,
 ) -> Result<(u64, Manifest), PipelineError> {
-    let items_dir = dir.join("items");
-    fs::create_dir_all(&items_dir).map_err(io_err("creating a package", &items_dir))?;
+    let source = target.source;
+    package.create_items_folder()?;
     let mut specs = Vec::with_capacity(resources.len());
     let mut total = 0u64;
     for (i, r) in resources.into_iter().enumerate() {
-        let rel = format!("items/{i}.jsonl");
-        let path = dir.join(&rel);
+        let (rel, path) = package.items_file(i);
         let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
         let tail = match live {
             Some(live) => {
@@ -398,15 +356,13 @@ async fn extract_into(
     }
     state.bump();
     let manifest = Manifest {
-        load_id: load_id.to_string(),
-        created_at: created_at.to_string(),
+        load_id: target.load_id.to_string(),
+        created_at: target.created_at.to_string(),
         resources: specs,
         state: state.needs_extract().then(|| state.clone()),
-        input_id: input_id.map(str::to_string),
+        input_id: target.input_id.map(str::to_string),
     };
-    let bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;
-    write_atomic(&dir.join(MANIFEST), &bytes)?;
+    package.write_manifest(&manifest)?;
     Ok((total, manifest))
 }
 

@@ -23,6 +23,7 @@ mod incremental;
 mod load;
 mod local;
 mod normalize;
+mod package;
 mod progress;
 mod resource;
 mod state;
@@ -42,14 +43,17 @@ use dest_core::{
 };
 use dlt_config::{Config, ConfigBuilder};
 
+use crate::extract::ExtractTarget;
 pub use crate::incremental::{
     state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
     LastValueFunc, OnMissing,
 };
 pub use crate::local::{
-    state_destination, DatasetOverview, DropInfo, DropPlan, ExtractedResource, FailedJob, JobInfo,
-    JobState, LoadRecord, PackageDetail, PackageStage, PackageStatus, PipelineFolder, PipelineList,
-    PipelineOverrides, SchemaUpdate, SyncInfo, SyncPlan, TableRows,
+    state_destination, DatasetOverview, DropInfo, DropPlan, FailedJob, LoadRecord, PipelineFolder,
+    PipelineList, PipelineOverrides, SchemaUpdate, SyncInfo, SyncPlan, TableRows,
+};
+pub use crate::package::{
+    ExtractedResource, JobInfo, JobState, PackageDetail, PackageStage, PackageStatus,
 };
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 pub use crate::resource::{ItemError, Resource};
@@ -385,7 +389,7 @@ impl PipelineBuilder {
             None => true,
         };
         let load_setting = |key: &str| config.resolver(Some(&self.name)).find(&["load"], key);
-        let delete_completed_jobs = match load_setting("delete_completed_jobs") {
+        let delete_job_files = match load_setting(package::DELETE_JOB_FILES_SETTING) {
             Some(found) => found.as_bool()?,
             None => true,
         };
@@ -394,7 +398,7 @@ impl PipelineBuilder {
             None => DEFAULT_KEEP_LOADED_PACKAGES,
         };
         Ok(Pipeline {
-            retention: (delete_completed_jobs, keep_loaded_packages),
+            retention: (delete_job_files, keep_loaded_packages),
             name: self.name,
             dataset_name,
             staging_name,
@@ -476,7 +480,8 @@ pub struct Pipeline {
     restore_from_destination: bool,
     /// Load job files while normalizing (`[load] overlap`, default true).
     overlap: bool,
-    /// `[load] delete_completed_jobs` (default true) and `keep_loaded_packages` (100).
+    /// `[load]` settings: delete the job files of loaded packages
+    /// ([`package::DELETE_JOB_FILES_SETTING`], default true) and `keep_loaded_packages` (100).
     retention: (bool, usize),
 }
 
@@ -590,25 +595,19 @@ impl Pipeline {
             dataset_name: self.dataset_name.clone(),
             ..LoadInfo::default()
         };
-        let mut client: Option<Arc<dyn LoadClient>> = None;
+        let mut run = RunContext::default();
 
-        let state = self.current_state(&mut client).await?;
+        let state = self.current_state(&mut run.client).await?;
         let mut schema = match self.schema()? {
             Some(s) => s,
             None => Schema::new(&self.schema_name),
         };
 
         // finish what an earlier run left
-        let mut streamed: HashMap<String, stream::Streamed> = HashMap::new();
-        // a failed connection while normalizing is reported by the load step (no second
-        // attempt and no second connect timeout)
-        let mut connect_error: Option<PipelineError> = None;
         for id in self.storage.packages(EXTRACTED)? {
             trace::step("normalize");
             progress.set_stage(Stage::Pending);
-            schema = self
-                .normalize(&id, schema, &mut client, &mut streamed, &mut connect_error)
-                .await?;
+            schema = self.normalize(&id, schema, &mut run).await?;
         }
 
         if !resources.is_empty() {
@@ -618,18 +617,14 @@ impl Pipeline {
             let created_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             let mut next = state.clone();
+            let target = ExtractTarget {
+                load_id: &load_id,
+                created_at: &created_at,
+                source: &self.schema_name,
+                input_id,
+            };
             let (items, _schema) = self
-                .extract_and_normalize(
-                    &load_id,
-                    &created_at,
-                    resources,
-                    &mut next,
-                    schema,
-                    &mut client,
-                    &mut streamed,
-                    &mut connect_error,
-                    input_id,
-                )
+                .extract_and_normalize(&target, resources, &mut next, schema, &mut run)
                 .await?;
             info.items = items;
             // the package holding the data (and this state) is durable: advance the state
@@ -640,20 +635,20 @@ impl Pipeline {
         }
 
         for id in self.storage.packages(NORMALIZED)? {
-            if let Some(e) = connect_error.take() {
+            if let Some(e) = run.connect_error.take() {
                 return Err(e);
             }
             trace::step("load");
             progress.set_stage(Stage::Load);
-            let c = self.client(&mut client).await?;
+            let c = self.client(&mut run.client).await?;
             let workers = self.destination.workers();
             let t0 = std::time::Instant::now();
-            let done = streamed.remove(&id).unwrap_or_default();
+            let done = run.streamed.remove(&id).unwrap_or_default();
             let p = load::load_package_retrying(&self.storage, c, &id, workers, done, &progress)
                 .await?;
             tracing::info!(load_id = %id, rows = p.rows, seconds = t0.elapsed().as_secs_f64(), "loaded");
             let (delete, keep) = self.retention;
-            if let Err(e) = self.storage.tidy_loaded(&id, delete, keep) {
+            if let Err(e) = package::tidy_loaded(&self.storage, &id, delete, keep) {
                 tracing::warn!(load_id = %id, error = %e, "could not tidy the loaded packages");
             }
             info.packages.push(p);
@@ -695,17 +690,15 @@ impl Pipeline {
     }
 
     /// Normalizes an extracted package; with `overlap`, its job files are loaded at the
-    /// same time (what was committed is recorded in `streamed`).
+    /// same time (what was committed is recorded in `run.streamed`).
     async fn normalize(
         &self,
         load_id: &str,
         schema: Schema,
-        client: &mut Option<Arc<dyn LoadClient>>,
-        streamed: &mut HashMap<String, stream::Streamed>,
-        connect_error: &mut Option<PipelineError>,
+        run: &mut RunContext,
     ) -> Result<Schema, PipelineError> {
         let t0 = std::time::Instant::now();
-        let schema = match self.overlap_client(client, connect_error).await {
+        let schema = match self.overlap_client(run).await {
             Some(c) => {
                 let (schema, done) = stream::normalize_and_load(
                     &self.storage,
@@ -717,7 +710,7 @@ impl Pipeline {
                     self.destination.workers(),
                 )
                 .await?;
-                record_streamed(streamed, load_id, done);
+                record_streamed(&mut run.streamed, load_id, done);
                 schema
             }
             None => normalize::normalize_package(&self.storage, load_id, schema, &self.normalize)?,
@@ -730,18 +723,14 @@ impl Pipeline {
     /// The client to load with while normalizing, when `[load] overlap` is on and the
     /// destination answers. A connection failure is kept for the load step to report
     /// (normalizing goes on, the package is kept; no second connect timeout).
-    async fn overlap_client(
-        &self,
-        client: &mut Option<Arc<dyn LoadClient>>,
-        connect_error: &mut Option<PipelineError>,
-    ) -> Option<Arc<dyn LoadClient>> {
-        if !self.overlap || connect_error.is_some() {
+    async fn overlap_client(&self, run: &mut RunContext) -> Option<Arc<dyn LoadClient>> {
+        if !self.overlap || run.connect_error.is_some() {
             return None;
         }
-        match self.client(client).await {
+        match self.client(&mut run.client).await {
             Ok(c) => Some(c),
             Err(e) => {
-                *connect_error = Some(e);
+                run.connect_error = Some(e);
                 None
             }
         }
@@ -753,41 +742,32 @@ impl Pipeline {
         write_atomic(&self.schema_path(), &bytes)
     }
 
-    /// Extracts `resources` into package `load_id` and normalizes it, loading while
+    /// Extracts `resources` into package `target.load_id` and normalizes it, loading while
     /// normalizing; with overlap, all three at once (normalize follows the items files as
     /// extract writes them). Returns the items extracted and the evolved schema. On a
     /// normalize error the extracted package is removed.
-    #[allow(clippy::too_many_arguments)]
     async fn extract_and_normalize(
         &self,
-        load_id: &str,
-        created_at: &str,
+        target: &ExtractTarget<'_>,
         resources: Vec<Resource>,
         next: &mut PipelineState,
         schema: Schema,
-        client: &mut Option<Arc<dyn LoadClient>>,
-        streamed: &mut HashMap<String, stream::Streamed>,
-        connect_error: &mut Option<PipelineError>,
-        input_id: Option<&str>,
+        run: &mut RunContext,
     ) -> Result<(u64, Schema), PipelineError> {
+        let load_id = target.load_id;
         let t0 = std::time::Instant::now();
-        let Some(c) = self.overlap_client(client, connect_error).await else {
+        let Some(c) = self.overlap_client(run).await else {
             let items = extract::extract(
                 &self.storage,
-                load_id,
-                created_at,
+                target,
                 resources,
                 next,
-                &self.schema_name,
                 None,
-                input_id,
                 &self.normalize.progress,
             )
             .await?;
             tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted");
-            let normalized = self
-                .normalize(load_id, schema, client, streamed, connect_error)
-                .await;
+            let normalized = self.normalize(load_id, schema, run).await;
             return match normalized {
                 Ok(schema) => Ok((items, schema)),
                 Err(e) => {
@@ -808,24 +788,27 @@ impl Pipeline {
             let (storage, id, created, source) = (
                 self.storage.clone(),
                 load_id.to_string(),
-                created_at.to_string(),
-                self.schema_name.clone(),
+                target.created_at.to_string(),
+                target.source.to_string(),
             );
             let progress = self.normalize.progress.clone();
             let mut state = next.clone();
-            let input_id = input_id.map(str::to_string);
+            let input_id = target.input_id.map(str::to_string);
             let handle = tokio::runtime::Handle::current();
             // sources are iterators or streams that may block: extract on its own thread
             tokio::task::spawn_blocking(move || {
+                let target = ExtractTarget {
+                    load_id: &id,
+                    created_at: &created,
+                    source: &source,
+                    input_id: input_id.as_deref(),
+                };
                 let r = handle.block_on(extract::extract(
                     &storage,
-                    &id,
-                    &created,
+                    &target,
                     resources,
                     &mut state,
-                    &source,
                     Some(&sink),
-                    input_id.as_deref(),
                     &progress,
                 ));
                 drop(sink);
@@ -855,7 +838,7 @@ impl Pipeline {
             (Err(e), Ok(_)) => Err(e),
             (Ok(items), Ok((schema, done))) => {
                 *next = state;
-                record_streamed(streamed, load_id, done);
+                record_streamed(&mut run.streamed, load_id, done);
                 self.save_schema(&schema)?;
                 tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted and normalized");
                 Ok((items, schema))
@@ -1011,6 +994,18 @@ impl Pipeline {
     pub fn destination(&self) -> &dyn Destination {
         self.destination.as_ref()
     }
+}
+
+/// What one run carries from step to step.
+#[derive(Default)]
+struct RunContext {
+    /// The destination client, connected on first use.
+    client: Option<Arc<dyn LoadClient>>,
+    /// What was loaded while normalizing, by package.
+    streamed: HashMap<String, stream::Streamed>,
+    /// A failed connection while normalizing: the load step reports it (no second attempt
+    /// and no second connect timeout).
+    connect_error: Option<PipelineError>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, PipelineError> {

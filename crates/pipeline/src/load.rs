@@ -4,12 +4,10 @@
 //! run the chains' plans (truncate for replace), load the job files concurrently (each in
 //! one transaction, up to `workers` at once, transient failures retried with backoff),
 //! run follow-ups (staging to dataset), record the load in `_dlt_loads`, and move the
-//! package to `load/loaded`. A job's state is its folder: `new_jobs` → `started_jobs` →
-//! `completed_jobs` | `failed_jobs`.
+//! package to `load/loaded`. A job's state is its folder ([`JobFolder`]): new → started →
+//! completed | failed.
 
-use std::collections::{BTreeSet, HashSet};
-use std::fs;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,15 +18,10 @@ use dest_core::{
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::normalize::{
-    JobOrigin, PACKAGE_CHAINS, PACKAGE_CREATED, PACKAGE_INPUT_ID, PACKAGE_ORIGINS, PACKAGE_ROWS,
-    PACKAGE_SCHEMA,
-};
+use crate::package::{Completion, JobFileName, JobFolder, LoadPackage};
 use crate::progress::Progress;
-use crate::storage::{
-    io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, FAILED_JOBS,
-    LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
-};
+use crate::storage::{rename, Storage, LOADED, NORMALIZED};
+use crate::stream::Streamed;
 use crate::{ItemRef, PackageInfo, PipelineError};
 
 /// How often a job that failed transiently is tried again before the load stops.
@@ -47,7 +40,7 @@ pub(crate) async fn load_package_retrying(
     client: Arc<dyn LoadClient>,
     load_id: &str,
     workers: usize,
-    streamed: crate::stream::Streamed,
+    streamed: Streamed,
     progress: &Arc<Progress>,
 ) -> Result<PackageInfo, PipelineError> {
     let mut attempt = 0;
@@ -78,23 +71,6 @@ pub(crate) async fn load_package_retrying(
     }
 }
 
-/// Reads the schema stored in a normalized package.
-pub(crate) fn package_schema(dir: &Path) -> Result<Schema, PipelineError> {
-    let p = dir.join(PACKAGE_SCHEMA);
-    let bytes = fs::read(&p).map_err(io_err("reading a package schema", &p))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
-}
-
-/// When the package was created (the scd2 validity boundary).
-fn package_created_at(dir: &Path) -> Result<chrono::DateTime<chrono::Utc>, PipelineError> {
-    let p = dir.join(PACKAGE_CREATED);
-    let text = fs::read_to_string(&p).map_err(io_err("reading the package creation time", &p))?;
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .map(|d| d.with_timezone(&chrono::Utc))
-        .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
-}
-
 struct Chain {
     root: String,
     /// Tables of the chain that exist (have received data), parents first.
@@ -112,144 +88,282 @@ struct Unit {
     atomic: Option<Vec<String>>,
 }
 
+/// What loading a package involves: the chains it touches and the tables that have jobs.
+struct LoadPlan {
+    schema: Schema,
+    chains: Vec<Chain>,
+    /// Tables with job files (new or completed).
+    job_tables: BTreeSet<String>,
+}
+
 /// Loads normalized package `load_id`.
 pub(crate) async fn load_package(
     storage: &Storage,
     client: Arc<dyn LoadClient>,
     load_id: &str,
     workers: usize,
-    streamed: crate::stream::Streamed,
+    streamed: Streamed,
     progress: &Arc<Progress>,
 ) -> Result<PackageInfo, PipelineError> {
-    let dir = storage.package(NORMALIZED, load_id);
-    let schema = package_schema(&dir)?;
-    for d in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
-        let p = dir.join(d);
-        fs::create_dir_all(&p).map_err(io_err("creating a package folder", &p))?;
+    let package = LoadPackage::of(storage, NORMALIZED, load_id);
+    let schema = package.schema()?;
+    package.create_job_folders()?;
+    recover_jobs(&package, client.as_ref(), load_id).await?;
+    let plan = LoadPlan::new(&package, schema)?;
+    prepare_destination(&package, client.as_ref(), &plan, &streamed).await?;
+    let table_rows = package.table_rows();
+    let replaced_empty = replaced_without_rows(client.as_ref(), &plan, table_rows.as_ref()).await?;
+
+    let units = plan.units(&package)?;
+    let loaded = run_units(&package, &client, load_id, units, workers, progress).await;
+    let rows = match loaded {
+        Ok(rows) => streamed.rows + rows,
+        Err(e) if package.has_failed_jobs()? => {
+            // a terminal failure: the package cannot succeed; mark it aborted
+            package.mark_completed(Completion::Aborted)?;
+            rename(package.dir(), &storage.package(LOADED, load_id))?;
+            return Err(PipelineError::LoadAborted {
+                load_id: load_id.to_string(),
+                source: Box::new(e),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+
+    run_follow_ups(&package, client.as_ref(), load_id, &plan).await?;
+    client.complete_load(load_id, &plan.schema).await?;
+    crate::fault::point("load-recorded");
+    if let Err(e) = client.forget_jobs(load_id).await {
+        // harmless: the rows of a complete package are never read again
+        tracing::warn!(load_id, error = %e, "could not clean the job ledger");
     }
-    // jobs interrupted by a crash are started again, except those whose rows committed
-    // (the destination recorded them in the same transaction)
-    move_all(&dir, STARTED_JOBS, NEW_JOBS, |_| true)?;
+    package.mark_completed(Completion::Loaded)?;
+    let jobs = package.job_file_names(JobFolder::Completed)?.len() as u64;
+    rename(package.dir(), &storage.package(LOADED, load_id))?;
+    Ok(PackageInfo {
+        load_id: load_id.to_string(),
+        rows,
+        rows_streamed: streamed.rows,
+        tables: plan.job_tables.into_iter().collect(),
+        jobs,
+        table_rows: table_rows.unwrap_or_default(),
+        replaced_empty,
+    })
+}
+
+/// Starts again the jobs a crash interrupted, except those whose rows committed (the
+/// destination recorded them in the same transaction): those are completed.
+async fn recover_jobs(
+    package: &LoadPackage,
+    client: &dyn LoadClient,
+    load_id: &str,
+) -> Result<(), PipelineError> {
+    package.move_jobs(JobFolder::Started, JobFolder::New, |_| true)?;
     let committed: HashSet<String> = client.committed_jobs(load_id).await?.into_iter().collect();
     if !committed.is_empty() {
-        move_all(&dir, NEW_JOBS, COMPLETED_JOBS, |j| {
+        package.move_jobs(JobFolder::New, JobFolder::Completed, |j| {
             committed.contains(&j.key())
         })?;
     }
+    Ok(())
+}
 
-    // the chains of this package: its resources' root tables and the roots of its jobs
-    let mut roots: BTreeSet<String> = package_roots(&dir)?.into_iter().collect();
-    let mut job_tables: BTreeSet<String> = BTreeSet::new();
-    for folder in [NEW_JOBS, COMPLETED_JOBS] {
-        for name in list_names(&dir.join(folder), false)? {
-            if let Some(j) = JobFileName::parse(&name) {
-                job_tables.insert(j.table);
+impl LoadPlan {
+    /// The chains of the package: its resources' root tables and the roots of its jobs.
+    fn new(package: &LoadPackage, schema: Schema) -> Result<Self, PipelineError> {
+        let mut roots: BTreeSet<String> = package.roots()?.into_iter().collect();
+        let mut job_tables: BTreeSet<String> = BTreeSet::new();
+        for folder in [JobFolder::New, JobFolder::Completed] {
+            job_tables.extend(package.jobs(folder)?.into_iter().map(|j| j.table));
+        }
+        for t in &job_tables {
+            if t != STATE_TABLE {
+                roots.insert(schema.root_of(t).to_string());
             }
         }
-    }
-    for t in &job_tables {
-        if t != STATE_TABLE {
-            roots.insert(schema.root_of(t).to_string());
+        let mut chains: Vec<Chain> = Vec::new();
+        for root in roots {
+            let chain = schema.chain(&root);
+            let Some(root_table) = chain.first() else {
+                continue;
+            };
+            let disposition = parse_write_disposition(
+                &root_table.write_disposition,
+                root_table.strategy.as_deref(),
+            )?;
+            let plan = disposition.plan(&chain)?;
+            let tables = chain
+                .iter()
+                .filter(|c| c.seen_data && c.complete_columns().next().is_some())
+                .map(|c| c.name.clone())
+                .collect();
+            let replace = disposition.kind() == dest_core::DispositionKind::Replace;
+            chains.push(Chain {
+                root,
+                tables,
+                plan,
+                replace,
+            });
         }
+        Ok(LoadPlan {
+            schema,
+            chains,
+            job_tables,
+        })
     }
-    let mut chains: Vec<Chain> = Vec::new();
-    for root in roots {
-        let chain = schema.chain(&root);
-        let Some(root_table) = chain.first() else {
-            continue;
-        };
-        let disposition = parse_write_disposition(
-            &root_table.write_disposition,
-            root_table.strategy.as_deref(),
-        )?;
-        let plan = disposition.plan(&chain)?;
-        let tables = chain
-            .iter()
-            .filter(|c| c.seen_data && c.complete_columns().next().is_some())
-            .map(|c| c.name.clone())
-            .collect();
-        let replace = disposition.kind() == dest_core::DispositionKind::Replace;
-        chains.push(Chain {
-            root,
-            tables,
-            plan,
-            replace,
-        });
-    }
-    let chain_of = |table: &str| -> Option<&Chain> {
-        let root = schema.root_of(table);
-        chains.iter().find(|c| c.root == root)
-    };
 
-    let staged: Vec<String> = chains
-        .iter()
-        .filter(|c| c.plan.target == LoadTarget::Staging)
+    /// The chain `table` belongs to.
+    fn chain_of(&self, table: &str) -> Option<&Chain> {
+        let root = self.schema.root_of(table);
+        self.chains.iter().find(|c| c.root == root)
+    }
+
+    /// The chains that load through the staging dataset.
+    fn staged_chains(&self) -> impl Iterator<Item = &Chain> {
+        self.chains
+            .iter()
+            .filter(|c| c.plan.target == LoadTarget::Staging)
+    }
+
+    /// The tables to migrate in the dataset: those with jobs and those of the chains.
+    fn tables(&self) -> Vec<String> {
+        let mut tables: BTreeSet<String> = self.job_tables.clone();
+        tables.extend(self.chains.iter().flat_map(|c| c.tables.iter().cloned()));
+        tables.into_iter().collect()
+    }
+
+    /// The units of work for the new jobs: a replace chain's jobs together (unless some
+    /// already completed: the chain was emptied then), every other job alone.
+    fn units(&self, package: &LoadPackage) -> Result<Vec<Unit>, PipelineError> {
+        let mut jobs: Vec<JobFileName> = Vec::new();
+        for name in package.job_file_names(JobFolder::New)? {
+            jobs.push(JobFileName::parse(&name).ok_or_else(|| {
+                PipelineError::Internal(format!(
+                    "unexpected file {name} in {}",
+                    package.dir().display()
+                ))
+            })?);
+        }
+        let completed = package.jobs(JobFolder::Completed)?;
+        let mut units: Vec<Unit> = Vec::new();
+        for chain in self.chains.iter().filter(|c| c.plan.truncate_before) {
+            let in_chain = |j: &JobFileName| {
+                self.chain_of(&j.table)
+                    .is_some_and(|c| c.root == chain.root)
+            };
+            let (mine, rest): (Vec<_>, Vec<_>) = jobs.into_iter().partition(in_chain);
+            jobs = rest;
+            if !completed.iter().any(in_chain) {
+                units.push(Unit {
+                    jobs: mine,
+                    target: LoadTarget::Dataset,
+                    atomic: Some(chain.tables.clone()),
+                });
+            }
+        }
+        for job in jobs {
+            let target = self
+                .chain_of(&job.table)
+                .map(|c| c.plan.target)
+                .unwrap_or(LoadTarget::Dataset);
+            units.push(Unit {
+                jobs: vec![job],
+                target,
+                atomic: None,
+            });
+        }
+        Ok(units)
+    }
+}
+
+/// Creates the dataset (and staging) and migrates the schema of the package's tables.
+/// Staged chains take the staging schema until their follow-ups are done (another
+/// pipeline's staged load into it waits).
+async fn prepare_destination(
+    package: &LoadPackage,
+    client: &dyn LoadClient,
+    plan: &LoadPlan,
+    streamed: &Streamed,
+) -> Result<(), PipelineError> {
+    let staged: Vec<String> = plan
+        .staged_chains()
         .flat_map(|c| c.tables.iter().cloned())
         .collect();
-    let mut tables: BTreeSet<String> = job_tables.clone();
-    tables.extend(chains.iter().flat_map(|c| c.tables.iter().cloned()));
-    let tables: Vec<String> = tables.into_iter().collect();
-
     client.initialize(!staged.is_empty()).await?;
-    // staged chains take the staging schema until their follow-ups are done (another
-    // pipeline's staged load into it waits); a lock taken anew means what the sessions
-    // loaded into staging may be gone, so it is loaded again
+    // a lock taken anew means what the sessions loaded into staging may be gone, so it is
+    // loaded again
     let mut streamed_roots = streamed.staged_roots.clone();
     if !staged.is_empty() && client.lock_staging(true).await? != StagingLock::Held {
         streamed_roots.clear();
     }
     client
-        .update_schema(&schema, &tables, LoadTarget::Dataset)
+        .update_schema(&plan.schema, &plan.tables(), LoadTarget::Dataset)
         .await?;
     if !staged.is_empty() {
         client
-            .update_schema(&schema, &staged, LoadTarget::Staging)
+            .update_schema(&plan.schema, &staged, LoadTarget::Staging)
             .await?;
-        // staging is emptied at every attempt, so every job of a staged chain loads again
-        // (except chains whose staging tables were just loaded while normalizing); the
-        // follow-up runs at most once per load (the destination keeps a ledger)
-        let reload: Vec<String> = chains
-            .iter()
-            .filter(|c| c.plan.target == LoadTarget::Staging && !streamed_roots.contains(&c.root))
-            .flat_map(|c| c.tables.iter().cloned())
-            .collect();
-        move_all(&dir, COMPLETED_JOBS, NEW_JOBS, |j| {
-            reload.contains(&j.table)
-        })?;
-        // a streamed chain's tables that got no rows in this package still hold an
-        // earlier load's rows in staging: empty them too
-        let mut loaded_tables: BTreeSet<String> = BTreeSet::new();
-        for name in list_names(&dir.join(COMPLETED_JOBS), false)? {
-            if let Some(j) = JobFileName::parse(&name) {
-                loaded_tables.insert(j.table);
-            }
-        }
-        let mut empty = reload;
-        empty.extend(
-            chains
-                .iter()
-                .filter(|c| streamed_roots.contains(&c.root))
-                .flat_map(|c| c.tables.iter())
-                .filter(|t| !loaded_tables.contains(*t))
-                .cloned(),
-        );
-        client.truncate(&empty, LoadTarget::Staging).await?;
+        prepare_staging(package, client, plan, &streamed_roots).await?;
     }
+    Ok(())
+}
 
-    // a replace that brings no rows empties its tables (as in dlt): count what goes, to say so
-    let mut replaced_empty = std::collections::BTreeMap::new();
-    let package_rows = package_rows(&dir);
-    // (packages of older versions have no row counts: nothing to say about them)
-    let counted = dir.join(PACKAGE_ROWS).exists();
-    for chain in chains
-        .iter()
-        .filter(|c| counted && c.replace && !c.tables.is_empty())
-    {
-        let rows: u64 = chain
-            .tables
+/// Empties the staging tables of the staged chains. Staging is emptied at every attempt, so
+/// every job of a staged chain loads again (except chains whose staging tables were just
+/// loaded while normalizing, `streamed_roots`); the follow-up runs at most once per load
+/// (the destination keeps a ledger).
+async fn prepare_staging(
+    package: &LoadPackage,
+    client: &dyn LoadClient,
+    plan: &LoadPlan,
+    streamed_roots: &HashSet<String>,
+) -> Result<(), PipelineError> {
+    let reload: Vec<String> = plan
+        .staged_chains()
+        .filter(|c| !streamed_roots.contains(&c.root))
+        .flat_map(|c| c.tables.iter().cloned())
+        .collect();
+    package.move_jobs(JobFolder::Completed, JobFolder::New, |j| {
+        reload.contains(&j.table)
+    })?;
+    // a streamed chain's tables that got no rows in this package still hold an earlier
+    // load's rows in staging: empty them too
+    let loaded_tables: BTreeSet<String> = package
+        .jobs(JobFolder::Completed)?
+        .into_iter()
+        .map(|j| j.table)
+        .collect();
+    let mut empty = reload;
+    empty.extend(
+        plan.chains
             .iter()
-            .filter_map(|t| package_rows.get(t))
-            .sum();
+            .filter(|c| streamed_roots.contains(&c.root))
+            .flat_map(|c| c.tables.iter())
+            .filter(|t| !loaded_tables.contains(*t))
+            .cloned(),
+    );
+    client.truncate(&empty, LoadTarget::Staging).await?;
+    Ok(())
+}
+
+/// The tables of replaced chains that this package brings no rows for, with the rows they
+/// hold now: a replace without rows empties its tables (as in dlt), which is worth saying.
+/// Packages of older versions have no row counts (`table_rows` is `None`): nothing is said.
+async fn replaced_without_rows(
+    client: &dyn LoadClient,
+    plan: &LoadPlan,
+    table_rows: Option<&BTreeMap<String, u64>>,
+) -> Result<BTreeMap<String, u64>, PipelineError> {
+    let mut replaced_empty = BTreeMap::new();
+    let Some(table_rows) = table_rows else {
+        return Ok(replaced_empty);
+    };
+    for chain in plan
+        .chains
+        .iter()
+        .filter(|c| c.replace && !c.tables.is_empty())
+    {
+        let rows: u64 = chain.tables.iter().filter_map(|t| table_rows.get(t)).sum();
         if rows == 0 {
             let before = client.table_row_counts(&chain.tables).await?;
             let removed: Vec<String> = before
@@ -265,49 +379,25 @@ pub(crate) async fn load_package(
             replaced_empty.extend(before.into_iter().map(|(t, n)| (t, n.unwrap_or(0))));
         }
     }
+    Ok(replaced_empty)
+}
 
-    // units of work
-    let mut jobs: Vec<JobFileName> = Vec::new();
-    for name in list_names(&dir.join(NEW_JOBS), false)? {
-        jobs.push(JobFileName::parse(&name).ok_or_else(|| {
-            PipelineError::Internal(format!("unexpected file {name} in {}", dir.display()))
-        })?);
-    }
-    let mut units: Vec<Unit> = Vec::new();
-    for chain in chains.iter().filter(|c| c.plan.truncate_before) {
-        let (mine, rest): (Vec<_>, Vec<_>) = jobs
-            .into_iter()
-            .partition(|j| chain_of(&j.table).is_some_and(|c| c.root == chain.root));
-        jobs = rest;
-        let done = list_names(&dir.join(COMPLETED_JOBS), false)?
-            .iter()
-            .filter_map(|n| JobFileName::parse(n))
-            .any(|j| chain_of(&j.table).is_some_and(|c| c.root == chain.root));
-        if !done {
-            units.push(Unit {
-                jobs: mine,
-                target: LoadTarget::Dataset,
-                atomic: Some(chain.tables.clone()),
-            });
-        }
-    }
-    for job in jobs {
-        let target = chain_of(&job.table)
-            .map(|c| c.plan.target)
-            .unwrap_or(LoadTarget::Dataset);
-        units.push(Unit {
-            jobs: vec![job],
-            target,
-            atomic: None,
-        });
-    }
-
+/// Runs `units`, up to `workers` at once, until all are done; returns the rows they
+/// loaded, or the first error once all are done.
+async fn run_units(
+    package: &LoadPackage,
+    client: &Arc<dyn LoadClient>,
+    load_id: &str,
+    units: Vec<Unit>,
+    workers: usize,
+    progress: &Arc<Progress>,
+) -> Result<u64, PipelineError> {
     let semaphore = Arc::new(Semaphore::new(workers.max(1)));
     let mut set: JoinSet<Result<u64, PipelineError>> = JoinSet::new();
     for unit in units {
         let permits = semaphore.clone();
         let client = client.clone();
-        let dir = dir.clone();
+        let package = package.clone();
         let load_id = load_id.to_string();
         let progress = progress.clone();
         set.spawn(async move {
@@ -316,13 +406,12 @@ pub(crate) async fn load_package(
                 .await
                 .map_err(|_| PipelineError::Internal("load worker pool closed".into()))?;
             let jobs = unit.jobs.len() as u64;
-            let rows = run_unit(&dir, client.as_ref(), &load_id, unit).await?;
+            let rows = run_unit(&package, client.as_ref(), &load_id, unit).await?;
             progress.loaded(jobs, rows);
             Ok(rows)
         });
     }
-    let rows_streamed = streamed.rows;
-    let mut rows = rows_streamed;
+    let mut rows = 0;
     let mut first_error: Option<PipelineError> = None;
     while let Some(res) = set.join_next().await {
         let err = match res {
@@ -335,97 +424,45 @@ pub(crate) async fn load_package(
         };
         first_error.get_or_insert(err);
     }
-    if let Some(e) = first_error {
-        let failed = !list_names(&dir.join(FAILED_JOBS), false)?.is_empty();
-        if failed {
-            // a terminal failure: the package cannot succeed; mark it aborted
-            write_atomic(&dir.join("package_completed.json"), b"\"aborted\"")?;
-            rename(&dir, &storage.package(LOADED, load_id))?;
-            return Err(PipelineError::LoadAborted {
-                load_id: load_id.to_string(),
-                source: Box::new(e),
-            });
-        }
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(rows),
     }
+}
 
-    let created_at = package_created_at(&dir)?;
-    for chain in &chains {
+/// Runs the follow-ups of the chains (staging to dataset, scd2, ...).
+async fn run_follow_ups(
+    package: &LoadPackage,
+    client: &dyn LoadClient,
+    load_id: &str,
+    plan: &LoadPlan,
+) -> Result<(), PipelineError> {
+    let created_at = package.created_at()?;
+    for chain in &plan.chains {
         if let Some(kind) = chain.plan.follow_up {
             let job = FollowUpJob {
                 kind,
                 chain: chain
                     .tables
                     .iter()
-                    .filter_map(|t| schema.table(t))
+                    .filter_map(|t| plan.schema.table(t))
                     .collect(),
                 load_id,
                 created_at,
-                schema_name: &schema.name,
+                schema_name: &plan.schema.name,
             };
             if !job.chain.is_empty() {
                 client.follow_up(&job).await?;
             }
         }
     }
-    client.complete_load(load_id, &schema).await?;
-    crate::fault::point("load-recorded");
-    if let Err(e) = client.forget_jobs(load_id).await {
-        // harmless: the rows of a complete package are never read again
-        tracing::warn!(load_id, error = %e, "could not clean the job ledger");
-    }
-    write_atomic(&dir.join("package_completed.json"), b"\"loaded\"")?;
-    let jobs = list_names(&dir.join(COMPLETED_JOBS), false)?.len() as u64;
-    rename(&dir, &storage.package(LOADED, load_id))?;
-    Ok(PackageInfo {
-        load_id: load_id.to_string(),
-        rows,
-        rows_streamed,
-        tables: job_tables.into_iter().collect(),
-        jobs,
-        table_rows: package_rows,
-        replaced_empty,
-    })
-}
-
-/// The rows per table normalize counted (empty for packages of older versions).
-fn package_rows(dir: &Path) -> std::collections::BTreeMap<String, u64> {
-    fs::read(dir.join(PACKAGE_ROWS))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
-}
-
-/// The root tables of the package's resources (absent in packages of older versions).
-fn package_roots(dir: &Path) -> Result<Vec<String>, PipelineError> {
-    let p = dir.join(PACKAGE_CHAINS);
-    match fs::read(&p) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io_err("reading", &p)(e)),
-    }
-}
-
-/// Moves the job files of `from` that match `pick` to `to`.
-fn move_all(
-    dir: &Path,
-    from: &str,
-    to: &str,
-    pick: impl Fn(&JobFileName) -> bool,
-) -> Result<(), PipelineError> {
-    for name in list_names(&dir.join(from), false)? {
-        if JobFileName::parse(&name).is_some_and(|j| pick(&j)) {
-            rename(&dir.join(from).join(&name), &dir.join(to).join(&name))?;
-        }
-    }
     Ok(())
 }
 
 /// Runs one unit, retrying transient failures with backoff; moves its job files through
-/// `started_jobs` to `completed_jobs` or `failed_jobs`.
+/// the started jobs to the completed or failed ones.
 async fn run_unit(
-    dir: &Path,
+    package: &LoadPackage,
     client: &dyn LoadClient,
     load_id: &str,
     mut unit: Unit,
@@ -434,12 +471,11 @@ async fn run_unit(
         let mut specs = Vec::with_capacity(unit.jobs.len());
         for job in &unit.jobs {
             let name = job.file_name();
-            let started = dir.join(STARTED_JOBS).join(&name);
-            rename(&dir.join(NEW_JOBS).join(&name), &started)?;
+            package.move_job(&name, JobFolder::New, JobFolder::Started)?;
             specs.push(LoadJob {
                 load_id: load_id.to_string(),
                 table: job.table.clone(),
-                file: started,
+                file: package.job_path(JobFolder::Started, &name),
                 format: job.format.clone(),
                 target: unit.target,
                 key: job.key(),
@@ -467,40 +503,33 @@ async fn run_unit(
             Ok(rows) => {
                 crate::fault::point("job-committed");
                 for job in &unit.jobs {
-                    let name = job.file_name();
-                    rename(
-                        &dir.join(STARTED_JOBS).join(&name),
-                        &dir.join(COMPLETED_JOBS).join(&name),
-                    )?;
+                    package.move_job(&job.file_name(), JobFolder::Started, JobFolder::Completed)?;
                 }
                 return Ok(rows);
             }
             Err(e) if e.is_transient() && retry + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(jobs = %label, error = %e, "transient failure, retrying");
                 for job in unit.jobs.iter_mut() {
-                    let old = dir.join(STARTED_JOBS).join(job.file_name());
-                    job.retry += 1;
-                    rename(&old, &dir.join(NEW_JOBS).join(job.file_name()))?;
+                    package.requeue_started(job)?;
                 }
                 tokio::time::sleep(backoff(retry)).await;
             }
             Err(e) => {
                 // transient: leave the jobs pending for the next run; terminal: failed
                 let (folder, item) = if e.is_transient() {
-                    (NEW_JOBS, None)
+                    (JobFolder::New, None)
                 } else {
-                    (FAILED_JOBS, failed_item(dir, &unit.jobs, &e))
+                    (JobFolder::Failed, failed_item(package, &unit.jobs, &e))
                 };
                 for job in &unit.jobs {
                     let name = job.file_name();
-                    let to = dir.join(folder).join(&name);
-                    rename(&dir.join(STARTED_JOBS).join(&name), &to)?;
-                    if folder == FAILED_JOBS {
+                    package.move_job(&name, JobFolder::Started, folder)?;
+                    if folder == JobFolder::Failed {
                         let text = match &item {
                             Some(item) => format!("{e}; the row came from {item}"),
                             None => e.to_string(),
                         };
-                        write_atomic(&to.with_extension("exception"), text.as_bytes())?;
+                        package.record_job_error(&name, &text)?;
                     }
                 }
                 return Err(PipelineError::Load {
@@ -530,7 +559,11 @@ fn failed_row(e: &dest_core::Error) -> Option<u64> {
 /// (written by normalize). Of several jobs loaded together (a replace chain), the failing
 /// one is the one whose file the error names. `None` when the error names no row or the
 /// origin is not known (a package of an older version).
-fn failed_item(dir: &Path, jobs: &[JobFileName], e: &dest_core::Error) -> Option<ItemRef> {
+fn failed_item(
+    package: &LoadPackage,
+    jobs: &[JobFileName],
+    e: &dest_core::Error,
+) -> Option<ItemRef> {
     let row = failed_row(e)?;
     let job = match jobs {
         [one] => one,
@@ -543,20 +576,13 @@ fn failed_item(dir: &Path, jobs: &[JobFileName], e: &dest_core::Error) -> Option
             }
         }
     };
-    let bytes = fs::read(dir.join(PACKAGE_ORIGINS)).ok()?;
-    let origins: std::collections::BTreeMap<String, JobOrigin> =
-        serde_json::from_slice(&bytes).ok()?;
-    item_ref(origins.get(&job.key())?, row, dir)
-}
-
-/// The [`ItemRef`] of row `row` of a job file of origin `origin` in package `dir`.
-fn item_ref(origin: &JobOrigin, row: u64, dir: &Path) -> Option<ItemRef> {
-    let (resource, first, last) = origin.item_of(row)?;
+    let origins = package.origins()?;
+    let (resource, first, last) = origins.get(&job.key())?.item_of(row)?;
     Some(ItemRef {
         resource: resource.to_string(),
         first,
         last,
-        input_id: fs::read_to_string(dir.join(PACKAGE_INPUT_ID)).ok(),
+        input_id: package.input_id().ok().flatten(),
     })
 }
 
@@ -571,16 +597,18 @@ fn backoff(retry: u32) -> Duration {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::normalize::OriginSegment;
+    use crate::package::{JobOrigin, OriginSegment};
+    use std::fs;
 
     #[test]
     fn a_failed_row_names_its_item() {
         let dir = std::env::temp_dir().join(format!("dlt-rs-item-ref-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
+        let package = LoadPackage::at(dir.clone());
         let root = JobFileName::parse("t.aaaaaaaaaa.1.insert_values").unwrap();
         let nested = JobFileName::parse("t__tags.bbbbbbbbbb.0.insert_values").unwrap();
-        let origins: std::collections::BTreeMap<String, JobOrigin> = [
+        let origins: BTreeMap<String, JobOrigin> = [
             (
                 root.key(),
                 JobOrigin {
@@ -608,18 +636,14 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        fs::write(
-            dir.join(PACKAGE_ORIGINS),
-            serde_json::to_vec(&origins).unwrap(),
-        )
-        .unwrap();
-        fs::write(dir.join(PACKAGE_INPUT_ID), "input-1").unwrap();
+        package.write_origins(&origins).unwrap();
+        package.write_input_id("input-1").unwrap();
         let at = |row: u64, text: &str| dest_core::Error::AtRow {
             row,
             source: Box::new(dest_core::Error::Internal(text.into())),
         };
 
-        let item = failed_item(&dir, std::slice::from_ref(&root), &at(1, "x")).unwrap();
+        let item = failed_item(&package, std::slice::from_ref(&root), &at(1, "x")).unwrap();
         assert_eq!(
             item,
             ItemRef {
@@ -631,24 +655,29 @@ mod tests {
         );
         assert_eq!(item.to_string(), "resource `t`, item 2");
         // a nested table's row: the items of the file
-        let item = failed_item(&dir, std::slice::from_ref(&nested), &at(0, "x")).unwrap();
+        let item = failed_item(&package, std::slice::from_ref(&nested), &at(0, "x")).unwrap();
         assert_eq!((item.first, item.last), (2, 3));
         assert_eq!(item.to_string(), "resource `t`, one of items 2-3");
         // jobs loaded together: the one the error names
         let both = [root.clone(), nested.clone()];
-        let text = format!("loading /x/started_jobs/{} into t", nested.file_name());
-        let item = failed_item(&dir, &both, &at(5, &text)).unwrap();
+        let started =
+            LoadPackage::at("/x".into()).job_path(JobFolder::Started, &nested.file_name());
+        let text = format!("loading {} into t", started.display());
+        let item = failed_item(&package, &both, &at(5, &text)).unwrap();
         assert_eq!((item.first, item.last), (2, 3));
-        assert_eq!(failed_item(&dir, &both, &at(0, "no file named")), None);
+        assert_eq!(failed_item(&package, &both, &at(0, "no file named")), None);
         // no row named, a row past the file, an unknown job
         let plain = dest_core::Error::Internal("x".into());
-        assert_eq!(failed_item(&dir, std::slice::from_ref(&root), &plain), None);
         assert_eq!(
-            failed_item(&dir, std::slice::from_ref(&root), &at(3, "x")),
+            failed_item(&package, std::slice::from_ref(&root), &plain),
+            None
+        );
+        assert_eq!(
+            failed_item(&package, std::slice::from_ref(&root), &at(3, "x")),
             None
         );
         let other = JobFileName::parse("u.cccccccccc.0.insert_values").unwrap();
-        assert_eq!(failed_item(&dir, &[other], &at(0, "x")), None);
+        assert_eq!(failed_item(&package, &[other], &at(0, "x")), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,132 +7,20 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use dest_core::{LoadClient, Schema};
 
-use crate::extract::{Manifest, MANIFEST};
-use crate::normalize::{PACKAGE_CREATED, PACKAGE_SCHEMA, PACKAGE_STATE};
-use crate::state::PipelineState;
-use crate::storage::{
-    io_err, list_names, rename, write_atomic, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED,
-    FAILED_JOBS, LOADED, NEW_JOBS, NORMALIZED, STARTED_JOBS,
+use crate::extract::ExtractTarget;
+use crate::package::{
+    package_detail, package_schema, packages, JobFolder, JobInfo, LoadPackage, PackageDetail,
+    PackageStage, PackageStatus,
 };
+use crate::state::PipelineState;
+use crate::storage::{io_err, list_names, rename, Storage, EXTRACTED, LOADED, NORMALIZED};
 use crate::trace::RunTrace;
 use crate::{LoadInfo, Pipeline, PipelineError};
-
-/// The marker of a package that is done, loaded or aborted.
-const COMPLETED_MARKER: &str = "package_completed.json";
-
-/// Where a package is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageStage {
-    /// Extracted, waiting to be normalized.
-    Extracted,
-    /// Normalized, waiting to be loaded (or partly loaded).
-    Normalized,
-    /// Loaded.
-    Loaded,
-    /// A job failed for good; its other jobs' rows stay loaded.
-    Aborted,
-}
-
-impl PackageStage {
-    /// Whether the package still waits to be loaded.
-    pub fn is_pending(self) -> bool {
-        matches!(self, PackageStage::Extracted | PackageStage::Normalized)
-    }
-}
-
-impl fmt::Display for PackageStage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PackageStage::Extracted => "pending (extracted)",
-            PackageStage::Normalized => "pending (normalized)",
-            PackageStage::Loaded => "loaded",
-            PackageStage::Aborted => "aborted",
-        })
-    }
-}
-
-/// One package of a pipeline.
-#[derive(Debug, Clone)]
-pub struct PackageStatus {
-    pub load_id: String,
-    pub stage: PackageStage,
-    /// Failed jobs (file name, the error recorded for it).
-    pub failed_jobs: Vec<(String, String)>,
-}
-
-/// Where a job of a normalized or completed package is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    New,
-    Started,
-    Completed,
-    Failed,
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            JobState::New => "new",
-            JobState::Started => "started",
-            JobState::Completed => "completed",
-            JobState::Failed => "failed",
-        })
-    }
-}
-
-/// One job (a job file) of a package.
-#[derive(Debug, Clone)]
-pub struct JobInfo {
-    pub file_name: String,
-    pub table: String,
-    pub file_format: String,
-    pub state: JobState,
-    /// How often the job was tried again after a transient failure.
-    pub retry_count: u32,
-    pub size_bytes: u64,
-    /// Rows in the file, for the formats whose rows can be counted (`insert_values`, `csv`).
-    pub rows: Option<u64>,
-    /// The error recorded for a failed job.
-    pub error: Option<String>,
-    /// The file was deleted once loaded (`[load] delete_completed_jobs`); its name and
-    /// size were kept.
-    pub file_deleted: bool,
-}
-
-/// A resource of an extracted package (not yet normalized into jobs).
-#[derive(Debug, Clone)]
-pub struct ExtractedResource {
-    pub table: String,
-    pub items: u64,
-}
-
-/// One package with its jobs.
-#[derive(Debug, Clone)]
-pub struct PackageDetail {
-    pub load_id: String,
-    pub stage: PackageStage,
-    /// When extraction of the package started (RFC 3339).
-    pub created_at: Option<String>,
-    /// When the package was loaded or aborted (RFC 3339).
-    pub completed_at: Option<String>,
-    /// Whether the package carries a new pipeline state.
-    pub carries_state: bool,
-    /// Jobs of a normalized or completed package, by table then file name.
-    pub jobs: Vec<JobInfo>,
-    /// Resources of an extracted package.
-    pub resources: Vec<ExtractedResource>,
-    /// The schema the package was normalized with.
-    pub schema: Option<Schema>,
-    /// Rows per table as normalize counted them (empty for packages of older versions).
-    pub table_rows: std::collections::BTreeMap<String, u64>,
-}
 
 /// Tables and columns a package's schema has that the schema of the package before it
 /// (in the working folder) had not.
@@ -309,8 +197,7 @@ impl PipelineFolder {
             return Ok(Vec::new());
         };
         let schema_of = |(id, stage): &(String, PackageStage)| -> Option<Schema> {
-            let dir = self.storage.package(stage_dir(*stage), id);
-            crate::read_json(&dir.join(PACKAGE_SCHEMA)).ok().flatten()
+            package_schema(&self.storage, id, *stage).ok().flatten()
         };
         let Some(now) = schema_of(&ids[pos]) else {
             return Ok(Vec::new());
@@ -326,8 +213,8 @@ impl PipelineFolder {
             if p.failed_jobs.is_empty() {
                 continue;
             }
-            let dir = self.storage.package(stage_dir(p.stage), &p.load_id);
-            for job in jobs_in(&dir, &[(FAILED_JOBS, JobState::Failed)])? {
+            let package = LoadPackage::listed(&self.storage, &p.load_id, p.stage);
+            for job in package.job_infos(&[JobFolder::Failed])? {
                 out.push(FailedJob {
                     load_id: p.load_id.clone(),
                     job,
@@ -373,77 +260,14 @@ impl PipelineFolder {
     /// [`PipelineError::Config`] when there is no such aborted package.
     pub fn retry(&self, load_id: &str) -> Result<(), PipelineError> {
         self.require_lock()?;
-        let dir = self.storage.package(LOADED, load_id);
-        if !is_aborted(&dir) {
+        let package = LoadPackage::of(&self.storage, LOADED, load_id);
+        if !package.is_aborted() {
             return Err(PipelineError::Config(format!(
                 "no aborted package `{load_id}` (see `dlt-rs pipeline NAME info`)"
             )));
         }
-        let failed = dir.join(FAILED_JOBS);
-        for name in list_names(&failed, false)? {
-            let from = failed.join(&name);
-            if is_job(&name) {
-                rename(&from, &dir.join(NEW_JOBS).join(&name))?;
-            } else {
-                // the recorded errors (`.exception`)
-                fs::remove_file(&from).map_err(io_err("removing a job's error", &from))?;
-            }
-        }
-        let marker = dir.join(COMPLETED_MARKER);
-        fs::remove_file(&marker).map_err(io_err("removing a package marker", &marker))?;
-        rename(&dir, &self.storage.package(NORMALIZED, load_id))
-    }
-}
-
-/// Every package of `storage`, as [`PipelineFolder::packages`].
-pub(crate) fn packages(storage: &Storage) -> Result<Vec<PackageStatus>, PipelineError> {
-    let mut out = Vec::new();
-    for id in storage.packages(EXTRACTED)? {
-        out.push(PackageStatus {
-            load_id: id,
-            stage: PackageStage::Extracted,
-            failed_jobs: Vec::new(),
-        });
-    }
-    for id in storage.packages(NORMALIZED)? {
-        out.push(PackageStatus {
-            load_id: id,
-            stage: PackageStage::Normalized,
-            failed_jobs: Vec::new(),
-        });
-    }
-    for id in storage.packages(LOADED)? {
-        let dir = storage.package(LOADED, &id);
-        let stage = match is_aborted(&dir) {
-            true => PackageStage::Aborted,
-            false => PackageStage::Loaded,
-        };
-        out.push(PackageStatus {
-            failed_jobs: failed_jobs(&dir)?,
-            load_id: id,
-            stage,
-        });
-    }
-    Ok(out)
-}
-
-/// When completed package `load_id` was loaded or aborted.
-pub(crate) fn completed_at(storage: &Storage, load_id: &str) -> Option<SystemTime> {
-    let marker = storage.package(LOADED, load_id).join(COMPLETED_MARKER);
-    fs::metadata(marker).and_then(|m| m.modified()).ok()
-}
-
-fn is_aborted(dir: &Path) -> bool {
-    fs::read_to_string(dir.join(COMPLETED_MARKER))
-        .map(|m| m.contains("aborted"))
-        .unwrap_or(false)
-}
-
-fn stage_dir(stage: PackageStage) -> &'static str {
-    match stage {
-        PackageStage::Extracted => EXTRACTED,
-        PackageStage::Normalized => NORMALIZED,
-        PackageStage::Loaded | PackageStage::Aborted => LOADED,
+        package.requeue_failed_jobs()?;
+        rename(package.dir(), &self.storage.package(NORMALIZED, load_id))
     }
 }
 
@@ -452,231 +276,6 @@ fn remove_if_exists(path: &Path, context: &'static str) -> Result<(), PipelineEr
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err(context, path)(e)),
-    }
-}
-
-fn package_detail(
-    storage: &Storage,
-    load_id: &str,
-    stage: PackageStage,
-) -> Result<PackageDetail, PipelineError> {
-    let dir = storage.package(stage_dir(stage), load_id);
-    let mut detail = PackageDetail {
-        load_id: load_id.to_string(),
-        stage,
-        created_at: None,
-        completed_at: completed_at(storage, load_id)
-            .map(|t| DateTime::<Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        carries_state: false,
-        jobs: Vec::new(),
-        resources: Vec::new(),
-        schema: None,
-        table_rows: Default::default(),
-    };
-    if stage == PackageStage::Extracted {
-        if let Some(m) = crate::read_json::<Manifest>(&dir.join(MANIFEST))? {
-            detail.created_at = Some(m.created_at);
-            detail.carries_state = m.state.is_some();
-            detail.resources = m
-                .resources
-                .into_iter()
-                .map(|r| ExtractedResource {
-                    table: r.table_name,
-                    items: r.items,
-                })
-                .collect();
-        }
-        return Ok(detail);
-    }
-    detail.created_at = fs::read_to_string(dir.join(PACKAGE_CREATED))
-        .ok()
-        .map(|s| s.trim().to_string());
-    detail.carries_state = dir.join(PACKAGE_STATE).exists();
-    detail.schema = crate::read_json(&dir.join(PACKAGE_SCHEMA))?;
-    detail.table_rows =
-        crate::read_json(&dir.join(crate::normalize::PACKAGE_ROWS))?.unwrap_or_default();
-    detail.jobs = jobs_in(
-        &dir,
-        &[
-            (NEW_JOBS, JobState::New),
-            (STARTED_JOBS, JobState::Started),
-            (COMPLETED_JOBS, JobState::Completed),
-            (FAILED_JOBS, JobState::Failed),
-        ],
-    )?;
-    detail
-        .jobs
-        .sort_by(|a, b| (&a.table, &a.file_name).cmp(&(&b.table, &b.file_name)));
-    Ok(detail)
-}
-
-/// What is kept of a loaded package's completed jobs when their files are deleted
-/// (`[load] delete_completed_jobs`): their names and sizes.
-const COMPLETED_LISTING: &str = "completed_jobs.json";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ListedJob {
-    file_name: String,
-    size_bytes: u64,
-}
-
-/// Replaces the completed job files of the loaded package `dir` by a listing of them.
-pub(crate) fn archive_completed_jobs(dir: &Path) -> Result<(), PipelineError> {
-    let folder = dir.join(COMPLETED_JOBS);
-    if !folder.is_dir() {
-        return Ok(());
-    }
-    let mut listing = Vec::new();
-    for name in list_names(&folder, false)? {
-        let size_bytes = fs::metadata(folder.join(&name))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        listing.push(ListedJob {
-            file_name: name,
-            size_bytes,
-        });
-    }
-    let bytes = serde_json::to_vec(&listing)
-        .map_err(|e| PipelineError::Internal(format!("serializing a job listing: {e}")))?;
-    write_atomic(&dir.join(COMPLETED_LISTING), &bytes)?;
-    fs::remove_dir_all(&folder).map_err(io_err("removing completed job files", &folder))
-}
-
-/// The jobs in the given job folders of package `dir`.
-fn jobs_in(dir: &Path, folders: &[(&str, JobState)]) -> Result<Vec<JobInfo>, PipelineError> {
-    let mut out = Vec::new();
-    for (folder, state) in folders {
-        if *folder == COMPLETED_JOBS && !dir.join(folder).is_dir() {
-            let listed: Vec<ListedJob> =
-                crate::read_json(&dir.join(COMPLETED_LISTING))?.unwrap_or_default();
-            for job in listed {
-                let Some(parsed) = JobFileName::parse(&job.file_name) else {
-                    continue;
-                };
-                out.push(JobInfo {
-                    file_name: job.file_name,
-                    table: parsed.table,
-                    file_format: parsed.format,
-                    state: *state,
-                    retry_count: parsed.retry,
-                    size_bytes: job.size_bytes,
-                    rows: None,
-                    error: None,
-                    file_deleted: true,
-                });
-            }
-            continue;
-        }
-        let folder = dir.join(folder);
-        for name in list_names(&folder, false)? {
-            let Some(job) = JobFileName::parse(&name).filter(|j| j.format != EXCEPTION) else {
-                continue;
-            };
-            let path = folder.join(&name);
-            let size_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            let error = match state {
-                JobState::Failed => Some(
-                    fs::read_to_string(path.with_extension(EXCEPTION))
-                        .map(|e| e.trim().to_string())
-                        .unwrap_or_default(),
-                ),
-                _ => None,
-            };
-            out.push(JobInfo {
-                rows: count_rows(&path, &job.format),
-                file_name: name,
-                table: job.table,
-                file_format: job.format,
-                state: *state,
-                retry_count: job.retry,
-                size_bytes,
-                error,
-                file_deleted: false,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The failed jobs of a package with their recorded errors.
-fn failed_jobs(dir: &Path) -> Result<Vec<(String, String)>, PipelineError> {
-    let failed = dir.join(FAILED_JOBS);
-    if !failed.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for name in list_names(&failed, false)? {
-        if is_job(&name) {
-            let error = fs::read_to_string(failed.join(&name).with_extension(EXCEPTION))
-                .unwrap_or_default();
-            out.push((name, error));
-        }
-    }
-    Ok(out)
-}
-
-/// A job file, not the `.exception` file recorded beside a failed one.
-fn is_job(name: &str) -> bool {
-    JobFileName::parse(name).is_some_and(|j| j.format != EXCEPTION)
-}
-
-/// The extension of a failed job's recorded error.
-const EXCEPTION: &str = "exception";
-
-/// The rows of a job file, for the line-based formats: `insert_values` has one row per
-/// line starting with `(` (literals never hold a raw line break); `csv` one per record
-/// after the header (line breaks inside quoted values do not end a record). `None` for
-/// other formats or an unreadable file.
-fn count_rows(path: &Path, format: &str) -> Option<u64> {
-    #[derive(Clone, Copy)]
-    enum Counter {
-        InsertValues { at_line_start: bool },
-        Csv { quoted: bool, last: u8 },
-    }
-    let mut counter = match format {
-        "insert_values" => Counter::InsertValues {
-            at_line_start: true,
-        },
-        "csv" => Counter::Csv {
-            quoted: false,
-            last: b'\n',
-        },
-        _ => return None,
-    };
-    let mut file = fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut records = 0u64;
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        for &b in &buf[..n] {
-            match &mut counter {
-                Counter::InsertValues { at_line_start } => {
-                    if *at_line_start && b == b'(' {
-                        records += 1;
-                    }
-                    *at_line_start = b == b'\n';
-                }
-                Counter::Csv { quoted, last } => {
-                    if b == b'"' {
-                        *quoted = !*quoted;
-                    } else if b == b'\n' && !*quoted {
-                        records += 1;
-                    }
-                    *last = b;
-                }
-            }
-        }
-    }
-    match counter {
-        Counter::InsertValues { .. } => Some(records),
-        Counter::Csv { last, .. } => {
-            // a last record without a line break, then minus the header
-            let records = records + u64::from(last != b'\n');
-            Some(records.saturating_sub(1))
-        }
     }
 }
 
@@ -976,14 +575,17 @@ impl Pipeline {
         // version (dropping deleted the stored ones) and the state in the destination
         let load_id = crate::next_load_id(state.local.last_load_id.as_deref());
         let created_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let target = ExtractTarget {
+            load_id: &load_id,
+            created_at: &created_at,
+            source: &self.schema_name,
+            input_id: None,
+        };
         crate::extract::extract(
             &self.storage,
-            &load_id,
-            &created_at,
+            &target,
             Vec::new(),
             &mut state,
-            &self.schema_name,
-            None,
             None,
             &self.normalize.progress,
         )
@@ -1154,26 +756,6 @@ async fn restore_or_fail(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_of_job_files_are_counted() {
-        let dir = std::env::temp_dir().join(format!("dlt-rs-count-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let iv = dir.join("t.1.0.insert_values");
-        fs::write(
-            &iv,
-            "INSERT INTO {}(\"a\")\nVALUES\n(1),\n(E'(x\\n(y'),\n(3);\nINSERT INTO {}(\"a\")\nVALUES\n(4);\n",
-        )
-        .unwrap();
-        assert_eq!(count_rows(&iv, "insert_values"), Some(4));
-        let csv = dir.join("t.1.0.csv");
-        fs::write(&csv, "\"a\",\"b\"\n1,\"x\ny\"\n2,\"\"\"\"\n3,").unwrap();
-        assert_eq!(count_rows(&csv, "csv"), Some(3));
-        fs::write(&csv, "\"a\"\n").unwrap();
-        assert_eq!(count_rows(&csv, "csv"), Some(0));
-        assert_eq!(count_rows(&csv, "parquet"), None);
-        fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn schema_updates_list_new_tables_and_columns() {

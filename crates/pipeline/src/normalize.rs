@@ -5,7 +5,7 @@
 //! one started with the wider column list (as dlt does). The package is written under
 //! `load/new/<load_id>` and renamed to `load/normalized/<load_id>` when complete.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,65 +16,14 @@ use chrono::{DateTime, Utc};
 use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
 use normalize::{Normalizer, Row, RowSink};
 
-use crate::extract::{Live, Manifest, ResourceSpec, MANIFEST};
+use crate::extract::Live;
+use crate::package::{
+    JobFileName, JobFolder, JobOrigin, LoadPackage, Manifest, OriginSegment, ResourceSpec,
+};
 use crate::progress::Progress;
 use crate::state::{PipelineState, STATE_ENGINE_VERSION};
-use crate::storage::{
-    io_err, rename, write_atomic, JobFileName, Storage, EXTRACTED, NEW_JOBS, NORMALIZED,
-    NORMALIZE_NEW,
-};
+use crate::storage::{io_err, rename, Storage, EXTRACTED, NORMALIZED, NORMALIZE_NEW};
 use crate::PipelineError;
-
-/// The schema file inside a normalized package.
-pub(crate) const PACKAGE_SCHEMA: &str = "schema.json";
-/// The root tables of the package's resources (JSON list).
-pub(crate) const PACKAGE_CHAINS: &str = "chains.json";
-/// The package's creation time (RFC 3339), the boundary for scd2.
-pub(crate) const PACKAGE_CREATED: &str = "created_at";
-/// The rows the package holds per table (`{"table": rows}`), for the run's summary.
-pub(crate) const PACKAGE_ROWS: &str = "rows.json";
-/// Where the rows of each job file came from (`{"<job key>": JobOrigin}`), so that a load
-/// error on a row can name the item.
-pub(crate) const PACKAGE_ORIGINS: &str = "origins.json";
-
-/// The items the rows of one job file came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct JobOrigin {
-    /// A root table's file: every item gave one row, so within a segment the row
-    /// `segment.row + k` came from item `segment.first + k`. A nested table's file: a row
-    /// came from one of its segment's items.
-    pub exact: bool,
-    /// In the order of the file's rows; a new one starts where the resource changes (or, in
-    /// a root table's file, where the items stop being consecutive).
-    pub segments: Vec<OriginSegment>,
-}
-
-/// Consecutive rows of a job file that came from items of one resource.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct OriginSegment {
-    /// The file's first row of the segment (0-based).
-    pub row: u64,
-    pub resource: String,
-    /// The first and the last item (1-based: the n-th item the resource yielded) whose
-    /// rows are in the segment.
-    pub first: u64,
-    pub last: u64,
-}
-
-impl JobOrigin {
-    /// The resource and the items (first, last; equal when exact) row `row` of the file
-    /// came from.
-    pub(crate) fn item_of(&self, row: u64) -> Option<(&str, u64, u64)> {
-        let at = self.segments.partition_point(|s| s.row <= row);
-        let segment = self.segments.get(at.checked_sub(1)?)?;
-        if self.exact {
-            let item = segment.first.checked_add(row - segment.row)?;
-            (item <= segment.last).then_some((segment.resource.as_str(), item, item))
-        } else {
-            Some((segment.resource.as_str(), segment.first, segment.last))
-        }
-    }
-}
 
 /// How packages are normalized.
 #[derive(Debug, Clone)]
@@ -96,8 +45,8 @@ pub(crate) fn normalize_package(
     schema: Schema,
     opts: &NormalizeOptions,
 ) -> Result<Schema, PipelineError> {
-    let src = storage.package(EXTRACTED, load_id);
-    let dst = storage.package(NORMALIZE_NEW, load_id);
+    let src = LoadPackage::of(storage, EXTRACTED, load_id);
+    let dst = LoadPackage::of(storage, NORMALIZE_NEW, load_id);
     let schema = normalize_unpublished(
         &src,
         &dst,
@@ -115,8 +64,8 @@ pub(crate) fn normalize_package(
 /// on failure. `ready` is called with the names of job files as they are completed (closed
 /// and synced) and the schema at that moment.
 pub(crate) fn normalize_unpublished(
-    src: &Path,
-    dst: &Path,
+    src: &LoadPackage,
+    dst: &LoadPackage,
     load_id: &str,
     schema: Schema,
     opts: &NormalizeOptions,
@@ -125,7 +74,7 @@ pub(crate) fn normalize_unpublished(
 ) -> Result<Schema, PipelineError> {
     let result = normalize_into(src, dst, load_id, schema, opts, ready, input);
     if result.is_err() {
-        let _ = fs::remove_dir_all(dst);
+        let _ = fs::remove_dir_all(dst.dir());
     }
     result
 }
@@ -149,34 +98,28 @@ pub(crate) enum Input {
 }
 
 fn normalize_into(
-    src: &Path,
-    dst: &Path,
+    src: &LoadPackage,
+    dst: &LoadPackage,
     load_id: &str,
     schema: Schema,
     opts: &NormalizeOptions,
     ready: &mut dyn FnMut(&[String], &Schema),
     input: Input,
 ) -> Result<Schema, PipelineError> {
-    let jobs_dir = dst.join(NEW_JOBS);
-    fs::create_dir_all(&jobs_dir).map_err(io_err("creating a package", &jobs_dir))?;
+    dst.create_job_folder(JobFolder::New)?;
 
     let mut normalizer = Normalizer::new(schema, load_id, opts.max_identifier_length);
     let mut sink = JobFiles::new(
-        jobs_dir,
+        dst.job_folder(JobFolder::New),
         opts.format.clone(),
         opts.file_max_bytes,
         opts.progress.clone(),
     );
     let manifest = match input {
         Input::Package => {
-            let manifest_path = src.join(MANIFEST);
-            let bytes = fs::read(&manifest_path)
-                .map_err(io_err("reading a package manifest", &manifest_path))?;
-            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                PipelineError::Internal(format!("{}: {e}", manifest_path.display()))
-            })?;
+            let manifest = src.manifest()?;
             for spec in &manifest.resources {
-                let path = src.join(&spec.items_file);
+                let path = src.path_of(&spec.items_file);
                 let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
                 let items = BufReader::with_capacity(1 << 20, file);
                 normalize_items(&mut normalizer, &mut sink, spec, &path, items, ready)?;
@@ -186,7 +129,7 @@ fn normalize_into(
         Input::Live(rx) => loop {
             match rx.recv() {
                 Ok(Live::Resource(spec, items)) => {
-                    let path = src.join(&spec.items_file);
+                    let path = src.path_of(&spec.items_file);
                     let items = BufReader::with_capacity(1 << 20, items);
                     normalize_items(&mut normalizer, &mut sink, &spec, &path, items, ready)?;
                 }
@@ -202,9 +145,7 @@ fn normalize_into(
         .iter()
         .map(|r| normalizer.table_name(&r.table_name))
         .collect::<Result<_, _>>()?;
-    let bytes = serde_json::to_vec(&roots)
-        .map_err(|e| PipelineError::Internal(format!("serializing chains: {e}")))?;
-    write_atomic(&dst.join(PACKAGE_CHAINS), &bytes)?;
+    dst.write_roots(&roots)?;
     let mut schema = normalizer.into_schema();
     verify_tables(&schema, &roots, &sink.table_rows)?;
     if let Some(state) = &manifest.state {
@@ -231,12 +172,9 @@ fn normalize_into(
     if !sink.ready.is_empty() {
         ready(&sink.ready, &schema);
     }
-    let bytes = serde_json::to_vec(&sink.table_rows)
-        .map_err(|e| PipelineError::Internal(format!("serializing row counts: {e}")))?;
-    write_atomic(&dst.join(PACKAGE_ROWS), &bytes)?;
-    let bytes = serde_json::to_vec(&sink.origins)
-        .map_err(|e| PipelineError::Internal(format!("serializing row origins: {e}")))?;
-    write_atomic(&dst.join(PACKAGE_ORIGINS), &bytes)?;
+    dst.write_table_rows(&sink.table_rows)?;
+    dst.write_job_rows(&sink.job_rows)?;
+    dst.write_origins(&sink.origins)?;
     schema.bump_version();
     finish_package(dst, schema, &manifest)
 }
@@ -248,7 +186,7 @@ fn normalize_into(
 fn verify_tables(
     schema: &Schema,
     roots: &[String],
-    table_rows: &std::collections::BTreeMap<String, u64>,
+    table_rows: &BTreeMap<String, u64>,
 ) -> Result<(), PipelineError> {
     for name in table_rows.keys() {
         let Some(table) = schema.table(name) else {
@@ -329,32 +267,20 @@ fn normalize_items(
     Ok(())
 }
 
-/// The pipeline state a package carries, when it changed with that package.
-pub(crate) const PACKAGE_STATE: &str = "state.json";
-/// The id of the input a package was extracted from, when the run gave one.
-pub(crate) const PACKAGE_INPUT_ID: &str = "input_id";
-
 /// The input ids of the packages not yet loaded.
 pub(crate) fn pending_input_ids(
     storage: &Storage,
 ) -> Result<std::collections::HashSet<String>, PipelineError> {
     let mut ids = std::collections::HashSet::new();
     for id in storage.packages(EXTRACTED)? {
-        let p = storage.package(EXTRACTED, &id).join(MANIFEST);
-        let bytes = fs::read(&p).map_err(io_err("reading a package manifest", &p))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?;
-        ids.extend(m.input_id);
+        ids.extend(
+            LoadPackage::of(storage, EXTRACTED, &id)
+                .manifest()?
+                .input_id,
+        );
     }
     for id in storage.packages(NORMALIZED)? {
-        let p = storage.package(NORMALIZED, &id).join(PACKAGE_INPUT_ID);
-        match fs::read_to_string(&p) {
-            Ok(s) => {
-                ids.insert(s);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("reading", &p)(e)),
-        }
+        ids.extend(LoadPackage::of(storage, NORMALIZED, &id).input_id()?);
     }
     Ok(ids)
 }
@@ -365,47 +291,34 @@ pub(crate) fn pending_states(
 ) -> Result<Vec<(String, PipelineState)>, PipelineError> {
     let mut out = Vec::new();
     for id in storage.packages(EXTRACTED)? {
-        let p = storage.package(EXTRACTED, &id).join(MANIFEST);
-        let bytes = fs::read(&p).map_err(io_err("reading a package manifest", &p))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?;
-        if let Some(s) = m.state {
+        if let Some(s) = LoadPackage::of(storage, EXTRACTED, &id).manifest()?.state {
             out.push((id, s));
         }
     }
     for id in storage.packages(NORMALIZED)? {
-        let p = storage.package(NORMALIZED, &id).join(PACKAGE_STATE);
-        match fs::read(&p) {
-            Ok(bytes) => out.push((
-                id,
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))?,
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("reading", &p)(e)),
+        if let Some(s) = LoadPackage::of(storage, NORMALIZED, &id).state()? {
+            out.push((id, s));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
+/// Writes what the load step reads besides the jobs: the state the package carries, its
+/// input, the schema and the creation time.
 fn finish_package(
-    dst: &Path,
+    dst: &LoadPackage,
     schema: Schema,
     manifest: &Manifest,
 ) -> Result<Schema, PipelineError> {
     if let Some(state) = &manifest.state {
-        let bytes = serde_json::to_vec(state)
-            .map_err(|e| PipelineError::Internal(format!("serializing the state: {e}")))?;
-        write_atomic(&dst.join(PACKAGE_STATE), &bytes)?;
+        dst.write_state(state)?;
     }
     if let Some(id) = &manifest.input_id {
-        write_atomic(&dst.join(PACKAGE_INPUT_ID), id.as_bytes())?;
+        dst.write_input_id(id)?;
     }
-    let bytes = serde_json::to_vec(&schema)
-        .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
-    write_atomic(&dst.join(PACKAGE_SCHEMA), &bytes)?;
-    write_atomic(&dst.join(PACKAGE_CREATED), manifest.created_at.as_bytes())?;
+    dst.write_schema(&schema)?;
+    dst.write_created_at(&manifest.created_at)?;
     Ok(schema)
 }
 
@@ -535,14 +448,16 @@ struct JobFiles {
     ready: Vec<String>,
     progress: Arc<Progress>,
     /// Rows written per table.
-    table_rows: std::collections::BTreeMap<String, u64>,
+    table_rows: BTreeMap<String, u64>,
+    /// Rows written into each closed job file, by job key.
+    job_rows: BTreeMap<String, u64>,
     /// The resources normalized so far, in order.
     resources: Vec<String>,
     /// The item being normalized: the index of its resource in `resources` and its number
     /// (1-based); `None` for rows that come from no item (the pipeline state).
     item: Option<(usize, u64)>,
     /// Where the rows of the closed job files came from, by job key.
-    origins: std::collections::BTreeMap<String, JobOrigin>,
+    origins: BTreeMap<String, JobOrigin>,
 }
 
 impl JobFiles {
@@ -561,6 +476,7 @@ impl JobFiles {
             ready: Vec::new(),
             progress,
             table_rows: Default::default(),
+            job_rows: Default::default(),
             resources: Vec::new(),
             item: None,
             origins: Default::default(),
@@ -603,6 +519,7 @@ impl JobFiles {
     }
 
     fn close(&mut self, job: OpenJob) -> Result<(), PipelineError> {
+        self.job_rows.insert(job.key.clone(), job.origin.rows);
         if !job.origin.list.is_empty() {
             self.origins
                 .insert(job.key.clone(), job.origin.origin(&self.resources));
@@ -710,51 +627,6 @@ mod tests {
             first,
             last,
         }
-    }
-
-    #[test]
-    fn origins_map_rows_to_items() {
-        // a root table's file: items 1-3 of `a`, then items 7-8 of `a` (4-6 went to
-        // another file), then items 1-2 of `b`
-        let root = JobOrigin {
-            exact: true,
-            segments: vec![
-                segment(0, "a", 1, 3),
-                segment(3, "a", 7, 8),
-                segment(5, "b", 1, 2),
-            ],
-        };
-        let got: Vec<_> = (0..8).map(|r| root.item_of(r)).collect();
-        assert_eq!(
-            got,
-            [
-                Some(("a", 1, 1)),
-                Some(("a", 2, 2)),
-                Some(("a", 3, 3)),
-                Some(("a", 7, 7)),
-                Some(("a", 8, 8)),
-                Some(("b", 1, 1)),
-                Some(("b", 2, 2)),
-                None
-            ]
-        );
-        // a nested table's file: the range of its segment
-        let nested = JobOrigin {
-            exact: false,
-            segments: vec![segment(0, "a", 2, 9), segment(40, "b", 1, 1)],
-        };
-        assert_eq!(nested.item_of(0), Some(("a", 2, 9)));
-        assert_eq!(nested.item_of(39), Some(("a", 2, 9)));
-        assert_eq!(nested.item_of(40), Some(("b", 1, 1)));
-        assert_eq!(nested.item_of(1000), Some(("b", 1, 1)));
-        let none = JobOrigin {
-            exact: true,
-            segments: vec![],
-        };
-        assert_eq!(none.item_of(0), None);
-        // the JSON written into the package reads back
-        let text = serde_json::to_string(&root).unwrap();
-        assert_eq!(serde_json::from_str::<JobOrigin>(&text).unwrap(), root);
     }
 
     #[test]

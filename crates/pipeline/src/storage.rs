@@ -1,15 +1,15 @@
-//! The pipeline's working folder and its load packages on disk.
+//! The pipeline's working folder: where its packages are in each stage, its state and
+//! schemas. What is inside a package is [`crate::package`]'s.
 //!
 //! ```text
 //! <pipelines_dir>/<pipeline_name>/
 //!   state.json                          local pipeline state
 //!   schemas/<schema>.schema.json        the newest local schema
 //!   normalize/new/<load_id>/            a package being extracted (discarded after a crash)
-//!   normalize/extracted/<load_id>/      extracted: resources.json, state.json, items/*.jsonl
+//!   normalize/extracted/<load_id>/      extracted, waiting to be normalized
 //!   load/new/<load_id>/                 a package being normalized (discarded after a crash)
-//!   load/normalized/<load_id>/          ready to load: schema.json, new_jobs/, started_jobs/,
-//!                                       completed_jobs/, failed_jobs/
-//!   load/loaded/<load_id>/              done: package_completed.json ("loaded" or "aborted")
+//!   load/normalized/<load_id>/          ready to load (or partly loaded)
+//!   load/loaded/<load_id>/              done: loaded or aborted
 //! ```
 //!
 //! Every state change of a package or a job is an atomic rename; files are synced before
@@ -26,11 +26,6 @@ pub(crate) const EXTRACT_NEW: &str = "normalize/new";
 pub(crate) const NORMALIZED: &str = "load/normalized";
 pub(crate) const NORMALIZE_NEW: &str = "load/new";
 pub(crate) const LOADED: &str = "load/loaded";
-
-pub(crate) const NEW_JOBS: &str = "new_jobs";
-pub(crate) const STARTED_JOBS: &str = "started_jobs";
-pub(crate) const COMPLETED_JOBS: &str = "completed_jobs";
-pub(crate) const FAILED_JOBS: &str = "failed_jobs";
 
 pub(crate) fn io_err(
     context: &'static str,
@@ -122,19 +117,8 @@ impl Storage {
 }
 
 impl Storage {
-    /// Bounds the disk a pipeline uses once package `load_id` is loaded: its completed job
-    /// files go, a listing of their names stays (`[load] delete_completed_jobs`; what they
-    /// held is in the destination, and an aborted package keeps everything) and only the newest `keep` loaded
-    /// packages stay (`[load] keep_loaded_packages`).
-    pub fn tidy_loaded(
-        &self,
-        load_id: &str,
-        delete_completed_jobs: bool,
-        keep: usize,
-    ) -> Result<(), PipelineError> {
-        if delete_completed_jobs {
-            crate::local::archive_completed_jobs(&self.package(LOADED, load_id))?;
-        }
+    /// Removes all but the newest `keep` loaded packages (`[load] keep_loaded_packages`).
+    pub fn prune_loaded(&self, keep: usize) -> Result<(), PipelineError> {
         let loaded = self.packages(LOADED)?;
         let old = loaded.len().saturating_sub(keep);
         for id in &loaded[..old] {
@@ -189,65 +173,4 @@ pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), PipelineError> {
         }
     }
     Ok(())
-}
-
-/// A job file name: `<table>.<file_id>.<retry_count>.<format>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct JobFileName {
-    pub table: String,
-    pub file_id: String,
-    pub retry: u32,
-    pub format: String,
-}
-
-impl JobFileName {
-    pub fn new(table: &str, format: &str) -> Self {
-        let id: [u8; 5] = rand::random();
-        JobFileName {
-            table: table.to_string(),
-            file_id: id.iter().map(|b| format!("{b:02x}")).collect(),
-            retry: 0,
-            format: format.to_string(),
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        let mut parts = name.rsplitn(4, '.');
-        let format = parts.next()?.to_string();
-        let retry = parts.next()?.parse().ok()?;
-        let file_id = parts.next()?.to_string();
-        let table = parts.next()?.to_string();
-        Some(JobFileName {
-            table,
-            file_id,
-            retry,
-            format,
-        })
-    }
-
-    /// The job's id within its package, the same on every retry (`<table>.<file id>`).
-    pub fn key(&self) -> String {
-        format!("{}.{}", self.table, self.file_id)
-    }
-
-    pub fn file_name(&self) -> String {
-        format!(
-            "{}.{}.{}.{}",
-            self.table, self.file_id, self.retry, self.format
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_file_names_round_trip() {
-        let j = JobFileName::new("events__payload__commits", "insert_values");
-        assert_eq!(j.file_id.len(), 10);
-        let parsed = JobFileName::parse(&j.file_name()).unwrap();
-        assert_eq!(parsed, j);
-        assert_eq!(JobFileName::parse("nonsense"), None);
-    }
 }

@@ -18,7 +18,6 @@
 //! staging) empty and load their staging tables, and the follow-up runs in the load step.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,11 +29,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::normalize::{normalize_unpublished, publish, Input, NormalizeOptions};
+use crate::package::{JobFileName, JobFolder, LoadPackage};
 use crate::progress::Progress;
-use crate::storage::{
-    io_err, rename, JobFileName, Storage, COMPLETED_JOBS, EXTRACTED, NEW_JOBS, NORMALIZED,
-    NORMALIZE_NEW,
-};
+use crate::storage::{Storage, EXTRACTED, NORMALIZED, NORMALIZE_NEW};
 use crate::PipelineError;
 
 /// What the sessions of one package loaded and committed.
@@ -77,12 +74,12 @@ pub(crate) async fn normalize_and_load(
     input: Input,
     max_sessions: usize,
 ) -> Result<(Schema, Streamed), PipelineError> {
-    let src = storage.package(EXTRACTED, load_id);
-    let dst = storage.package(NORMALIZE_NEW, load_id);
-    let jobs_dir = dst.join(NEW_JOBS);
+    let src = LoadPackage::of(storage, EXTRACTED, load_id);
+    let dst = LoadPackage::of(storage, NORMALIZE_NEW, load_id);
+    let jobs_dir = dst.job_folder(JobFolder::New);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
     let normalizing = {
-        let (src, dst, opts, id) = (src.clone(), dst.clone(), opts.clone(), load_id.to_string());
+        let (opts, id) = (opts.clone(), load_id.to_string());
         tokio::task::spawn_blocking(move || {
             normalize_unpublished(
                 &src,
@@ -197,9 +194,8 @@ pub(crate) async fn normalize_and_load(
 
     publish(storage, load_id)?;
 
-    let dir = storage.package(NORMALIZED, load_id);
-    let completed = dir.join(COMPLETED_JOBS);
-    fs::create_dir_all(&completed).map_err(io_err("creating a package folder", &completed))?;
+    let package = LoadPackage::of(storage, NORMALIZED, load_id);
+    package.create_job_folder(JobFolder::Completed)?;
     let mut streamed = Streamed::default();
     let mut incomplete: HashSet<String> = HashSet::new();
     for o in outcomes {
@@ -221,7 +217,7 @@ pub(crate) async fn normalize_and_load(
         }
         crate::fault::point("session-committed");
         for file in &o.files {
-            rename(&dir.join(NEW_JOBS).join(file), &completed.join(file))?;
+            package.move_job(file, JobFolder::New, JobFolder::Completed)?;
         }
         streamed.rows += o.rows;
         if o.plan.target == LoadTarget::Staging {

@@ -14,7 +14,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{write_atomic, Storage};
+use crate::package::{LoadPackage, PackageStage};
+use crate::storage::{write_atomic, Storage, LOADED};
 use crate::{LoadInfo, Pipeline, PipelineError, Resource};
 
 /// The trace file in the working folder.
@@ -172,17 +173,17 @@ impl Pipeline {
 
 /// The packages a failed run leaves: pending ones, and those it aborted.
 fn left_by_failed_run(storage: &Storage, started: SystemTime) -> Vec<PackageTrace> {
-    let Ok(packages) = crate::local::packages(storage) else {
+    let Ok(packages) = crate::package::packages(storage) else {
         return Vec::new();
     };
     packages
         .into_iter()
         .filter(|p| match p.stage {
-            crate::PackageStage::Extracted | crate::PackageStage::Normalized => true,
-            crate::PackageStage::Aborted => {
-                crate::local::completed_at(storage, &p.load_id).is_some_and(|t| t >= started)
-            }
-            crate::PackageStage::Loaded => false,
+            PackageStage::Extracted | PackageStage::Normalized => true,
+            PackageStage::Aborted => LoadPackage::of(storage, LOADED, &p.load_id)
+                .completed_at()
+                .is_some_and(|t| t >= started),
+            PackageStage::Loaded => false,
         })
         .map(|p| PackageTrace {
             state: p.stage.to_string(),
