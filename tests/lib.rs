@@ -1,1 +1,1 @@
-//! Workspace-level end-to-end tests live in `e2e.rs`.
+//! Workspace-level end-to-end tests live in `it/` (one test binary, `it/main.rs`).

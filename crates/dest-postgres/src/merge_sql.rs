@@ -85,7 +85,7 @@ fn temp_table(root: &str, op: &str) -> (String, String) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use chrono::TimeZone;
     use dest_core::DataType::{Bigint, Bool, Text, Timestamp};
@@ -96,24 +96,24 @@ pub(crate) mod tests {
         staging: "ds_staging",
     };
 
-    pub(crate) fn col(name: &str, ty: DataType) -> Column {
+    fn col(name: &str, ty: DataType) -> Column {
         Column::new(name, ty)
     }
 
-    pub(crate) fn with(name: &str, ty: DataType, f: impl FnOnce(&mut Column)) -> Column {
+    fn with(name: &str, ty: DataType, f: impl FnOnce(&mut Column)) -> Column {
         let mut c = Column::new(name, ty);
         f(&mut c);
         c
     }
 
-    pub(crate) fn pk(name: &str) -> Column {
+    fn pk(name: &str) -> Column {
         with(name, Bigint, |c| {
             c.primary_key = true;
             c.nullable = false;
         })
     }
 
-    pub(crate) fn row_id() -> Column {
+    fn row_id() -> Column {
         with("_dlt_id", Text, |c| {
             c.nullable = false;
             c.unique = true;
@@ -122,7 +122,7 @@ pub(crate) mod tests {
     }
 
     /// A root table: `data` columns, then `_dlt_load_id`, `_dlt_id`.
-    pub(crate) fn root_table(name: &str, data: Vec<Column>) -> TableSchema {
+    fn root_table(name: &str, data: Vec<Column>) -> TableSchema {
         let mut t = TableSchema::new(name);
         t.write_disposition = "merge".into();
         t.columns = data;
@@ -133,7 +133,7 @@ pub(crate) mod tests {
 
     /// A nested table: `data` columns, then [`_dlt_root_id`], `_dlt_parent_id`,
     /// `_dlt_list_idx`, `_dlt_id`.
-    pub(crate) fn nested_table(
+    fn nested_table(
         name: &str,
         parent: &str,
         data: Vec<Column>,

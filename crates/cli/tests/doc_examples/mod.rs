@@ -2,7 +2,7 @@
 //!
 //! Each file holds one example between a `// doc:start` and a `// doc:end` line; the doc
 //! that shows it has the same text in a ```` ```rust file=crates/cli/tests/doc_examples/NAME.rs ````
-//! block (`crates/cli/tests/docs.rs` checks they are equal, then calls the file's `run`).
+//! block (`crates/cli/tests/it/docs.rs` checks they are equal, then calls the file's `run`).
 
 pub mod configuration_in_code;
 pub mod extending_sqlite;

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::dlt_rs;
+use crate::common::dlt_rs;
 
 #[test]
 fn sqlite_is_registered_and_loads_merges_and_shows_from_the_command_line() {

@@ -31,7 +31,11 @@
 //! * `rust file=crates/cli/tests/doc_examples/NAME.rs`: the block must equal the text of that
 //!   file between its `// doc:start` and `// doc:end` lines. The file is a module of this test
 //!   (so it is compiled), registered in `doc_examples::EXAMPLES`, and its `run()` (the
-//!   example's `main`) is called at this point of the scenario, in the scenario's folder.
+//!   example's `main`) is called at this point of the scenario, in the scenario's folder and
+//!   environment: in a process of its own (this test binary again, running only
+//!   [`doc_example_process`]), as the other tests of the binary run in parallel with this one
+//!   and the example's configuration comes from the current directory, `HOME` and variables,
+//!   which belong to the whole process.
 //! * `LANG excerpt=PATH#NAME`: the block must equal the lines of workspace file `PATH` between
 //!   `// doc:start NAME` and `// doc:end NAME` (their common indentation removed): code of a
 //!   crate, compiled and tested there, shown as it is.
@@ -49,6 +53,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// the examples stay where the docs name them (`rust file=crates/cli/tests/doc_examples/...`)
+#[path = "../doc_examples/mod.rs"]
 mod doc_examples;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +84,11 @@ const DOCS_PASSWORD: &str = "<password>";
 const ALREADY_EXISTS: &[&str] = &["42P04", "42710"];
 /// Longest a command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+/// Set for the process that runs one Rust example ([`doc_example_process`]): the example's
+/// path as the docs name it. Not a dlt variable (no `DLT_` prefix, no `__`).
+const EXAMPLE_VAR: &str = "DOCS_TEST_RUN_EXAMPLE";
+/// Around the error of an example that failed, in its process's output.
+const EXAMPLE_ERROR: (&str, &str) = ("<<doc example error>>", "<</doc example error>>");
 
 type Res<T = ()> = Result<T, String>;
 
@@ -96,14 +107,6 @@ fn every_example_of_the_docs_runs() {
         );
     }
     check_rewrite();
-
-    // the examples run in this process: no configuration from outside the scenario
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if is_dlt_variable(&name) {
-            std::env::remove_var(&name);
-        }
-    }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(Server::connect());
@@ -139,10 +142,8 @@ fn every_example_of_the_docs_runs() {
         }
     }
 
-    let cwd = std::env::current_dir().unwrap();
     for (doc, datasets) in docs.iter().zip(&datasets_of) {
         let result = run_doc(&root, doc, datasets, &server, &rt);
-        std::env::set_current_dir(&cwd).unwrap();
         if let Err(e) = result {
             failures.push(e);
         }
@@ -437,7 +438,17 @@ fn split_words(line: &str) -> Res<Vec<String>> {
 
 /// The output of a child process, both streams.
 fn run_command(dir: &Path, env: &BTreeMap<String, String>, args: &[String]) -> Res<(bool, String)> {
-    let mut child = Command::new(BIN)
+    run_program(Path::new(BIN), dir, env, args)
+}
+
+/// Runs `program` in `dir` with exactly `env`: whether it succeeded, and both streams.
+fn run_program(
+    program: &Path,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    args: &[String],
+) -> Res<(bool, String)> {
+    let mut child = Command::new(program)
         .args(args)
         .current_dir(dir)
         .env_clear()
@@ -446,7 +457,7 @@ fn run_command(dir: &Path, env: &BTreeMap<String, String>, args: &[String]) -> R
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {BIN}: {e}"))?;
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     let deadline = Instant::now() + COMMAND_TIMEOUT;
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
         if Instant::now() > deadline {
@@ -610,7 +621,7 @@ fn rewrite_host_port(text: &str, host: &str, port: u16) -> Res<String> {
     if out.contains("localhost") {
         return Err(format!(
             "`localhost` in a form the docs test cannot point at the test server \
-             ({host}:{port}); use `host = \"localhost\"` or `@localhost/` (see crates/cli/tests/docs.rs)"
+             ({host}:{port}); use `host = \"localhost\"` or `@localhost/` (see crates/cli/tests/it/docs.rs)"
         ));
     }
     Ok(out)
@@ -844,7 +855,7 @@ fn run_block(
         ("sql", ["setup"]) => run_sql_setup(block, server, rt),
         ("sql", ["check"]) => run_sql_check(block, server, rt),
         _ => Err(format!(
-            "```{} {}: not a convention of crates/cli/tests/docs.rs; every example of this doc \
+            "```{} {}: not a convention of crates/cli/tests/it/docs.rs; every example of this doc \
              must run (see docs/README.md)",
             block.lang,
             block.words.join(" ")
@@ -986,31 +997,64 @@ fn run_rust(root: &Path, block: &Block, file: &str, sc: &mut Scenario) -> Res {
             first + 1
         ));
     }
-    let run = doc_examples::EXAMPLES
+    if !doc_examples::EXAMPLES.iter().any(|(p, _)| *p == file) {
+        return Err(format!(
+            "{file} is not registered in doc_examples::EXAMPLES"
+        ));
+    }
+
+    // the example runs in the scenario's folder, with its `HOME` and exports: in a process
+    // of its own, which the other tests of this binary cannot disturb (nor it them)
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut env = sc.env(&[]);
+    env.insert(EXAMPLE_VAR.into(), file.into());
+    let (test, args) = example_process_args();
+    let (ok, out) = run_program(&exe, sc.dir.path(), &env, &args)
+        .map_err(|e| format!("the example {file}: {e}"))?;
+    let error = out
+        .split_once(EXAMPLE_ERROR.0)
+        .and_then(|(_, rest)| rest.split_once(EXAMPLE_ERROR.1))
+        .map(|(error, _)| error);
+    match (ok, error) {
+        (true, _) if out.contains("test result: ok. 1 passed") => Ok(()),
+        (true, _) => Err(format!(
+            "the example {file} did not run (`{test}` is not the test that runs it?):\n{out}"
+        )),
+        (false, Some(e)) => Err(format!("the example {file} failed: {e}")),
+        (false, None) => Err(format!(
+            "the example {file} panicked; its process's output:\n{out}"
+        )),
+    }
+}
+
+/// The name of [`doc_example_process`] in this binary, and the arguments that run it alone.
+fn example_process_args() -> (String, Vec<String>) {
+    let path = concat!(module_path!(), "::doc_example_process");
+    // the name within the binary: without the crate
+    let test = path.split_once("::").map_or(path, |(_, t)| t).to_string();
+    let args = ["--exact", &test, "--test-threads=1"]
+        .map(String::from)
+        .to_vec();
+    (test, args)
+}
+
+/// Not a check by itself: the process in which [`run_rust`] runs one example of the docs
+/// (the one `DOCS_TEST_RUN_EXAMPLE` names; `run_rust` sets the folder, `HOME` and the other
+/// variables). Without that variable, in every ordinary run of the tests, it does nothing.
+#[test]
+fn doc_example_process() {
+    let Some(file) = std::env::var_os(EXAMPLE_VAR) else {
+        return;
+    };
+    let file = file.to_string_lossy().into_owned();
+    let (_, run) = doc_examples::EXAMPLES
         .iter()
         .find(|(p, _)| *p == file)
-        .map(|(_, f)| *f)
-        .ok_or_else(|| format!("{file} is not registered in doc_examples::EXAMPLES"))?;
-
-    // the example runs here, in the scenario's folder, with its exports
-    let home = std::env::var_os("HOME");
-    std::env::set_current_dir(sc.dir.path()).map_err(|e| e.to_string())?;
-    std::env::set_var("HOME", sc.dir.path());
-    for (k, v) in &sc.exports {
-        std::env::set_var(k, v);
-    }
-    let result = std::panic::catch_unwind(run);
-    for k in sc.exports.keys() {
-        std::env::remove_var(k);
-    }
-    match home {
-        Some(h) => std::env::set_var("HOME", h),
-        None => std::env::remove_var("HOME"),
-    }
-    match result {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("the example {file} failed: {e:#}")),
-        Err(_) => Err(format!("the example {file} panicked")),
+        .unwrap_or_else(|| panic!("{file} is not registered in doc_examples::EXAMPLES"));
+    if let Err(e) = run() {
+        let (start, end) = EXAMPLE_ERROR;
+        eprintln!("{start}{e:#}{end}");
+        panic!("the example {file} failed");
     }
 }
 

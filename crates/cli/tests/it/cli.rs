@@ -9,8 +9,7 @@ use std::process::Command;
 
 use test_support::{connect, fresh_schema, pg_url, query_rows};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Every case of the corpus: its `expected/*.json` files.
 fn cases(shared: &Path) -> Vec<String> {
