@@ -139,10 +139,7 @@ async fn hostile_keys_become_columns_and_colliding_keys_keep_the_last_value() {
         .unwrap();
     for (i, k) in keys.iter().enumerate() {
         let column = normalize::naming::normalize_identifier(k, 63).unwrap();
-        let sql = format!(
-            "select {} from {ds}.t",
-            dest_postgres::sql::quote_ident(&column)
-        );
+        let sql = format!("select {} from {ds}.t", dest_postgres::quote_ident(&column));
         assert_eq!(
             texts(&db, &sql).await,
             [[Some(format!("v{i}"))]],

@@ -1260,7 +1260,7 @@ fn verdict(v: Option<bool>) -> &'static str {
 // ------------------------------------------------------------------------------------------
 // the command
 
-pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
+pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("usage:\n{USAGE}");
         return Ok(ExitCode::SUCCESS);

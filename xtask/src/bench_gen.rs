@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// The seed of `gen.py` (flat uses it, nested uses it + 1).
-pub const SEED: u64 = 42;
+pub(crate) const SEED: u64 = 42;
 /// `_dlt_load_id` of the floor's rows (the harness's value).
 const FLOOR_LOAD_ID: &str = "1700000000.000000";
 /// Seed of the floor's `_dlt_id` generator (the harness's value).
@@ -160,14 +160,14 @@ const SPAN_S: u64 = 4 * 365 * 86_400;
 // CPython's `random.Random`
 
 /// A port of CPython's `random.Random` (Mersenne Twister), for the calls `gen.py` makes.
-pub struct PyRandom {
+pub(crate) struct PyRandom {
     mt: Box<[u32; 624]>,
     index: usize,
 }
 
 impl PyRandom {
     /// `random.Random(seed)` for a non-negative integer seed.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut key = Vec::new();
         let mut rest = seed;
         while rest > 0 {
@@ -249,14 +249,14 @@ impl PyRandom {
     }
 
     /// `random()`: a float in [0, 1) with 53 random bits.
-    pub fn random(&mut self) -> f64 {
+    pub(crate) fn random(&mut self) -> f64 {
         let a = f64::from(self.genrand() >> 5);
         let b = f64::from(self.genrand() >> 6);
         (a * 67_108_864.0 + b) * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// `getrandbits(k)` as 32-bit words, least significant first.
-    pub fn getrandbits_words(&mut self, k: u32) -> Vec<u32> {
+    pub(crate) fn getrandbits_words(&mut self, k: u32) -> Vec<u32> {
         if k == 0 {
             return Vec::new();
         }
@@ -278,7 +278,7 @@ impl PyRandom {
     }
 
     /// `getrandbits(k)` for `k <= 128`.
-    pub fn getrandbits(&mut self, k: u32) -> u128 {
+    pub(crate) fn getrandbits(&mut self, k: u32) -> u128 {
         debug_assert!(k <= 128);
         self.getrandbits_words(k)
             .iter()
@@ -287,7 +287,7 @@ impl PyRandom {
     }
 
     /// `_randbelow(n)` (rejection sampling on `n.bit_length()` bits), `n > 0`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         let k = 64 - n.leading_zeros();
         loop {
             let r = self.getrandbits(k) as u64;
@@ -298,27 +298,27 @@ impl PyRandom {
     }
 
     /// `randrange(n)`.
-    pub fn randrange(&mut self, n: u64) -> u64 {
+    pub(crate) fn randrange(&mut self, n: u64) -> u64 {
         self.below(n)
     }
 
     /// `randint(a, b)`, both ends included.
-    pub fn randint(&mut self, a: i64, b: i64) -> i64 {
+    pub(crate) fn randint(&mut self, a: i64, b: i64) -> i64 {
         a + self.below((b - a + 1) as u64) as i64
     }
 
     /// `choice(items)`.
-    pub fn choice<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    pub(crate) fn choice<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
 
     /// `uniform(a, b)`.
-    pub fn uniform(&mut self, a: f64, b: f64) -> f64 {
+    pub(crate) fn uniform(&mut self, a: f64, b: f64) -> f64 {
         a + (b - a) * self.random()
     }
 
     /// `sample(items, k)` for a small population (CPython's pool branch, `n <= 21`).
-    pub fn sample<'a>(&mut self, items: &[&'a str], k: usize) -> Vec<&'a str> {
+    pub(crate) fn sample<'a>(&mut self, items: &[&'a str], k: usize) -> Vec<&'a str> {
         let n = items.len();
         debug_assert!(n <= 21 && k <= n);
         let mut pool = items.to_vec();
@@ -428,7 +428,7 @@ fn iso_seconds(epoch: i64) -> String {
 // rows
 
 /// One row of `flat.jsonl`.
-pub struct FlatRow {
+pub(crate) struct FlatRow {
     id: u64,
     uuid: String,
     name: String,
@@ -452,7 +452,7 @@ struct Commit {
 }
 
 /// One record of `nested.jsonl`.
-pub struct NestedRow {
+pub(crate) struct NestedRow {
     id: u64,
     kind: &'static str,
     actor_id: u64,
@@ -527,7 +527,7 @@ fn uuid4(bits: u128) -> String {
 }
 
 /// The flat rows of `gen.py` (`random.Random(seed)`).
-pub struct FlatRows {
+pub(crate) struct FlatRows {
     rng: PyRandom,
     words: Vec<&'static str>,
     next: u64,
@@ -535,7 +535,7 @@ pub struct FlatRows {
 }
 
 impl FlatRows {
-    pub fn new(count: u64, seed: u64) -> Self {
+    pub(crate) fn new(count: u64, seed: u64) -> Self {
         Self {
             rng: PyRandom::new(seed),
             words: words(),
@@ -589,7 +589,7 @@ impl Iterator for FlatRows {
 }
 
 impl FlatRow {
-    pub fn json(&self, out: &mut String) {
+    pub(crate) fn json(&self, out: &mut String) {
         let _ = write!(out, "{{\"id\":{},\"uuid\":", self.id);
         json_str(&self.uuid, out);
         out.push_str(",\"name\":");
@@ -618,7 +618,7 @@ impl FlatRow {
     }
 
     /// The 12 data columns, then `_dlt_load_id`, `_dlt_id`.
-    pub fn csv(&self, dlt_id: &str, out: &mut String) {
+    pub(crate) fn csv(&self, dlt_id: &str, out: &mut String) {
         let _ = write!(out, "{},", self.id);
         csv_str(&self.uuid, out);
         out.push(',');
@@ -646,7 +646,7 @@ impl FlatRow {
 }
 
 /// The nested records of `gen.py` (`random.Random(seed + 1)`).
-pub struct NestedRows {
+pub(crate) struct NestedRows {
     rng: PyRandom,
     words: Vec<&'static str>,
     next: u64,
@@ -654,7 +654,7 @@ pub struct NestedRows {
 }
 
 impl NestedRows {
-    pub fn new(count: u64, seed: u64) -> Self {
+    pub(crate) fn new(count: u64, seed: u64) -> Self {
         Self {
             rng: PyRandom::new(seed + 1),
             words: words(),
@@ -740,7 +740,7 @@ impl Iterator for NestedRows {
 }
 
 impl NestedRow {
-    pub fn json(&self, out: &mut String) {
+    pub(crate) fn json(&self, out: &mut String) {
         let _ = write!(out, "{{\"id\":{},\"type\":", self.id);
         json_str(self.kind, out);
         let _ = write!(out, ",\"actor\":{{\"id\":{},\"login\":", self.actor_id);
@@ -868,7 +868,7 @@ impl FloorIds {
 // files
 
 /// What was written.
-pub struct Written {
+pub(crate) struct Written {
     pub rows: u64,
     pub bytes: u64,
 }
@@ -907,7 +907,12 @@ impl Out {
 }
 
 /// Writes `rows` flat rows to `jsonl` and, when given, the same rows as the floor's CSV.
-pub fn write_flat(jsonl: &Path, csv: Option<&Path>, rows: u64, seed: u64) -> Result<Written> {
+pub(crate) fn write_flat(
+    jsonl: &Path,
+    csv: Option<&Path>,
+    rows: u64,
+    seed: u64,
+) -> Result<Written> {
     let mut json_out = Out::create(jsonl)?;
     let mut csv_out = csv.map(Out::create).transpose()?;
     let mut ids = FloorIds::new();
@@ -933,14 +938,14 @@ pub fn write_flat(jsonl: &Path, csv: Option<&Path>, rows: u64, seed: u64) -> Res
 }
 
 /// The floor's three CSV files for the nested data (dlt's table layout).
-pub struct NestedCsv<'a> {
+pub(crate) struct NestedCsv<'a> {
     pub root: &'a Path,
     pub commits: &'a Path,
     pub labels: &'a Path,
 }
 
 /// Writes `rows` nested records to `jsonl` and the floor's CSV files.
-pub fn write_nested(
+pub(crate) fn write_nested(
     jsonl: &Path,
     csv: Option<&NestedCsv<'_>>,
     rows: u64,

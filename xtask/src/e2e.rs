@@ -84,7 +84,7 @@ struct Run {
     ok: bool,
 }
 
-pub fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
+pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     let options = parse(args)?;
     let server = pg::ensure(root)?;
     eprintln!("xtask: e2e uses {}", server.describe());

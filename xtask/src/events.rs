@@ -17,7 +17,7 @@ use std::path::Path;
 const START_EPOCH: i64 = 1_709_251_200;
 
 /// Writes `rows` events to `path` (one JSON object per line); returns the bytes written.
-pub fn write_file(path: &Path, rows: u64, seed: u64) -> Result<u64> {
+pub(crate) fn write_file(path: &Path, rows: u64, seed: u64) -> Result<u64> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
@@ -43,7 +43,7 @@ pub fn write_file(path: &Path, rows: u64, seed: u64) -> Result<u64> {
 
 /// A JSON value, just enough to write one.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Int(i64),
@@ -60,7 +60,7 @@ impl Json {
     }
 
     /// Appends the compact JSON text of `self` to `out`.
-    pub fn write(&self, out: &mut String) {
+    pub(crate) fn write(&self, out: &mut String) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -107,7 +107,7 @@ fn write_str(out: &mut String, s: &str) {
 }
 
 /// `epoch` seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn iso_timestamp(epoch: i64) -> String {
+pub(crate) fn iso_timestamp(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     let (year, month, day) = crate::bench_gen::civil(days);

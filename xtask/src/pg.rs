@@ -27,12 +27,12 @@ use test_support::cluster::{
 };
 
 /// A server URL to use as is; also what `cargo xtask test` exports to the tests.
-pub const URL_ENV: &str = "DLT_RS_TEST_PG_URL";
+pub(crate) const URL_ENV: &str = "DLT_RS_TEST_PG_URL";
 /// Overrides the port probed for a running server (default 5432); handy to test the
 /// throwaway path on a machine that has a server.
-pub const PROBE_PORT_ENV: &str = "DLT_RS_PG_PROBE_PORT";
+pub(crate) const PROBE_PORT_ENV: &str = "DLT_RS_PG_PROBE_PORT";
 /// Overrides the port of the throwaway cluster (default 54329).
-pub const THROWAWAY_PORT_ENV: &str = "DLT_RS_PG_THROWAWAY_PORT";
+pub(crate) const THROWAWAY_PORT_ENV: &str = "DLT_RS_PG_THROWAWAY_PORT";
 
 const DEFAULT_PROBE_PORT: u16 = 5432;
 const DEFAULT_THROWAWAY_PORT: u16 = 54329;
@@ -40,12 +40,12 @@ const DEFAULT_THROWAWAY_PORT: u16 = 54329;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The server chosen, and how.
-pub struct Server {
+pub(crate) struct Server {
     pub url: String,
     pub origin: Origin,
 }
 
-pub enum Origin {
+pub(crate) enum Origin {
     /// From `DLT_RS_TEST_PG_URL`.
     Env,
     /// Already answering on 127.0.0.1.
@@ -56,7 +56,7 @@ pub enum Origin {
 
 impl Server {
     /// One line for humans: the URL (password hidden) and where it comes from.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let url = redact(&self.url);
         match &self.origin {
             Origin::Env => format!("PostgreSQL at {url} (from {URL_ENV})"),
@@ -75,7 +75,7 @@ impl Server {
 }
 
 /// Finds a usable server or starts the throwaway cluster; see the module documentation.
-pub fn ensure(root: &Path) -> Result<Server> {
+pub(crate) fn ensure(root: &Path) -> Result<Server> {
     if let Some(url) = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty()) {
         return Ok(Server {
             url: url.trim().to_string(),
@@ -118,7 +118,7 @@ pub fn ensure(root: &Path) -> Result<Server> {
 }
 
 /// Stops the throwaway cluster if it runs (`pg_ctl stop -m fast`).
-pub fn stop(root: &Path) -> Result<()> {
+pub(crate) fn stop(root: &Path) -> Result<()> {
     let mut stopped = false;
     let mut looked = Vec::new();
     for base in candidate_bases(root) {
@@ -164,7 +164,7 @@ pub fn stop(root: &Path) -> Result<()> {
 }
 
 /// Runs `sql` with `psql -X -At` against `url` and returns its stdout.
-pub fn psql(psql: &Path, url: &str, sql: &str) -> Result<String> {
+pub(crate) fn psql(psql: &Path, url: &str, sql: &str) -> Result<String> {
     let mut cmd = psql_command(psql, url);
     cmd.args(["-v", "ON_ERROR_STOP=1", "-c", sql]);
     let out = run_captured(&mut cmd)?;
@@ -179,7 +179,7 @@ pub fn psql(psql: &Path, url: &str, sql: &str) -> Result<String> {
 }
 
 /// `psql` from `PATH` or from the usual PostgreSQL install directories.
-pub fn find_psql() -> Option<PathBuf> {
+pub(crate) fn find_psql() -> Option<PathBuf> {
     find_in_path("psql").or_else(|| {
         pg_bin_dirs()
             .into_iter()
@@ -189,7 +189,7 @@ pub fn find_psql() -> Option<PathBuf> {
 }
 
 /// Like [`find_psql`], with the fix in the error.
-pub fn require_psql() -> Result<PathBuf> {
+pub(crate) fn require_psql() -> Result<PathBuf> {
     find_psql().ok_or_else(|| {
         anyhow!(
             "psql (the PostgreSQL client) was not found in PATH or /usr/lib/postgresql/*/bin; \
@@ -200,7 +200,7 @@ pub fn require_psql() -> Result<PathBuf> {
 }
 
 /// `url` with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some(userinfo) = userinfo(url) else {
         return url.to_string();
     };
@@ -215,7 +215,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Where the `user[:password]` part of `url` is (before the `@`), if it has one.
-pub fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+pub(crate) fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
     let start = url.find("://")? + 3;
     let end = url[start..]
         .find(['/', '?', '#'])

@@ -28,34 +28,10 @@ use std::sync::OnceLock;
 const DOC_COMMENT_ALLOWED: &[&str] = &[];
 
 /// Rule 2 (`path`): files that put SQL together with `format!` outside [`SQL_HOMES`].
-const SQL_FORMAT_ALLOWED: &[&str] = &[
-    "crates/dest-postgres/src/bound.rs", // to be removed (issue 13)
-    "crates/dest-postgres/src/follow_up.rs", // to be removed (issue 13)
-    "crates/dest-postgres/src/insert_values.rs", // to be removed (issue 13)
-    "crates/dest-postgres/src/ledger.rs", // to be removed (issue 13)
-    "crates/dest-postgres/src/load.rs",  // to be removed (issue 13)
-    "crates/dest-postgres/src/session.rs", // to be removed (issue 13)
-    "crates/dest-sqlite/src/client.rs",  // to be removed (issue 13)
-    "crates/dest-sqlite/src/load.rs",    // to be removed (issue 13)
-];
+const SQL_FORMAT_ALLOWED: &[&str] = &[];
 
 /// Rule 3 (`path:item`): public signatures with a `Result<_, String>`.
-const RESULT_STRING_ALLOWED: &[&str] = &[
-    "crates/dest-postgres/src/insert_values.rs:render_value", // to be removed (issue 13)
-    "crates/dest-postgres/src/sql.rs:column_type",            // to be removed (issue 13)
-    "crates/dest-postgres/src/sql.rs:column_def",             // to be removed (issue 13)
-    "crates/dest-postgres/src/sql.rs:create_table",           // to be removed (issue 13)
-    "crates/dest-postgres/src/sql.rs:add_columns",            // to be removed (issue 13)
-    "crates/dest-sql/src/ddl.rs:column_def",                  // to be removed (issue 13)
-    "crates/dest-sql/src/ddl.rs:create_table",                // to be removed (issue 13)
-    "crates/dest-sql/src/ddl.rs:add_columns",                 // to be removed (issue 13)
-    "crates/dest-sql/src/lib.rs:Dialect::column_type",        // to be removed (issue 13)
-    "crates/dest-sql/src/lib.rs:Dialect::string_literal",     // to be removed (issue 13)
-    "crates/dest-sql/src/lib.rs:Dialect::timestamp_literal",  // to be removed (issue 13)
-    "crates/dest-sql/src/lib.rs:integer_bits",                // to be removed (issue 13)
-    "crates/dest-sqlite/src/sql.rs:column_type",              // to be removed (issue 13)
-    "crates/dest-sqlite/src/sql.rs:string_literal",           // to be removed (issue 13)
-];
+const RESULT_STRING_ALLOWED: &[&str] = &[];
 
 /// Rule 4 (`path:Struct`): structs that derive `Debug` and hold a credential as text.
 const CREDENTIAL_DEBUG_ALLOWED: &[&str] = &[];

@@ -276,10 +276,7 @@ fn info(folder: &PipelineFolder, verbose: bool, out: &mut String) -> Result<()> 
         for t in tables {
             let how = match &t.parent {
                 Some(p) => format!("nested in {p}"),
-                None => match &t.strategy {
-                    Some(s) => format!("{} ({s})", t.write_disposition),
-                    None => t.write_disposition.clone(),
-                },
+                None => t.disposition.to_string(),
             };
             let _ = writeln!(
                 out,
@@ -409,7 +406,7 @@ fn trace(folder: &PipelineFolder, out: &mut String) -> Result<()> {
     for p in &t.packages {
         let rows = p.rows.map(|r| format!(": {r} row(s)")).unwrap_or_default();
         let _ = writeln!(out, "package {} {}{rows}", p.load_id, p.state);
-        // rows per table from the package's job files, when it is still in the folder
+        // rows per table as normalize counted them, when the package is still in the folder
         let (jobs, table_rows) = folder
             .package(Some(&p.load_id))
             .map(|d| (d.jobs, d.table_rows))

@@ -7,17 +7,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{DispositionKind, FileFormat, FollowUp, LoadTarget, Result, Schema, TableSchema};
+use crate::{
+    DispositionKind, FileFormat, FollowUp, LoadTarget, LoaderFileFormat, MergeStrategy,
+    ReplaceStrategy, Result, Schema, TableDisposition, TableSchema,
+};
 
 /// What a destination supports, as data. The pipeline checks it before loading.
 #[derive(Debug, Clone)]
 pub struct Capabilities {
     /// The format used when the user names none.
-    pub preferred_file_format: &'static str,
-    pub file_formats: &'static [&'static str],
+    pub preferred_file_format: LoaderFileFormat,
+    pub file_formats: &'static [LoaderFileFormat],
     pub write_dispositions: &'static [DispositionKind],
-    pub merge_strategies: &'static [&'static str],
-    pub replace_strategies: &'static [&'static str],
+    pub merge_strategies: &'static [MergeStrategy],
+    pub replace_strategies: &'static [ReplaceStrategy],
     /// Longest table or column name; longer names are shortened by the naming convention.
     pub max_identifier_length: usize,
     /// Longest SQL statement the destination accepts, in bytes.
@@ -33,49 +36,60 @@ impl Capabilities {
     pub fn check_disposition(
         &self,
         destination: &str,
-        kind: DispositionKind,
-        strategy: Option<&str>,
+        disposition: TableDisposition,
     ) -> Result<()> {
-        if !self.write_dispositions.contains(&kind) {
-            return Err(crate::Error::Unsupported {
-                destination: destination.into(),
-                what: format!("write disposition `{}`", kind.as_str()),
-                hint: Some(format!(
-                    "supported: {}",
-                    self.write_dispositions
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            });
-        }
-        let known: &[&str] = match kind {
-            DispositionKind::Merge => self.merge_strategies,
-            DispositionKind::Replace => self.replace_strategies,
-            DispositionKind::Append => &[],
+        let unsupported = |what: String, supported: Vec<&str>| crate::Error::Unsupported {
+            destination: destination.into(),
+            what,
+            hint: Some(format!("supported: {}", supported.join(", "))),
         };
-        if let Some(s) = strategy {
-            if !known.contains(&s) {
-                return Err(crate::Error::Unsupported {
-                    destination: destination.into(),
-                    what: format!("{} strategy `{s}`", kind.as_str()),
-                    hint: Some(format!("supported: {}", known.join(", "))),
-                });
-            }
+        let Some(kind) = disposition.kind() else {
+            return Ok(());
+        };
+        if !self.write_dispositions.contains(&kind) {
+            return Err(unsupported(
+                format!("write disposition `{}`", kind.as_str()),
+                self.write_dispositions.iter().map(|k| k.as_str()).collect(),
+            ));
         }
-        Ok(())
+        let supported = match disposition {
+            TableDisposition::Merge(s) => self.merge_strategies.contains(&s),
+            TableDisposition::Replace(s) => self.replace_strategies.contains(&s),
+            TableDisposition::Append | TableDisposition::Skip => true,
+        };
+        if supported {
+            return Ok(());
+        }
+        let known = match kind {
+            DispositionKind::Merge => self.merge_strategies.iter().map(|s| s.as_str()).collect(),
+            _ => self.replace_strategies.iter().map(|s| s.as_str()).collect(),
+        };
+        Err(unsupported(
+            format!(
+                "{} strategy `{}`",
+                kind.as_str(),
+                disposition.strategy_name().unwrap_or_default()
+            ),
+            known,
+        ))
     }
 
-    pub fn check_file_format(&self, destination: &str, format: &str) -> Result<()> {
-        if self.file_formats.contains(&format) {
-            Ok(())
-        } else {
-            Err(crate::Error::Unsupported {
+    /// The format named `name`, when the destination supports it.
+    pub fn check_file_format(&self, destination: &str, name: &str) -> Result<LoaderFileFormat> {
+        let supported = || {
+            self.file_formats
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name.parse::<LoaderFileFormat>() {
+            Ok(f) if self.file_formats.contains(&f) => Ok(f),
+            _ => Err(crate::Error::Unsupported {
                 destination: destination.into(),
-                what: format!("loader file format `{format}`"),
-                hint: Some(format!("supported: {}", self.file_formats.join(", "))),
-            })
+                what: format!("loader file format `{name}`"),
+                hint: Some(format!("supported: {}", supported())),
+            }),
         }
     }
 }
@@ -109,8 +123,7 @@ pub struct LoadJob {
     /// Table the rows belong to.
     pub table: String,
     pub file: PathBuf,
-    /// File format name (`insert_values`, `csv`, `typed-jsonl`).
-    pub format: String,
+    pub format: LoaderFileFormat,
     pub target: LoadTarget,
     /// The job's id within its package (the same on every attempt). Destinations record it
     /// in the transaction that commits the job's rows ([`LoadClient::committed_jobs`]).
@@ -187,11 +200,16 @@ pub trait Destination: fmt::Debug + Send + Sync {
     fn name(&self) -> &str;
     fn capabilities(&self) -> &Capabilities;
     /// The writer for a supported file format, `None` for others.
-    fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>>;
+    fn file_format(&self, format: LoaderFileFormat) -> Option<Arc<dyn FileFormat>>;
     /// Number of jobs that may load at once (dlt's `[load] workers`).
     fn workers(&self) -> usize;
     /// Connects to the destination for loading into `dataset`.
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>>;
+    /// The configured strategy of `replace` where a resource names none (dlt's
+    /// `destination.<name>.replace_strategy`); `None`: `truncate-and-insert`.
+    fn replace_strategy(&self) -> Option<ReplaceStrategy> {
+        None
+    }
     /// dlt's `staging_dataset_name_layout` as configured (`%s_staging` by default): the
     /// pipeline fills it in with [`staging_dataset_name`] and normalizes the result.
     fn staging_dataset_layout(&self) -> &str {

@@ -19,11 +19,118 @@ pub enum DispositionKind {
 }
 
 impl DispositionKind {
+    pub const ALL: [DispositionKind; 3] = [
+        DispositionKind::Append,
+        DispositionKind::Replace,
+        DispositionKind::Merge,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DispositionKind::Append => "append",
             DispositionKind::Replace => "replace",
             DispositionKind::Merge => "merge",
+        }
+    }
+}
+
+/// A table's write disposition with its strategy: what the schema stores (as dlt's
+/// `write_disposition` and, beside it, the strategy's name), and what a destination's
+/// [`Capabilities`](crate::Capabilities) are checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "StoredDisposition", into = "StoredDisposition")]
+pub enum TableDisposition {
+    #[default]
+    Append,
+    Replace(ReplaceStrategy),
+    Merge(MergeStrategy),
+    /// dlt's `skip`: a system table no job loads (`_dlt_version`, `_dlt_loads`).
+    Skip,
+}
+
+impl TableDisposition {
+    /// append, replace or merge; `None` for `skip`.
+    pub fn kind(self) -> Option<DispositionKind> {
+        match self {
+            TableDisposition::Append => Some(DispositionKind::Append),
+            TableDisposition::Replace(_) => Some(DispositionKind::Replace),
+            TableDisposition::Merge(_) => Some(DispositionKind::Merge),
+            TableDisposition::Skip => None,
+        }
+    }
+
+    /// The disposition's name in dlt's schema (`append`, `replace`, `merge`, `skip`).
+    pub fn name(self) -> &'static str {
+        self.kind().map_or("skip", DispositionKind::as_str)
+    }
+
+    /// The strategy's name (`truncate-and-insert`, `delete-insert`, ...), where there is one.
+    pub fn strategy_name(self) -> Option<&'static str> {
+        match self {
+            TableDisposition::Replace(s) => Some(s.as_str()),
+            TableDisposition::Merge(s) => Some(s.as_str()),
+            TableDisposition::Append | TableDisposition::Skip => None,
+        }
+    }
+
+    /// Parses user-facing names (`merge`, `upsert`); no strategy is the disposition's default.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming an unknown disposition or strategy, or a strategy given to
+    /// a disposition that has none.
+    pub fn parse(disposition: &str, strategy: Option<&str>) -> Result<Self> {
+        Ok(match (disposition, strategy) {
+            ("append", None) => TableDisposition::Append,
+            ("skip", None) => TableDisposition::Skip,
+            ("replace", s) => {
+                TableDisposition::Replace(s.map(str::parse).transpose()?.unwrap_or_default())
+            }
+            ("merge", s) => {
+                TableDisposition::Merge(s.map(str::parse).transpose()?.unwrap_or_default())
+            }
+            ("append" | "skip", Some(s)) => {
+                return Err(Error::Config(format!(
+                    "write disposition `{disposition}` has no strategy, got `{s}`"
+                )))
+            }
+            (other, _) => {
+                return Err(Error::Config(format!(
+                "unknown write disposition `{other}`; known dispositions: append, replace, merge"
+            )))
+            }
+        })
+    }
+}
+
+impl fmt::Display for TableDisposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.strategy_name() {
+            Some(s) => write!(f, "{} ({s})", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+/// How the schema stores a [`TableDisposition`]: two names side by side.
+#[derive(Serialize, Deserialize)]
+struct StoredDisposition {
+    write_disposition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    strategy: Option<String>,
+}
+
+impl TryFrom<StoredDisposition> for TableDisposition {
+    type Error = Error;
+    fn try_from(s: StoredDisposition) -> Result<Self> {
+        TableDisposition::parse(&s.write_disposition, s.strategy.as_deref())
+    }
+}
+
+impl From<TableDisposition> for StoredDisposition {
+    fn from(d: TableDisposition) -> Self {
+        StoredDisposition {
+            write_disposition: d.name().to_string(),
+            strategy: d.strategy_name().map(str::to_string),
         }
     }
 }
@@ -75,8 +182,8 @@ pub enum RowIdKind {
 /// A write disposition with its strategy. Open set: a new strategy is a new type.
 pub trait WriteDisposition: fmt::Debug + Send + Sync {
     fn kind(&self) -> DispositionKind;
-    /// The strategy name (`truncate-and-insert`, `delete-insert`, ...), if the disposition has one.
-    fn strategy(&self) -> Option<&'static str>;
+    /// The disposition with its strategy, as the schema stores it.
+    fn disposition(&self) -> TableDisposition;
     /// Plans a chain whose root table is `chain[0]`.
     fn plan(&self, chain: &[&TableSchema]) -> Result<ChainPlan>;
     /// How root rows get their `_dlt_id`.
@@ -101,8 +208,8 @@ impl WriteDisposition for Append {
     fn kind(&self) -> DispositionKind {
         DispositionKind::Append
     }
-    fn strategy(&self) -> Option<&'static str> {
-        None
+    fn disposition(&self) -> TableDisposition {
+        TableDisposition::Append
     }
     fn plan(&self, _chain: &[&TableSchema]) -> Result<ChainPlan> {
         Ok(ChainPlan {
@@ -114,7 +221,8 @@ impl WriteDisposition for Append {
 }
 
 /// replace strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ReplaceStrategy {
     #[default]
     TruncateAndInsert,
@@ -123,10 +231,10 @@ pub enum ReplaceStrategy {
 }
 
 impl ReplaceStrategy {
-    pub const ALL: [&'static str; 3] = [
-        "truncate-and-insert",
-        "insert-from-staging",
-        "staging-optimized",
+    pub const ALL: [ReplaceStrategy; 3] = [
+        ReplaceStrategy::TruncateAndInsert,
+        ReplaceStrategy::InsertFromStaging,
+        ReplaceStrategy::StagingOptimized,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -146,7 +254,7 @@ impl FromStr for ReplaceStrategy {
             "staging-optimized" => Ok(Self::StagingOptimized),
             other => Err(Error::Config(format!(
                 "unknown replace strategy `{other}`; known strategies: {}",
-                Self::ALL.join(", ")
+                Self::ALL.map(Self::as_str).join(", ")
             ))),
         }
     }
@@ -162,8 +270,8 @@ impl WriteDisposition for Replace {
     fn kind(&self) -> DispositionKind {
         DispositionKind::Replace
     }
-    fn strategy(&self) -> Option<&'static str> {
-        Some(self.strategy.as_str())
+    fn disposition(&self) -> TableDisposition {
+        TableDisposition::Replace(self.strategy)
     }
     fn plan(&self, _chain: &[&TableSchema]) -> Result<ChainPlan> {
         Ok(match self.strategy {
@@ -187,7 +295,8 @@ impl WriteDisposition for Replace {
 }
 
 /// merge strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MergeStrategy {
     #[default]
     DeleteInsert,
@@ -196,7 +305,11 @@ pub enum MergeStrategy {
 }
 
 impl MergeStrategy {
-    pub const ALL: [&'static str; 3] = ["delete-insert", "upsert", "scd2"];
+    pub const ALL: [MergeStrategy; 3] = [
+        MergeStrategy::DeleteInsert,
+        MergeStrategy::Upsert,
+        MergeStrategy::Scd2,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             MergeStrategy::DeleteInsert => "delete-insert",
@@ -215,7 +328,7 @@ impl FromStr for MergeStrategy {
             "scd2" => Ok(Self::Scd2),
             other => Err(Error::Config(format!(
                 "unknown merge strategy `{other}`; known strategies: {}",
-                Self::ALL.join(", ")
+                Self::ALL.map(Self::as_str).join(", ")
             ))),
         }
     }
@@ -262,8 +375,8 @@ impl WriteDisposition for Merge {
     fn kind(&self) -> DispositionKind {
         DispositionKind::Merge
     }
-    fn strategy(&self) -> Option<&'static str> {
-        Some(self.strategy.as_str())
+    fn disposition(&self) -> TableDisposition {
+        TableDisposition::Merge(self.strategy)
     }
     fn plan(&self, chain: &[&TableSchema]) -> Result<ChainPlan> {
         let root = chain
@@ -308,18 +421,25 @@ pub fn parse_write_disposition(
     disposition: &str,
     strategy: Option<&str>,
 ) -> Result<Arc<dyn WriteDisposition>> {
-    Ok(match disposition {
-        "append" => Arc::new(Append),
-        "replace" => Arc::new(Replace {
-            strategy: strategy.map(str::parse).transpose()?.unwrap_or_default(),
-        }),
-        "merge" => Arc::new(Merge::new(
-            strategy.map(str::parse).transpose()?.unwrap_or_default(),
-        )),
-        other => {
-            return Err(Error::Config(format!(
-                "unknown write disposition `{other}`; known dispositions: append, replace, merge"
-            )))
-        }
-    })
+    TableDisposition::parse(disposition, strategy)?.write_disposition()
+}
+
+impl TableDisposition {
+    /// The [`WriteDisposition`] that plans this disposition's chains (scd2 with its default
+    /// options; `skip` has none).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] for `skip`.
+    pub fn write_disposition(self) -> Result<Arc<dyn WriteDisposition>> {
+        Ok(match self {
+            TableDisposition::Append => Arc::new(Append),
+            TableDisposition::Replace(strategy) => Arc::new(Replace { strategy }),
+            TableDisposition::Merge(strategy) => Arc::new(Merge::new(strategy)),
+            TableDisposition::Skip => {
+                return Err(Error::Internal(
+                    "a `skip` table has no write disposition to plan".into(),
+                ))
+            }
+        })
+    }
 }

@@ -28,13 +28,14 @@ pub use destination::{
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,
-    MergeStrategy, Replace, ReplaceStrategy, RowIdKind, Scd2Options, WriteDisposition,
+    MergeStrategy, Replace, ReplaceStrategy, RowIdKind, Scd2Options, TableDisposition,
+    WriteDisposition,
 };
 pub use error::{DestinationError, Error, Result, Retry};
-pub use format::{FileFormat, JobWriter};
+pub use format::{FileFormat, JobWriter, LoaderFileFormat};
 pub use schema::{
     loads_table, state_table, version_table, Column, DataType, Schema, SortOrder, TableSchema,
     ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 pub use secret::Secret;
-pub use value::Value;
+pub use value::{push_hex, Value};

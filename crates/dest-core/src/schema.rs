@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
 
-use crate::Error;
+use crate::{Error, TableDisposition};
 
 /// dlt's schema engine version, written to `_dlt_version.engine_version`.
 pub const ENGINE_VERSION: i64 = 11;
@@ -227,11 +227,10 @@ pub struct TableSchema {
     pub name: String,
     /// Columns in dlt's schema order (declared first, then in order of first appearance).
     pub columns: Vec<Column>,
-    /// `append`, `replace` or `merge`. Nested tables inherit their root's disposition.
-    pub write_disposition: String,
-    /// The merge or replace strategy, when the disposition has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<String>,
+    /// `append`, `replace` or `merge` with its strategy (stored as `write_disposition` and
+    /// `strategy`). Nested tables inherit their root's disposition.
+    #[serde(flatten)]
+    pub disposition: TableDisposition,
     /// Parent table of a nested table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
@@ -264,8 +263,7 @@ impl TableSchema {
         TableSchema {
             name: name.into(),
             columns: Vec::new(),
-            write_disposition: "append".into(),
-            strategy: None,
+            disposition: TableDisposition::Append,
             parent: None,
             resource: None,
             seen_data: false,
@@ -313,7 +311,7 @@ fn sys(name: &str, ty: DataType, nullable: bool) -> Column {
 fn sys_table(name: &str, columns: Vec<Column>) -> TableSchema {
     let mut t = TableSchema::new(name);
     t.columns = columns;
-    t.write_disposition = "skip".into();
+    t.disposition = TableDisposition::Skip;
     t
 }
 
@@ -368,7 +366,7 @@ pub fn state_table() -> TableSchema {
             id,
         ],
     );
-    t.write_disposition = "append".into();
+    t.disposition = TableDisposition::Append;
     t
 }
 

@@ -30,3 +30,10 @@ impl Value {
         matches!(self, Value::Null)
     }
 }
+
+/// Appends `byte` as two lower-case hex digits (binary values in text job files).
+pub fn push_hex(out: &mut Vec<u8>, byte: u8) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(DIGITS[usize::from(byte >> 4)]);
+    out.push(DIGITS[usize::from(byte & 0x0f)]);
+}

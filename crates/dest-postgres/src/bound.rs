@@ -30,7 +30,6 @@
 //! column (it fails, as in `csv`).
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -40,16 +39,17 @@ use bytes::{BufMut, BytesMut};
 use dest_core::{Error, Result};
 use postgres_types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio::io::AsyncBufReadExt;
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 
 use crate::client::db_err;
-use crate::sql::quote_ident;
 
 /// Batches executing on the connection at once (sent, result not yet read).
 const MAX_IN_FLIGHT: usize = 2;
 
-/// The savepoint around the rows of one file (rolled back to find a failing value).
-const SAVEPOINT: &str = "dlt_rs_insert_values";
+use crate::sql::bound::{
+    cardinality_as, insert_from_unnest, longer_than, RELEASE_SAVEPOINT, ROLLBACK_TO_SAVEPOINT,
+    SAVEPOINT,
+};
 
 /// The job file is read in chunks of this size.
 const READ_BUFFER: usize = 256 * 1024;
@@ -68,7 +68,7 @@ const HEADER_PREFIX: &[u8] = b"INSERT INTO {}(";
 /// cannot be read, and the server's error through [`db_err`]; a data exception names the
 /// column and the line of the first value that fails when it can be found.
 pub(crate) async fn execute_bound(
-    tx: &Transaction<'_>,
+    tx: &Client,
     target: &str,
     file: &Path,
     ctx: &str,
@@ -85,7 +85,7 @@ pub(crate) async fn execute_bound(
         .prepare(&insert_sql(target, &columns))
         .await
         .map_err(|e| db_err(ctx, e))?;
-    tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))
+    tx.batch_execute(SAVEPOINT)
         .await
         .map_err(|e| db_err(ctx, e))?;
 
@@ -106,7 +106,7 @@ pub(crate) async fn execute_bound(
     while let Some((exec, lines)) = in_flight.pop_front() {
         rows += finish(tx, exec, lines, &mut in_flight, file, &columns, ctx).await?;
     }
-    tx.batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
+    tx.batch_execute(RELEASE_SAVEPOINT)
         .await
         .map_err(|e| db_err(ctx, e))?;
     Ok(rows)
@@ -133,11 +133,7 @@ enum Exec<'a> {
 
 /// Sends one batch: tokio-postgres encodes the parameters and queues the request on the
 /// connection at the first poll of the execution, so it is polled once here.
-async fn send<'a>(
-    tx: &'a Transaction<'_>,
-    statement: &'a Statement,
-    columns: Vec<TextArray>,
-) -> Exec<'a> {
+async fn send<'a>(tx: &'a Client, statement: &'a Statement, columns: Vec<TextArray>) -> Exec<'a> {
     let mut exec: ExecFuture<'a> = Box::pin(tx.execute_raw(statement, columns));
     match std::future::poll_fn(|cx| Poll::Ready(exec.as_mut().poll(cx))).await {
         Poll::Ready(result) => Exec::Done(result),
@@ -157,7 +153,7 @@ impl Exec<'_> {
 /// Waits for one batch and checks its row count; on failure waits for the executions still
 /// in flight (they fail too) and explains the error.
 async fn finish(
-    tx: &Transaction<'_>,
+    tx: &Client,
     exec: Exec<'_>,
     lines: Lines,
     in_flight: &mut VecDeque<(Exec<'_>, Lines)>,
@@ -190,7 +186,7 @@ fn is_data_exception(e: &tokio_postgres::Error) -> bool {
 /// data exception and they can be found, else with the batch's lines for data and
 /// constraint errors.
 async fn explain(
-    tx: &Transaction<'_>,
+    tx: &Client,
     e: tokio_postgres::Error,
     lines: Lines,
     file: &Path,
@@ -237,14 +233,12 @@ async fn explain(
 /// the order PostgreSQL evaluates them in). `None` when nothing is found or anything goes
 /// wrong on the way (the caller then reports the server's error as it is).
 async fn locate<'c>(
-    tx: &Transaction<'_>,
+    tx: &Client,
     lines: Lines,
     file: &Path,
     columns: &'c [ColumnType],
 ) -> Option<(u64, u64, &'c ColumnType)> {
-    tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
-        .await
-        .ok()?;
+    tx.batch_execute(ROLLBACK_TO_SAVEPOINT).await.ok()?;
     let rows = read_rows(file, lines.first, lines.last).await.ok()?;
     // the first failing (row, column) found so far
     let mut best: Option<(usize, usize)> = None;
@@ -260,7 +254,7 @@ async fn locate<'c>(
         let found = match (&column.cast, column.char_len, &column.full) {
             (_, Some(n), _) => too_long(tx, &values, n).await.ok()?,
             (Some(cast), None, Some(full)) if cast != "\"pg_catalog\".\"text\"" => {
-                let sql = format!("SELECT cardinality($1::text[]::{full}[])");
+                let sql = cardinality_as(full);
                 first_failing(tx, &sql, &values).await.ok()?
             }
             _ => None,
@@ -276,14 +270,11 @@ async fn locate<'c>(
 /// The index of the first value longer than `n` characters but trailing spaces (the values
 /// a `varchar(n)` / `char(n)` assignment refuses; an explicit cast would cut them).
 async fn too_long(
-    tx: &Transaction<'_>,
+    tx: &Client,
     values: &[Option<&str>],
     n: i32,
 ) -> std::result::Result<Option<usize>, tokio_postgres::Error> {
-    let sql = format!(
-        "SELECT min(i) FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) \
-         WHERE char_length(rtrim(v, ' ')) > {n}"
-    );
+    let sql = longer_than(n);
     let row = tx.query_one(&sql, &[&values]).await?;
     let first: Option<i64> = row.try_get(0)?;
     Ok(first.and_then(|i| usize::try_from(i - 1).ok()))
@@ -292,7 +283,7 @@ async fn too_long(
 /// The index of the first value `sql` (a cast of the array `$1`) fails on: one query for the
 /// whole array, then a bisection over its prefixes.
 async fn first_failing(
-    tx: &Transaction<'_>,
+    tx: &Client,
     sql: &str,
     values: &[Option<&str>],
 ) -> std::result::Result<Option<usize>, ()> {
@@ -315,14 +306,14 @@ async fn first_failing(
 /// Whether `sql` fails on `values` with a data exception (the savepoint is rolled back
 /// then, so the transaction goes on); any other failure is `Err`.
 async fn cast_fails(
-    tx: &Transaction<'_>,
+    tx: &Client,
     sql: &str,
     values: &[Option<&str>],
 ) -> std::result::Result<bool, ()> {
     match tx.query_one(sql, &[&values]).await {
         Ok(_) => Ok(false),
         Err(e) if is_data_exception(&e) => {
-            tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+            tx.batch_execute(ROLLBACK_TO_SAVEPOINT)
                 .await
                 .map_err(|_| ())?;
             Ok(true)
@@ -346,7 +337,7 @@ struct ColumnType {
 
 /// Reads the types of `names` in `target` from the catalog.
 async fn column_types(
-    tx: &Transaction<'_>,
+    tx: &Client,
     target: &str,
     names: &[String],
     ctx: &str,
@@ -390,45 +381,19 @@ async fn column_types(
         .collect())
 }
 
-/// `INSERT INTO target(cols) SELECT u.c0::type, ... FROM unnest($1::text[], ...) AS u(c0, ...)`.
-/// Text columns take the text as it is; the others cast it with their type's input function.
+/// The bound `INSERT` of `columns` into `target` (text columns take the text as it is).
 fn insert_sql(target: &str, columns: &[ColumnType]) -> String {
-    let mut sql = format!("INSERT INTO {target}(");
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&quote_ident(&c.name));
-    }
-    sql.push_str(") SELECT ");
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "u.c{i}");
-        match c.cast.as_deref() {
-            Some("\"pg_catalog\".\"text\"") | None => {}
-            Some(cast) => {
-                let _ = write!(sql, "::{cast}");
-            }
-        }
-    }
-    sql.push_str(" FROM unnest(");
-    for i in 0..columns.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "${}::text[]", i + 1);
-    }
-    sql.push_str(") AS u(");
-    for i in 0..columns.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "c{i}");
-    }
-    sql.push(')');
-    sql
+    let columns: Vec<(&str, Option<&str>)> = columns
+        .iter()
+        .map(|c| {
+            let cast = c
+                .cast
+                .as_deref()
+                .filter(|t| *t != "\"pg_catalog\".\"text\"");
+            (c.name.as_str(), cast)
+        })
+        .collect();
+    insert_from_unnest(target, &columns)
 }
 
 /// A `text[]` parameter built row by row, sent in PostgreSQL's binary array format.

@@ -63,7 +63,7 @@ impl DestinationError for PgError {
 /// failures, deadlocks, lock timeouts, too many connections, out of resources. A failure
 /// without a server error (socket closed, timeout) is transient too. Everything else
 /// (data, constraint, privilege, syntax errors...) is terminal.
-pub fn classify(code: Option<&SqlState>, no_server_error: bool) -> Retry {
+pub(crate) fn classify(code: Option<&SqlState>, no_server_error: bool) -> Retry {
     let Some(code) = code else {
         return if no_server_error {
             Retry::Transient
@@ -87,12 +87,12 @@ pub fn classify(code: Option<&SqlState>, no_server_error: bool) -> Retry {
 }
 
 /// Wraps a driver error with what was being done.
-pub fn db_err(context: impl Into<String>, e: tokio_postgres::Error) -> Error {
+pub(crate) fn db_err(context: impl Into<String>, e: tokio_postgres::Error) -> Error {
     Error::database(context, PgError(e))
 }
 
 /// Opens one connection (with TLS when `tls` is given) and spawns its IO task.
-pub async fn connect(
+pub(crate) async fn connect(
     config: &tokio_postgres::Config,
     tls: Option<&MakeRustlsConnect>,
     target: &str,
@@ -130,7 +130,7 @@ where
 }
 
 /// Idle connections to reuse, so concurrent jobs each get their own.
-pub struct Pool {
+pub(crate) struct Pool {
     config: tokio_postgres::Config,
     tls: Option<MakeRustlsConnect>,
     /// `host:port/database` for messages (never the password).
@@ -139,7 +139,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(
+    pub(crate) fn new(
         config: tokio_postgres::Config,
         tls: Option<MakeRustlsConnect>,
         target: String,
@@ -153,7 +153,7 @@ impl Pool {
     }
 
     /// An idle connection, or a new one.
-    pub async fn get(&self) -> Result<Client, Error> {
+    pub(crate) async fn get(&self) -> Result<Client, Error> {
         let reused = self.idle.lock().ok().and_then(|mut v| v.pop());
         match reused {
             Some(c) if !c.is_closed() => Ok(c),
@@ -162,7 +162,7 @@ impl Pool {
     }
 
     /// Returns a healthy connection for reuse.
-    pub fn put(&self, client: Client) {
+    pub(crate) fn put(&self, client: Client) {
         if client.is_closed() {
             return;
         }

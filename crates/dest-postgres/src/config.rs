@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use dest_core::config::{Found, Resolver};
 use dest_core::{Error, Result, Secret};
+use dest_sql::SqlSettings;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value as Json;
 use tokio_postgres::config::SslMode;
@@ -29,17 +30,11 @@ use crate::tls::{TlsMode, TlsSettings};
 const DESTINATION: &str = "postgres";
 
 /// Port used when none is given.
-pub const DEFAULT_PORT: u16 = 5432;
+pub(crate) const DEFAULT_PORT: u16 = 5432;
 /// Seconds to wait for a connection when no `connect_timeout` is given (dlt's default).
-pub const DEFAULT_CONNECT_TIMEOUT: u64 = 15;
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: u64 = 15;
 /// `application_name` reported to the server unless the credentials' `query` sets one.
-pub const DEFAULT_APPLICATION_NAME: &str = "dlt-rs";
-/// Replace strategies dlt knows for PostgreSQL.
-pub const REPLACE_STRATEGIES: &[&str] = &[
-    "truncate-and-insert",
-    "insert-from-staging",
-    "staging-optimized",
-];
+pub(crate) const DEFAULT_APPLICATION_NAME: &str = "dlt-rs";
 
 /// Characters left as they are in URL components: RFC 3986 unreserved ones.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -457,13 +452,8 @@ impl fmt::Debug for PostgresCredentials {
 /// `destination` and the bare key as dlt does) and of the load step (`load.workers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresSettings {
-    /// Create UNIQUE constraints for `unique` columns (default true).
-    pub create_indexes: bool,
-    /// `truncate-and-insert` (used when `None`), `insert-from-staging` or `staging-optimized`.
-    pub replace_strategy: Option<String>,
-    /// Name of the staging dataset; `%s` is replaced by the dataset name (default
-    /// `%s_staging`).
-    pub staging_dataset_name_layout: String,
+    /// `create_indexes`, `staging_dataset_name_layout`, `replace_strategy`.
+    pub sql: SqlSettings,
     /// Jobs loaded concurrently, each on its own connection (`[load] workers`, default 20).
     pub workers: usize,
     /// Size at which an `insert_values` statement is cut (default 256 KiB). PostgreSQL's cost
@@ -502,9 +492,7 @@ impl InsertValuesExecution {
 impl Default for PostgresSettings {
     fn default() -> Self {
         PostgresSettings {
-            create_indexes: true,
-            replace_strategy: None,
-            staging_dataset_name_layout: "%s_staging".into(),
+            sql: SqlSettings::default(),
             workers: 20,
             max_statement_bytes: crate::insert_values::MAX_STATEMENT_BYTES,
             insert_values_execution: InsertValuesExecution::default(),
@@ -524,28 +512,6 @@ impl PostgresSettings {
     pub fn resolve(r: &Resolver<'_>, destination_name: &str) -> Result<Self> {
         let defaults = PostgresSettings::default();
         let section = ["destination", destination_name];
-        let create_indexes = match find_setting(r, &section, "create_indexes") {
-            Some(f) => f.as_bool()?,
-            None => defaults.create_indexes,
-        };
-        let replace_strategy = match find_setting(r, &section, "replace_strategy") {
-            Some(f) => {
-                let s = f.as_string()?.trim().to_string();
-                if !REPLACE_STRATEGIES.contains(&s.as_str()) {
-                    return Err(f.invalid(&format!(
-                        "unknown replace strategy `{s}`; expected one of {}",
-                        REPLACE_STRATEGIES.join(", ")
-                    )));
-                }
-                Some(s)
-            }
-            None => None,
-        };
-        let staging_dataset_name_layout =
-            match find_setting(r, &section, "staging_dataset_name_layout") {
-                Some(f) => f.as_string()?,
-                None => defaults.staging_dataset_name_layout,
-            };
         let workers = match find_setting(r, &["load"], "workers") {
             Some(f) => usize::try_from(f.as_u64()?)
                 .ok()
@@ -574,9 +540,7 @@ impl PostgresSettings {
             None => defaults.insert_values_execution,
         };
         Ok(PostgresSettings {
-            create_indexes,
-            replace_strategy,
-            staging_dataset_name_layout,
+            sql: SqlSettings::resolve(r, destination_name)?,
             workers,
             max_statement_bytes,
             insert_values_execution,
@@ -1184,7 +1148,7 @@ mod tests {
         let c = PostgresCredentials::resolve(&r, "postgres").unwrap();
         assert_eq!(c.password.as_ref().map(Secret::expose), Some("p@ss"));
         let s = PostgresSettings::resolve(&r, "postgres").unwrap();
-        assert!(!s.create_indexes);
+        assert!(!s.sql.create_indexes);
         assert_eq!(s.workers, 4);
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -1381,9 +1345,9 @@ mod tests {
         let config = cfg().build().unwrap();
         let s = PostgresSettings::resolve(&Resolver::new(&config, None), "postgres").unwrap();
         assert_eq!(s, PostgresSettings::default());
-        assert!(s.create_indexes);
+        assert!(s.sql.create_indexes);
         assert_eq!(s.workers, 20);
-        assert_eq!(s.staging_dataset_name_layout, "%s_staging");
+        assert_eq!(s.sql.staging_dataset_name_layout, "%s_staging");
 
         let config = cfg()
             .env([
@@ -1398,9 +1362,12 @@ mod tests {
             .build()
             .unwrap();
         let s = PostgresSettings::resolve(&Resolver::new(&config, None), "postgres").unwrap();
-        assert!(!s.create_indexes);
-        assert_eq!(s.replace_strategy.as_deref(), Some("staging-optimized"));
-        assert_eq!(s.staging_dataset_name_layout, "stg_%s");
+        assert!(!s.sql.create_indexes);
+        assert_eq!(
+            s.sql.replace_strategy,
+            Some(dest_core::ReplaceStrategy::StagingOptimized)
+        );
+        assert_eq!(s.sql.staging_dataset_name_layout, "stg_%s");
         assert_eq!(s.workers, 3);
 
         let bad = |k: &str, v: &str| {

@@ -53,8 +53,8 @@ impl Csv {
 }
 
 impl FileFormat for Csv {
-    fn name(&self) -> &'static str {
-        "csv"
+    fn format(&self) -> dest_core::LoaderFileFormat {
+        dest_core::LoaderFileFormat::Csv
     }
 
     fn writer(
@@ -362,7 +362,7 @@ fn parse_header(data: &[u8]) -> Option<(usize, Vec<String>)> {
 /// `COPY t, line 3, column x` (line 1 is the header; line breaks inside quoted values count);
 /// such an error comes as [`Error::AtRow`] with the index of the row that line belongs to.
 pub(crate) async fn copy_file(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &tokio_postgres::Client,
     target: &str,
     file: &Path,
 ) -> Result<u64> {

@@ -13,7 +13,7 @@ use dest_core::{DbtProfile, Error, Result};
 use crate::config::PostgresCredentials;
 
 /// The environment variable that carries the password to dbt.
-pub const PASSWORD_ENV: &str = "DLT_RS_DBT_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "DLT_RS_DBT_PASSWORD";
 
 /// libpq connection parameters passed through libpq's environment variables.
 const LIBPQ_ENV: &[(&str, &str)] = &[

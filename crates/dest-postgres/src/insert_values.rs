@@ -20,16 +20,16 @@ use std::io::Write;
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Timelike, Utc};
 use dest_core::{Column, Error, FileFormat, JobWriter, Result, Value};
 
-use crate::sql::{escape_literal, quote_ident};
+use crate::sql::escape_literal;
 
 /// Statements are cut at about this size by default. dlt cuts at 16 MiB (half its 32 MiB
 /// query limit); PostgreSQL's time per row is the same for 1,000-row and 16 MiB statements
 /// (measured, docs/performance.md) while every load worker holds one statement in memory,
 /// so ours are smaller. `[destination.postgres] max_statement_bytes` changes it.
-pub const MAX_STATEMENT_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_STATEMENT_BYTES: usize = 256 * 1024;
 
 /// The placeholder for the table name in a statement header.
-pub const TABLE_PLACEHOLDER: &str = "{}";
+pub(crate) const TABLE_PLACEHOLDER: &str = "{}";
 
 /// The `insert_values` format.
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +47,8 @@ impl InsertValues {
 }
 
 impl FileFormat for InsertValues {
-    fn name(&self) -> &'static str {
-        "insert_values"
+    fn format(&self) -> dest_core::LoaderFileFormat {
+        dest_core::LoaderFileFormat::InsertValues
     }
 
     fn writer(
@@ -57,14 +57,8 @@ impl FileFormat for InsertValues {
         columns: &[Column],
         out: Box<dyn Write + Send>,
     ) -> Result<Box<dyn JobWriter>> {
-        let mut header = format!("INSERT INTO {TABLE_PLACEHOLDER}(");
-        for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
-                header.push(',');
-            }
-            header.push_str(&quote_ident(&c.name));
-        }
-        header.push_str(")\nVALUES\n");
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let header = crate::sql::bound::insert_values_header(TABLE_PLACEHOLDER, &names);
         Ok(Box::new(InsertValuesWriter {
             table: table.to_string(),
             columns: columns.to_vec(),
@@ -160,8 +154,19 @@ pub(crate) fn write_buffered(
     Ok(())
 }
 
+/// Why a value cannot be a PostgreSQL literal.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    #[error(transparent)]
+    Nul(#[from] crate::sql::NulInText),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Renders one value as a PostgreSQL literal (dlt's rendering, see the spec §7.2).
-pub fn render_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), String> {
+pub fn render_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), RenderError> {
     match v {
         Value::Null => out.extend_from_slice(b"NULL"),
         Value::Bool(true) => out.extend_from_slice(b"True"),
@@ -179,11 +184,11 @@ pub fn render_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), Str
         }
         Value::Number(n) => {
             if !is_numeric_text(n) {
-                return Err(format!("`{n}` is not a number"));
+                return Err(RenderError::NotANumber(n.to_string()));
             }
             out.extend_from_slice(n.as_bytes());
         }
-        Value::Text(s) => escape_literal(out, s).map_err(|e| e.to_string())?,
+        Value::Text(s) => escape_literal(out, s)?,
         Value::Timestamp(ts) => {
             out.push(b'\'');
             write_timestamp(out, ts);
@@ -204,14 +209,12 @@ pub fn render_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), Str
         }
         Value::Binary(b) => {
             out.extend_from_slice(b"'\\x");
-            for byte in b {
-                let _ = write!(out, "{byte:02x}");
-            }
+            b.iter().for_each(|byte| dest_core::push_hex(out, *byte));
             out.extend_from_slice(b"'::bytea");
         }
         Value::Json(j) => {
-            let text = serde_json::to_string(j).map_err(|e| e.to_string())?;
-            escape_literal(out, &text).map_err(|e| e.to_string())?;
+            let text = serde_json::to_string(j)?;
+            escape_literal(out, &text)?;
         }
     }
     Ok(())

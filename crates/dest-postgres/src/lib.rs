@@ -5,26 +5,26 @@
 //! by a pool of connections, and `unique` hints become UNIQUE constraints unless
 //! `create_indexes = false`.
 //!
-//! Modules: `config` (credentials and settings), `sql` (quoting, escaping, type mapping and
-//! [`sql::PostgresDialect`], PostgreSQL's dialect of the SQL the SQL destinations share in
-//! `dest-sql`: DDL, system tables, ledgers, replace and merge), `merge_sql` / `follow_up`
-//! (the follow-ups' statements and their transaction), `insert_values` (the file format),
-//! `client` (all IO and retry classification), `load` (the load client).
+//! The load protocol is `dest-sql`'s engine ([`dest_sql::SqlClient`]); this crate is what
+//! PostgreSQL brings to it. Modules (private; the public items are re-exported below):
+//! `config` (credentials and settings), `sql` ([`PostgresDialect`]: quoting, the one literal
+//! escaping function, dlt's type mapping, and the statements of the driver), `driver` (the
+//! engine's `Driver` and `Connection` over a pool of tokio-postgres connections), `client`
+//! (connections, the pool, retry classification by SQLSTATE), `insert_values`, `bound` and
+//! `csv` (the file formats and their loaders), `staging_lock`, `tls`, `dbt`.
 
 mod bound;
 mod client;
 mod config;
 mod csv;
 mod dbt;
-mod follow_up;
+mod driver;
 mod insert_values;
-mod ledger;
-mod load;
+#[cfg(test)]
 mod merge_sql;
-mod session;
-pub mod sql;
+mod sql;
 mod staging_lock;
-pub mod tls;
+mod tls;
 
 use std::sync::Arc;
 
@@ -32,14 +32,19 @@ use async_trait::async_trait;
 use dest_core::config::Resolver;
 use dest_core::registry::{DestinationContext, DestinationDescriptor};
 use dest_core::{
-    Capabilities, DatasetRef, Destination, DispositionKind, FileFormat, LoadClient, Result,
+    Capabilities, DatasetRef, Destination, DispositionKind, FileFormat, LoadClient,
+    LoaderFileFormat, MergeStrategy, ReplaceStrategy, Result,
 };
 
 pub use client::PgError;
 pub use config::{PostgresCredentials, PostgresSettings};
 pub use csv::Csv;
 pub use dest_core::Secret;
-pub use insert_values::{render_value, InsertValues};
+pub use insert_values::{render_value, InsertValues, RenderError};
+pub use sql::{
+    escape_literal, literal, quote_ident, NulInText, PostgresDialect, MAX_IDENTIFIER_LENGTH,
+};
+pub use tls::{TlsMode, TlsSettings};
 
 /// The registry name.
 pub const NAME: &str = "postgres";
@@ -63,19 +68,11 @@ workers = 20
 "#;
 
 const CAPABILITIES: Capabilities = Capabilities {
-    preferred_file_format: "insert_values",
-    file_formats: &["insert_values", "csv"],
-    write_dispositions: &[
-        DispositionKind::Append,
-        DispositionKind::Replace,
-        DispositionKind::Merge,
-    ],
-    merge_strategies: &["delete-insert", "upsert", "scd2"],
-    replace_strategies: &[
-        "truncate-and-insert",
-        "insert-from-staging",
-        "staging-optimized",
-    ],
+    preferred_file_format: LoaderFileFormat::InsertValues,
+    file_formats: &[LoaderFileFormat::InsertValues, LoaderFileFormat::Csv],
+    write_dispositions: &DispositionKind::ALL,
+    merge_strategies: &MergeStrategy::ALL,
+    replace_strategies: &ReplaceStrategy::ALL,
     max_identifier_length: sql::MAX_IDENTIFIER_LENGTH,
     max_query_length: 32 * 1024 * 1024,
     supports_ddl_transactions: true,
@@ -121,14 +118,18 @@ impl Destination for Postgres {
         &self.capabilities
     }
 
-    fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>> {
-        match name {
-            "insert_values" => Some(Arc::new(InsertValues::new(
+    fn file_format(&self, format: LoaderFileFormat) -> Option<Arc<dyn FileFormat>> {
+        match format {
+            LoaderFileFormat::InsertValues => Some(Arc::new(InsertValues::new(
                 self.settings.max_statement_bytes,
             ))),
-            "csv" => Some(Arc::new(csv::Csv::new())),
+            LoaderFileFormat::Csv => Some(Arc::new(csv::Csv::new())),
             _ => None,
         }
+    }
+
+    fn replace_strategy(&self) -> Option<ReplaceStrategy> {
+        self.settings.sql.replace_strategy
     }
 
     fn workers(&self) -> usize {
@@ -136,7 +137,7 @@ impl Destination for Postgres {
     }
 
     fn staging_dataset_layout(&self) -> &str {
-        &self.settings.staging_dataset_name_layout
+        &self.settings.sql.staging_dataset_name_layout
     }
 
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
@@ -150,13 +151,16 @@ impl Destination for Postgres {
         // connect once now, so bad credentials fail before any work
         let first = pool.get().await?;
         pool.put(first);
-        Ok(Arc::new(load::PostgresClient {
-            pool: Arc::new(pool),
-            dataset: dataset.name.clone(),
-            staging: dataset.staging.clone(),
+        let driver = Arc::new(driver::PgDriver {
+            pool,
             settings: self.settings.clone(),
             staging_lock: Default::default(),
-        }))
+        });
+        Ok(Arc::new(dest_sql::SqlClient::new(
+            driver,
+            dataset,
+            self.settings.sql.create_indexes,
+        )))
     }
 
     fn dbt_profile(&self, dataset: &str) -> Result<dest_core::DbtProfile> {

@@ -1,6 +1,7 @@
-//! The SQL of follow-up jobs for PostgreSQL: `dest-sql`'s replace and merge statements
-//! (and its follow-up ledger) in the [`PostgresDialect`](crate::sql::PostgresDialect);
-//! [`crate::follow_up`] runs them in one transaction.
+//! Snapshots of the follow-ups' SQL in PostgreSQL's dialect (a test module): `dest-sql`'s
+//! replace and merge statements (and its follow-up ledger) in the
+//! [`PostgresDialect`](crate::PostgresDialect), which `dest_sql::SqlClient` runs in one
+//! transaction.
 //!
 //! PostgreSQL's shape of them: temporary tables are `ON COMMIT DROP` tables in `pg_temp`,
 //! upsert is one `MERGE` per table (PostgreSQL 15+), staging-optimized moves tables with
@@ -15,16 +16,8 @@ use crate::sql::PG;
 #[cfg(test)]
 use dest_core::{Column, DataType, SortOrder};
 
-/// Name of the ledger of completed follow-ups, a table in the staging schema.
-pub(crate) const LEDGER_TABLE: &str = system::FOLLOW_UPS_TABLE;
-
 /// The dataset schema and its staging schema.
 pub(crate) type Schemas<'a> = Datasets<'a>;
-
-/// How a follow-up is called in messages: `merge (delete-insert)`.
-pub(crate) fn strategy_name(kind: FollowUp) -> &'static str {
-    dest_sql::strategy_name(kind)
-}
 
 /// The statements of follow-up `kind` for `chain` (root first, parents before children).
 /// `created_at` (the package creation time) is the validity boundary of scd2.
@@ -124,7 +117,7 @@ mod tests {
     /// A root table: `data` columns, then `_dlt_load_id`, `_dlt_id`.
     fn root_table(name: &str, data: Vec<Column>) -> TableSchema {
         let mut t = TableSchema::new(name);
-        t.write_disposition = "merge".into();
+        t.disposition = dest_core::TableDisposition::Merge(dest_core::MergeStrategy::DeleteInsert);
         t.columns = data;
         t.columns.push(col("_dlt_load_id", Text).not_null());
         t.columns.push(row_id());
@@ -140,7 +133,7 @@ mod tests {
         with_root_key: bool,
     ) -> TableSchema {
         let mut t = TableSchema::new(name);
-        t.write_disposition = "merge".into();
+        t.disposition = dest_core::TableDisposition::Merge(dest_core::MergeStrategy::DeleteInsert);
         t.parent = Some(parent.into());
         t.columns = data;
         if with_root_key {

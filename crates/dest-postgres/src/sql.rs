@@ -7,18 +7,105 @@
 //! [`escape_literal`]; nothing else builds SQL from names or values.
 
 use chrono::{DateTime, Utc};
-use dest_core::{Column, DataType, TableSchema};
-use dest_sql::{Dialect, TempTable};
+use dest_core::{Column, DataType};
+use dest_sql::{Dialect, SqlTextError, TempTable};
 
 /// PostgreSQL's identifier limit in bytes.
 pub const MAX_IDENTIFIER_LENGTH: usize = 63;
+
+/// PostgreSQL's limit of columns per table.
+const MAX_COLUMNS: usize = 1600;
+
+/// The columns of tables: `$1` the schema, `$2` the table names (`text[]`); columns
+/// `table_name`, `column_name`.
+pub(crate) const EXISTING_COLUMNS: &str =
+    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+     WHERE table_schema = $1 AND table_name = ANY($2)";
+
+/// The server's version number (`150004`).
+pub(crate) const SERVER_VERSION: &str = "SELECT current_setting('server_version_num')::int";
+
+/// The statements of the staging lock (`crate::staging_lock`): a two-key session lock
+/// `($1, hashtext($2))` taken, waited for, released; the backend pid; and whether backend
+/// `$1` holds lock `($2, hashtext($3))`.
+pub(crate) mod staging_lock {
+    pub(crate) const BACKEND_PID: &str = "SELECT pg_backend_pid()";
+    pub(crate) const TRY_LOCK: &str = "SELECT pg_try_advisory_lock($1, hashtext($2))";
+    pub(crate) const LOCK: &str = "SELECT pg_advisory_lock($1, hashtext($2))";
+    pub(crate) const UNLOCK: &str = "SELECT pg_advisory_unlock($1, hashtext($2))";
+    pub(crate) const HELD: &str =
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+         AND granted AND pid = $1 AND objsubid = 2 \
+         AND classid::int8 = ($2::int8 & 4294967295) \
+         AND objid::int8 = (hashtext($3)::int8 & 4294967295))";
+}
+
+/// The statements of `crate::bound` (insert_values files executed with bound parameters).
+pub(crate) mod bound {
+    use std::fmt::Write as _;
+
+    use super::quote_ident;
+
+    /// The savepoint around the rows of one file (rolled back to find a failing value).
+    pub(crate) const SAVEPOINT: &str = "SAVEPOINT dlt_rs_insert_values";
+    pub(crate) const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT dlt_rs_insert_values";
+    pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT dlt_rs_insert_values";
+
+    /// Whether the texts of `$1` convert to type `full` (a type name from the catalog).
+    pub(crate) fn cardinality_as(full: &str) -> String {
+        format!("SELECT cardinality($1::text[]::{full}[])")
+    }
+
+    /// The first (1-based) of the texts of `$1` longer than `n` characters but trailing
+    /// spaces (what a `varchar(n)` / `char(n)` assignment refuses).
+    pub(crate) fn longer_than(n: i32) -> String {
+        format!(
+            "SELECT min(i) FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) \
+             WHERE char_length(rtrim(v, ' ')) > {n}"
+        )
+    }
+
+    /// `INSERT INTO target(cols) SELECT u.c0::type, ... FROM unnest($1::text[], ...) AS
+    /// u(c0, ...)` of `(name, cast)` columns: a column without a cast takes the text as it is,
+    /// the others cast it with their type's input function.
+    pub(crate) fn insert_from_unnest(target: &str, columns: &[(&str, Option<&str>)]) -> String {
+        let names: Vec<String> = columns.iter().map(|(n, _)| quote_ident(n)).collect();
+        let mut select = String::new();
+        let mut params = String::new();
+        let mut aliases = String::new();
+        for (i, (_, cast)) in columns.iter().enumerate() {
+            if i > 0 {
+                select.push_str(", ");
+                params.push_str(", ");
+                aliases.push_str(", ");
+            }
+            let _ = write!(select, "u.c{i}");
+            if let Some(cast) = cast {
+                let _ = write!(select, "::{cast}");
+            }
+            let _ = write!(params, "${}::text[]", i + 1);
+            let _ = write!(aliases, "c{i}");
+        }
+        format!(
+            "INSERT INTO {target}({}) SELECT {select} FROM unnest({params}) AS u({aliases})",
+            names.join(",")
+        )
+    }
+
+    /// The header of an `insert_values` statement: `INSERT INTO {}(cols)` and `VALUES`, the
+    /// table a placeholder filled in at load time.
+    pub(crate) fn insert_values_header(placeholder: &str, columns: &[&str]) -> String {
+        let names: Vec<String> = columns.iter().map(|n| quote_ident(n)).collect();
+        format!("INSERT INTO {placeholder}({})\nVALUES\n", names.join(","))
+    }
+}
 
 /// PostgreSQL's [`Dialect`] of the shared SQL.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresDialect;
 
 /// The dialect, for the functions of `dest-sql`.
-pub const PG: PostgresDialect = PostgresDialect;
+pub(crate) const PG: PostgresDialect = PostgresDialect;
 
 impl Dialect for PostgresDialect {
     fn destination(&self) -> &'static str {
@@ -27,17 +114,38 @@ impl Dialect for PostgresDialect {
     fn max_identifier_length(&self) -> usize {
         MAX_IDENTIFIER_LENGTH
     }
+    fn database_name(&self) -> &'static str {
+        "PostgreSQL"
+    }
+    fn max_columns(&self) -> usize {
+        MAX_COLUMNS
+    }
+    fn xact_lock(&self) -> Option<&'static str> {
+        Some("SELECT pg_advisory_xact_lock(hashtext($1))")
+    }
+    fn lock_timeout(&self, ms: u64) -> Option<String> {
+        Some(format!("SET LOCAL lock_timeout = '{ms}ms'"))
+    }
+    fn create_dataset(&self, name: &str) -> Option<String> {
+        Some(format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(name)))
+    }
+    fn dataset_exists(&self) -> Option<&'static str> {
+        Some("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+    }
     fn quote_ident(&self, name: &str) -> String {
         quote_ident(name)
     }
-    fn column_type(&self, c: &Column) -> Result<String, String> {
+    fn column_type(&self, c: &Column) -> Result<String, SqlTextError> {
         column_type(c)
     }
-    fn string_literal(&self, s: &str) -> Result<String, String> {
-        literal(s).map_err(|e| e.to_string())
+    fn string_literal(&self, s: &str) -> Result<String, SqlTextError> {
+        literal(s).map_err(|NulInText(at)| SqlTextError::Nul {
+            at,
+            what: "PostgreSQL text cannot store",
+        })
     }
     /// `E'2026-11-24 03:13:09.747648+00:00'`, as dlt renders it for PostgreSQL.
-    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String> {
+    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, SqlTextError> {
         self.string_literal(&ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string())
     }
     fn param(&self, n: usize) -> String {
@@ -89,7 +197,7 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// `"schema"."table"`.
-pub fn qualified(schema: &str, table: &str) -> String {
+pub(crate) fn qualified(schema: &str, table: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(table))
 }
 
@@ -133,9 +241,11 @@ pub fn literal(s: &str) -> Result<String, NulInText> {
 }
 
 /// PostgreSQL type of a column (dlt's mapping).
-pub fn column_type(c: &Column) -> Result<String, String> {
+pub(crate) fn column_type(c: &Column) -> Result<String, SqlTextError> {
     let Some(ty) = c.data_type else {
-        return Err(format!("column `{}` has no data type", c.name));
+        return Err(SqlTextError::NoDataType {
+            column: c.name.clone(),
+        });
     };
     Ok(match ty {
         DataType::Text => match c.precision {
@@ -152,10 +262,10 @@ pub fn column_type(c: &Column) -> Result<String, String> {
             };
             match c.precision {
                 Some(p) if p > 6 => {
-                    return Err(format!(
-                        "column `{}`: timestamp precision {p} is above PostgreSQL's 6",
-                        c.name
-                    ))
+                    return Err(SqlTextError::Column {
+                        column: c.name.clone(),
+                        reason: format!("timestamp precision {p} is above PostgreSQL's 6"),
+                    })
                 }
                 Some(p) => format!("timestamp ({p}) {zone}"),
                 None => format!("timestamp {zone}"),
@@ -180,35 +290,6 @@ pub fn column_type(c: &Column) -> Result<String, String> {
         ),
         DataType::Wei => "numeric(156,78)".into(),
     })
-}
-
-/// `"name" type [UNIQUE] [NOT NULL]`.
-pub fn column_def(c: &Column, create_indexes: bool) -> Result<String, String> {
-    dest_sql::ddl::column_def(&PG, c, create_indexes)
-}
-
-/// `CREATE TABLE` for the complete columns of `table` (`IF NOT EXISTS` for dlt's tables).
-pub fn create_table(
-    schema: &str,
-    table: &TableSchema,
-    create_indexes: bool,
-) -> Result<String, String> {
-    dest_sql::ddl::create_table(&PG, schema, table, create_indexes)
-}
-
-/// `ALTER TABLE ... ADD COLUMN ...` for `columns` (none: no statement).
-pub fn add_columns(
-    schema: &str,
-    table: &str,
-    columns: &[&Column],
-    create_indexes: bool,
-) -> Result<Option<String>, String> {
-    // PostgreSQL adds every column in one statement
-    Ok(
-        dest_sql::ddl::add_columns(&PG, schema, table, columns, create_indexes)?
-            .into_iter()
-            .next(),
-    )
 }
 
 #[cfg(test)]
@@ -273,57 +354,34 @@ mod tests {
 
     #[test]
     fn ddl_snapshot() {
-        let mut t = TableSchema::new("users");
-        t.columns = vec![
-            Column::new("id", DataType::Bigint),
-            Column {
-                precision: Some(3),
-                ..Column::new("s", DataType::Text)
-            },
-            Column {
-                timezone: Some(false),
-                ..Column::new("naive", DataType::Timestamp)
-            },
-            Column {
-                precision: Some(3),
-                ..Column::new("ts3", DataType::Timestamp)
-            },
-            Column {
-                precision: Some(16),
-                ..Column::new("small", DataType::Bigint)
-            },
-            Column {
-                precision: Some(10),
-                scale: Some(2),
-                ..Column::new("dec", DataType::Decimal)
-            },
-            Column::new("meta", DataType::Json),
-            Column::new("w", DataType::Wei),
-            Column::incomplete("hint_only"),
-            Column {
-                unique: true,
-                ..Column::new("_dlt_id", DataType::Text).not_null()
-            },
-        ];
+        let t = dest_test::fixtures::users_table();
         expect![[r#"
             CREATE TABLE "ds"."users" (
             "id" bigint,
             "s" varchar(3),
+            "t" varchar,
+            "f" double precision,
+            "b" boolean,
+            "ts" timestamp with time zone,
             "naive" timestamp without time zone,
             "ts3" timestamp (3) with time zone,
+            "d" date,
+            "tm" time without time zone,
             "small" smallint,
-            "dec" numeric(10,2),
+            "int" integer,
+            "bin" bytea,
             "meta" jsonb,
+            "dec" numeric(10,2),
             "w" numeric(156,78),
             "_dlt_id" varchar UNIQUE NOT NULL)"#]]
-        .assert_eq(&create_table("ds", &t, true).unwrap());
+        .assert_eq(&dest_sql::create_table(&PG, "ds", &t, true).unwrap());
         let cols: Vec<&Column> = t.columns.iter().take(2).collect();
         expect![[r#"
             ALTER TABLE "ds"."users"
             ADD COLUMN "id" bigint,
             ADD COLUMN "s" varchar(3)"#]]
-        .assert_eq(&add_columns("ds", "users", &cols, false).unwrap().unwrap());
-        let no_index = create_table("ds", &t, false).unwrap();
+        .assert_eq(&dest_sql::add_columns(&PG, "ds", "users", &cols, false).unwrap()[0]);
+        let no_index = dest_sql::create_table(&PG, "ds", &t, false).unwrap();
         assert!(no_index.contains(r#""_dlt_id" varchar NOT NULL"#));
     }
 }

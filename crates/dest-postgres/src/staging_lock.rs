@@ -11,9 +11,10 @@
 //! loads staging again.
 
 use dest_core::{Error, Result, StagingLock};
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use crate::client::{db_err, Pool};
+use crate::sql::staging_lock::{BACKEND_PID, HELD, LOCK, TRY_LOCK, UNLOCK};
 
 /// The first key of the two-key advisory lock (`dlts`); the second is `hashtext(staging)`.
 /// Two-key locks never collide with the one-key `pg_advisory_xact_lock(hashtext(..))` of
@@ -54,13 +55,12 @@ impl StagingLocks {
         // a connection of its own: it is not returned to the pool while it holds the lock
         let conn = pool.get().await?;
         let pid: i32 = conn
-            .query_one("SELECT pg_backend_pid()", &[])
+            .query_one(BACKEND_PID, &[])
             .await
             .and_then(|r| r.try_get(0))
             .map_err(|e| db_err(&ctx, e))?;
-        let try_lock = "SELECT pg_try_advisory_lock($1, hashtext($2))";
         let got: bool = conn
-            .query_one(try_lock, &[&LOCK_CLASS, &staging])
+            .query_one(TRY_LOCK, &[&LOCK_CLASS, &staging])
             .await
             .and_then(|r| r.try_get(0))
             .map_err(|e| db_err(&ctx, e))?;
@@ -73,12 +73,9 @@ impl StagingLocks {
                 "waiting for another loader's staged load into `{staging}` to finish \
                  (two loads into one staging schema take turns)"
             );
-            conn.execute(
-                "SELECT pg_advisory_lock($1, hashtext($2))",
-                &[&LOCK_CLASS, &staging],
-            )
-            .await
-            .map_err(|e| db_err(&ctx, e))?;
+            conn.execute(LOCK, &[&LOCK_CLASS, &staging])
+                .await
+                .map_err(|e| db_err(&ctx, e))?;
         }
         state.holder = Some((conn, pid));
         state.expected = true;
@@ -90,8 +87,7 @@ impl StagingLocks {
         let mut state = self.state.lock().await;
         state.expected = false;
         if let Some((conn, _)) = state.holder.take() {
-            let unlock = "SELECT pg_advisory_unlock($1, hashtext($2))";
-            conn.execute(unlock, &[&LOCK_CLASS, &staging])
+            conn.execute(UNLOCK, &[&LOCK_CLASS, &staging])
                 .await
                 .map_err(|e| db_err(format!("unlocking the staging schema `{staging}`"), e))?;
             pool.put(conn);
@@ -102,12 +98,7 @@ impl StagingLocks {
     /// Inside a follow-up's transaction, just before it commits: fails transiently when a
     /// lock was taken but is not held by its connection any more (that connection died, and
     /// another loader may have used staging meanwhile).
-    pub(crate) async fn verify(
-        &self,
-        tx: &Transaction<'_>,
-        staging: &str,
-        ctx: &str,
-    ) -> Result<()> {
+    pub(crate) async fn verify(&self, tx: &Client, staging: &str, ctx: &str) -> Result<()> {
         let pid = {
             let state = self.state.lock().await;
             if !state.expected {
@@ -118,13 +109,7 @@ impl StagingLocks {
         let held = match pid {
             None => false,
             Some(pid) => tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-                     AND granted AND pid = $1 AND objsubid = 2 \
-                     AND classid::int8 = ($2::int8 & 4294967295) \
-                     AND objid::int8 = (hashtext($3)::int8 & 4294967295))",
-                    &[&pid, &i64::from(LOCK_CLASS), &staging],
-                )
+                .query_one(HELD, &[&pid, &i64::from(LOCK_CLASS), &staging])
                 .await
                 .and_then(|r| r.try_get(0))
                 .map_err(|e| db_err(ctx, e))?,

@@ -1,15 +1,19 @@
 //! DDL from dlt's schema: `CREATE TABLE`, `ALTER TABLE ... ADD COLUMN`, UNIQUE constraints.
 //!
-//! Errors are plain text naming the column (the caller adds the schema and table).
+//! Errors name the column (the caller adds the schema and table).
 
 use std::fmt::Write as _;
 
 use dest_core::{Column, TableSchema};
 
-use crate::{truncate_ident, Dialect};
+use crate::{truncate_ident, Dialect, SqlTextError};
 
 /// `"name" type [UNIQUE] [NOT NULL]`.
-pub fn column_def(d: &dyn Dialect, c: &Column, create_indexes: bool) -> Result<String, String> {
+pub fn column_def(
+    d: &dyn Dialect,
+    c: &Column,
+    create_indexes: bool,
+) -> Result<String, SqlTextError> {
     let mut def = format!("{} {}", d.quote_ident(&c.name), d.column_type(c)?);
     if c.unique && create_indexes {
         def.push_str(" UNIQUE");
@@ -27,7 +31,7 @@ pub fn create_table(
     dataset: &str,
     table: &TableSchema,
     create_indexes: bool,
-) -> Result<String, String> {
+) -> Result<String, SqlTextError> {
     let defs = table
         .complete_columns()
         .map(|c| column_def(d, c, create_indexes))
@@ -57,7 +61,7 @@ pub fn add_columns(
     table: &str,
     columns: &[&Column],
     create_indexes: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, SqlTextError> {
     if columns.is_empty() {
         return Ok(Vec::new());
     }

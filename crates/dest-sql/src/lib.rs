@@ -1,27 +1,32 @@
-//! The SQL the SQL destinations of dlt-rs share, parameterised by a [`Dialect`].
+//! The SQL destination engine of dlt-rs: the load protocol every SQL destination shares,
+//! and its SQL text, parameterised by a [`Dialect`].
 //!
-//! A destination that speaks SQL implements [`Dialect`] (identifier quoting, qualified
-//! names, its type mapping, string and timestamp literals, parameters, and the few
-//! statements that differ in shape) and gets from this crate the text of:
-//!
-//! * [`ddl`]: `CREATE TABLE` and `ALTER TABLE ... ADD COLUMN` from dlt's schema, `unique`
-//!   hints as UNIQUE constraints;
-//! * [`system`]: the queries on dlt's system tables (`_dlt_version`, `_dlt_loads`,
-//!   `_dlt_pipeline_state`; their DDL is [`ddl::create_table`] of
-//!   [`dest_core::version_table`] and friends), the job ledger and the follow-up ledger;
+//! * [`SqlClient`]: the load protocol itself, written once for every SQL database over a
+//!   [`Driver`] the destination implements (connections that run SQL text and load one job
+//!   file): migrations by version hash, the job and follow-up ledgers, atomic chains,
+//!   follow-ups, `_dlt_loads`, stored schema and state, drops, counts, load sessions;
+//! * [`create_table`] / [`add_columns`]: DDL from dlt's schema, `unique` hints as UNIQUE
+//!   constraints;
+//! * [`system`]: the statements on dlt's system tables (`_dlt_version`, `_dlt_loads`,
+//!   `_dlt_pipeline_state`; their DDL is [`create_table`] of [`dest_core::version_table`] and
+//!   friends), the job ledger and the follow-up ledger;
 //! * [`merge`]: the follow-ups that move a table chain from staging into the dataset:
 //!   replace (`insert-from-staging`, `staging-optimized`) and merge (`delete-insert` with
-//!   `primary_key` / `merge_key` / `hard_delete` / `dedup_sort`, `upsert`, `scd2`).
+//!   `primary_key` / `merge_key` / `hard_delete` / `dedup_sort`, `upsert`, `scd2`);
+//! * [`SqlSettings`]: the settings every SQL destination reads.
 //!
-//! Everything here is pure text: no IO, no database driver (the same invariant as
-//! `dest-core`). What only one database has stays in its destination crate (PostgreSQL's
-//! `COPY`, `unnest` bound inserts and `E'...'` literals; SQLite's attached files).
+//! The statements are pure text; the engine does its IO through [`Driver`] and depends on
+//! no database driver (the same invariant as `dest-core`). What only one database has stays
+//! in its destination crate (PostgreSQL's `COPY`, `unnest` bound inserts and `E'...'`
+//! literals; SQLite's attached files), in its dialect module.
 //!
 //! Every identifier goes through [`Dialect::quote_ident`] and every string literal through
-//! [`Dialect::string_literal`]; nothing else here builds SQL from names or values.
+//! [`Dialect::string_literal`]; values of the engine's own statements are bound parameters.
 
-pub mod ddl;
+mod ddl;
+mod engine;
 pub mod merge;
+mod settings;
 pub mod system;
 
 use std::fmt;
@@ -29,7 +34,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use dest_core::Column;
 
+pub use ddl::{add_columns, column_def, create_table};
+pub use engine::{Connection, DbError, Driver, Param, Row, SqlClient, SqlValue};
 pub use merge::{follow_up_sql, strategy_name};
+pub use settings::SqlSettings;
 
 /// What differs between the SQL of two databases, as far as the shared statements go.
 ///
@@ -54,16 +62,58 @@ pub trait Dialect: fmt::Debug + Send + Sync {
         format!("{}.{}", self.quote_ident(dataset), self.quote_ident(table))
     }
 
+    /// The database's name in messages (`PostgreSQL`).
+    fn database_name(&self) -> &'static str;
+
+    /// The most columns a table may have.
+    fn max_columns(&self) -> usize;
+
+    /// Begins a transaction (`BEGIN`; SQLite: `BEGIN IMMEDIATE`, the write lock first).
+    fn begin(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    /// A lock held until the end of the transaction on the text of parameter 1 (a dataset,
+    /// a chain), so two loaders migrate a dataset or run a follow-up one after the other.
+    /// `None` where write transactions serialize anyway (SQLite).
+    fn xact_lock(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The statement that makes the open transaction give up waiting for a lock after
+    /// `ms` milliseconds (load sessions), where the database has one.
+    fn lock_timeout(&self, _ms: u64) -> Option<String> {
+        None
+    }
+
+    /// Creates dataset `name` if it is missing; `None` where datasets come with the
+    /// connection (SQLite's attached files).
+    fn create_dataset(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// A query with a row when the dataset named by parameter 1 exists (so
+    /// [`create_dataset`](Dialect::create_dataset) runs only when needed).
+    fn dataset_exists(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Reads a timestamp the database returns as text (SQLite); `None` when `text` is not
+    /// one.
+    fn parse_timestamp(&self, _text: &str) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// The column type of a complete column (dlt's type mapping of the database); the
     /// error says why a column cannot be created.
-    fn column_type(&self, column: &Column) -> Result<String, String>;
+    fn column_type(&self, column: &Column) -> Result<String, SqlTextError>;
 
     /// A string literal; the error says why the text cannot be one (PostgreSQL: a NUL).
-    fn string_literal(&self, s: &str) -> Result<String, String>;
+    fn string_literal(&self, s: &str) -> Result<String, SqlTextError>;
 
     /// A UTC timestamp as a literal comparable with the database's stored timestamps
     /// (the validity boundary of scd2), rounded to the microsecond.
-    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String>;
+    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, SqlTextError>;
 
     /// Positional parameter `n` (from 1): `$1` (PostgreSQL), `?1` (SQLite).
     fn param(&self, n: usize) -> String;
@@ -119,17 +169,31 @@ pub trait Dialect: fmt::Debug + Send + Sync {
 /// The integer width of a `bigint` column by dlt's rule on its `precision` (bits): up to
 /// 16 a smallint, up to 32 an integer, else (and without a precision) a bigint; the error
 /// names a column past 64 bits.
-pub fn integer_bits(c: &Column) -> Result<u32, String> {
+pub fn integer_bits(c: &Column) -> Result<u32, SqlTextError> {
     match c.precision {
         Some(p) if p <= 16 => Ok(16),
         Some(p) if p <= 32 => Ok(32),
         Some(p) if p <= 64 => Ok(64),
-        Some(p) => Err(format!(
-            "column `{}`: bigint precision {p} bits is above 64",
-            c.name
-        )),
+        Some(p) => Err(SqlTextError::Column {
+            column: c.name.clone(),
+            reason: format!("bigint precision {p} bits is above 64"),
+        }),
         None => Ok(64),
     }
+}
+
+/// Why a column or a value cannot be written as SQL text of a dialect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlTextError {
+    #[error("column `{column}` has no data type")]
+    NoDataType { column: String },
+    /// A column the database cannot create (a precision past its limit).
+    #[error("column `{column}`: {reason}")]
+    Column { column: String, reason: String },
+    /// Text with a NUL character, which the database cannot hold (`what`: "PostgreSQL
+    /// text cannot store").
+    #[error("text contains a NUL character (\\u0000) at byte {at}, which {what}")]
+    Nul { at: usize, what: &'static str },
 }
 
 /// A temporary table of a follow-up.
@@ -192,15 +256,23 @@ pub(crate) mod test_dialect {
         fn max_identifier_length(&self) -> usize {
             20
         }
-        fn column_type(&self, c: &Column) -> Result<String, String> {
+        fn database_name(&self) -> &'static str {
+            "ANSI SQL"
+        }
+        fn max_columns(&self) -> usize {
+            100
+        }
+        fn column_type(&self, c: &Column) -> Result<String, SqlTextError> {
             c.data_type
                 .map(|t| t.as_str().to_uppercase())
-                .ok_or_else(|| format!("column `{}` has no data type", c.name))
+                .ok_or_else(|| SqlTextError::NoDataType {
+                    column: c.name.clone(),
+                })
         }
-        fn string_literal(&self, s: &str) -> Result<String, String> {
+        fn string_literal(&self, s: &str) -> Result<String, SqlTextError> {
             Ok(format!("'{}'", s.replace('\'', "''")))
         }
-        fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String> {
+        fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, SqlTextError> {
             self.string_literal(&ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
         }
         fn param(&self, n: usize) -> String {

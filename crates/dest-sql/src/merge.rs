@@ -840,7 +840,7 @@ fn timestamp_literal(
         .with_nanosecond(nanos - nanos % 1000)
         .unwrap_or(rounded);
     d.timestamp_literal(rounded)
-        .map_err(|e| chain_err(kind, chain, e))
+        .map_err(|e| chain_err(kind, chain, e.to_string()))
 }
 
 /// An ISO timestamp (`active_record_timestamp`): with an offset, or naive (UTC), or a date.

@@ -1,7 +1,7 @@
 //! Statements on dlt's system tables and on dlt-rs's two ledgers.
 //!
 //! dlt's tables (`_dlt_version`, `_dlt_loads`, `_dlt_pipeline_state`) are created like
-//! user tables ([`crate::ddl::create_table`] of [`dest_core::version_table`],
+//! user tables ([`crate::create_table`] of [`dest_core::version_table`],
 //! [`dest_core::loads_table`], [`dest_core::state_table`]: `IF NOT EXISTS`, dlt's columns).
 //! The ledgers live in the staging dataset, so the user's dataset gets no extra table:
 //!
@@ -177,6 +177,27 @@ pub fn stored_state(d: &dyn Dialect, dataset: &str) -> String {
         d.qualified(dataset, LOADS_TABLE),
         d.param(1)
     )
+}
+
+/// The number of rows of `table`.
+pub fn row_count(d: &dyn Dialect, dataset: &str, table: &str) -> String {
+    format!("SELECT count(*) FROM {}", d.qualified(dataset, table))
+}
+
+/// The newest completed loads: parameter 1 how many; columns `load_id`, `status`,
+/// `inserted_at`.
+pub fn recent_loads(d: &dyn Dialect, dataset: &str) -> String {
+    format!(
+        "SELECT \"load_id\", \"status\", \"inserted_at\" FROM {} \
+         ORDER BY \"inserted_at\" DESC, \"load_id\" DESC LIMIT {}",
+        d.qualified(dataset, LOADS_TABLE),
+        d.param(1)
+    )
+}
+
+/// Drops `table` of `dataset` if it exists.
+pub fn drop_table(d: &dyn Dialect, dataset: &str, table: &str) -> String {
+    format!("DROP TABLE IF EXISTS {}", d.qualified(dataset, table))
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
-//! All IO with SQLite: opening the main file and attaching the datasets, running work on a
-//! blocking thread, error classification.
+//! Opening the main file and attaching the datasets; error classification.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dest_core::{DestinationError, Error, Result, Retry};
@@ -48,29 +46,8 @@ impl DestinationError for SqliteError {
 }
 
 /// Wraps a driver error with what was being done.
-pub fn db_err(context: impl Into<String>, e: rusqlite::Error) -> Error {
+pub(crate) fn db_err(context: impl Into<String>, e: rusqlite::Error) -> Error {
     Error::database(context, SqliteError(e))
-}
-
-/// One connection: SQLite allows one writer at a time, so a client holds one and its
-/// users take turns (`[load] workers` is 1).
-pub(crate) type Shared = Arc<Mutex<Connection>>;
-
-/// Runs `f` with the connection on a blocking thread.
-pub(crate) async fn blocking<T, F>(conn: &Shared, f: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-{
-    let conn = conn.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = conn
-            .lock()
-            .map_err(|_| Error::Internal("an SQLite connection was poisoned by a panic".into()))?;
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("an SQLite task failed: {e}")))?
 }
 
 /// Opens `main` and attaches each `(name, file)` of `attach` (files are created when
@@ -112,14 +89,7 @@ pub(crate) fn open(
                 )
             })?;
         let mode: String = conn
-            .query_row(
-                &format!(
-                    "PRAGMA {}.journal_mode = DELETE",
-                    dest_sql::quote_ident(name)
-                ),
-                [],
-                |r| r.get(0),
-            )
+            .query_row(&crate::sql::rollback_journal(name), [], |r| r.get(0))
             .map_err(|e| db_err(format!("setting the journal mode of {}", file.display()), e))?;
         if !mode.eq_ignore_ascii_case("delete") {
             tracing::warn!(file = %file.display(), mode, "dataset file not in rollback journal mode");
@@ -136,16 +106,6 @@ pub(crate) fn open(
         );
     }
     Ok(conn)
-}
-
-/// Whether `table` exists in attached database `schema`.
-pub(crate) fn table_exists(conn: &Connection, schema: &str, table: &str) -> rusqlite::Result<bool> {
-    let sql = format!(
-        "SELECT 1 FROM {}.sqlite_master WHERE type = 'table' AND name = ?1",
-        dest_sql::quote_ident(schema)
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.exists([table])
 }
 
 #[cfg(test)]

@@ -7,13 +7,15 @@
 //! (`[destination.sqlite.credentials] database = "data.db"`, also
 //! `DESTINATION__SQLITE__CREDENTIALS__DATABASE`). A relative path is relative to the folder
 //! the pipeline runs in. Settings: `[destination.sqlite] create_indexes` (default true),
-//! `busy_timeout` (seconds another connection's write lock is waited for, default 30) and
-//! `staging_dataset_name_layout` (default `%s_staging`).
+//! `busy_timeout` (seconds another connection's write lock is waited for, default 30),
+//! `staging_dataset_name_layout` (default `%s_staging`) and `replace_strategy`
+//! ([`SqlSettings`]).
 
 use std::path::{Path, PathBuf};
 
 use dest_core::config::{Found, Resolver};
 use dest_core::{Error, Result};
+use dest_sql::SqlSettings;
 use serde_json::Value as Json;
 
 /// The main database file.
@@ -121,20 +123,17 @@ fn parse_found(found: &Found) -> Result<SqliteCredentials> {
 /// Settings of an SQLite destination (section `destination.<name>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteSettings {
-    /// Create UNIQUE constraints for `unique` columns (default true).
-    pub create_indexes: bool,
+    /// `create_indexes`, `staging_dataset_name_layout`, `replace_strategy`.
+    pub sql: SqlSettings,
     /// Seconds to wait for another connection's lock before failing (transiently).
     pub busy_timeout_secs: u64,
-    /// Name of the staging dataset; `%s` is replaced by the dataset name.
-    pub staging_dataset_name_layout: String,
 }
 
 impl Default for SqliteSettings {
     fn default() -> Self {
         SqliteSettings {
-            create_indexes: true,
+            sql: SqlSettings::default(),
             busy_timeout_secs: 30,
-            staging_dataset_name_layout: "%s_staging".into(),
         }
     }
 }
@@ -147,22 +146,13 @@ impl SqliteSettings {
     pub fn resolve(r: &Resolver<'_>, destination_name: &str) -> Result<Self> {
         let defaults = SqliteSettings::default();
         let find = |field: &str| r.find(&["destination", destination_name, field], "");
-        let create_indexes = match find("create_indexes") {
-            Some(f) => f.as_bool()?,
-            None => defaults.create_indexes,
-        };
         let busy_timeout_secs = match find("busy_timeout") {
             Some(f) => f.as_u64()?,
             None => defaults.busy_timeout_secs,
         };
-        let staging_dataset_name_layout = match find("staging_dataset_name_layout") {
-            Some(f) => f.as_string()?,
-            None => defaults.staging_dataset_name_layout,
-        };
         Ok(SqliteSettings {
-            create_indexes,
+            sql: SqlSettings::resolve(r, destination_name)?,
             busy_timeout_secs,
-            staging_dataset_name_layout,
         })
     }
 }
@@ -255,8 +245,8 @@ mod tests {
             serde_json::json!({"destination": {"sqlite": {"create_indexes": false, "busy_timeout": 5}}}),
         );
         let s = SqliteSettings::resolve(&Resolver::new(&src, None), "sqlite").unwrap();
-        assert!(!s.create_indexes);
+        assert!(!s.sql.create_indexes);
         assert_eq!(s.busy_timeout_secs, 5);
-        assert_eq!(s.staging_dataset_name_layout, "%s_staging");
+        assert_eq!(s.sql.staging_dataset_name_layout, "%s_staging");
     }
 }

@@ -63,26 +63,27 @@
 //! written into SQL). Integers past 64 bits keep every digit: `wei` and `decimal` columns
 //! hold exact decimal text.
 
-pub mod client;
-pub mod config;
-mod load;
-pub mod sql;
-pub mod typed_jsonl;
+mod client;
+mod config;
+mod driver;
+mod sql;
+mod typed_jsonl;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use dest_core::config::Resolver;
 use dest_core::registry::{DestinationContext, DestinationDescriptor};
 use dest_core::{
-    Capabilities, DatasetRef, Destination, DispositionKind, Error, FileFormat, LoadClient, Result,
+    Capabilities, DatasetRef, Destination, DispositionKind, Error, FileFormat, LoadClient,
+    LoaderFileFormat, MergeStrategy, ReplaceStrategy, Result,
 };
+use dest_sql::SqlClient;
 
 pub use client::SqliteError;
 pub use config::{SqliteCredentials, SqliteSettings};
-pub use load::SqliteClient;
-pub use sql::SqliteDialect;
+pub use sql::{SqliteDialect, MAX_IDENTIFIER_LENGTH};
 pub use typed_jsonl::TypedJsonl;
 
 /// The registry name.
@@ -100,15 +101,15 @@ busy_timeout = 30
 
 // doc:start capabilities
 const CAPABILITIES: Capabilities = Capabilities {
-    preferred_file_format: typed_jsonl::NAME,
-    file_formats: &[typed_jsonl::NAME],
-    write_dispositions: &[
-        DispositionKind::Append,
-        DispositionKind::Replace,
-        DispositionKind::Merge,
+    preferred_file_format: LoaderFileFormat::TypedJsonl,
+    file_formats: &[LoaderFileFormat::TypedJsonl],
+    write_dispositions: &DispositionKind::ALL,
+    merge_strategies: &MergeStrategy::ALL,
+    // no staging-optimized: SQLite cannot move a table between database files
+    replace_strategies: &[
+        ReplaceStrategy::TruncateAndInsert,
+        ReplaceStrategy::InsertFromStaging,
     ],
-    merge_strategies: &["delete-insert", "upsert", "scd2"],
-    replace_strategies: &["truncate-and-insert", "insert-from-staging"],
     max_identifier_length: sql::MAX_IDENTIFIER_LENGTH,
     // SQLITE_MAX_SQL_LENGTH
     max_query_length: 1_000_000_000,
@@ -180,8 +181,13 @@ impl Destination for Sqlite {
         &self.capabilities
     }
 
-    fn file_format(&self, name: &str) -> Option<Arc<dyn FileFormat>> {
-        (name == typed_jsonl::NAME).then(|| Arc::new(TypedJsonl) as Arc<dyn FileFormat>)
+    fn file_format(&self, format: LoaderFileFormat) -> Option<Arc<dyn FileFormat>> {
+        (format == LoaderFileFormat::TypedJsonl)
+            .then(|| Arc::new(TypedJsonl) as Arc<dyn FileFormat>)
+    }
+
+    fn replace_strategy(&self) -> Option<ReplaceStrategy> {
+        self.settings.sql.replace_strategy
     }
 
     /// One writer at a time.
@@ -190,7 +196,7 @@ impl Destination for Sqlite {
     }
 
     fn staging_dataset_layout(&self) -> &str {
-        &self.settings.staging_dataset_name_layout
+        &self.settings.sql.staging_dataset_name_layout
     }
 
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
@@ -223,12 +229,10 @@ impl Destination for Sqlite {
         })
         .await
         .map_err(|e| Error::Internal(format!("opening SQLite failed: {e}")))??;
-        Ok(Arc::new(SqliteClient {
-            conn: Arc::new(Mutex::new(conn)),
-            dataset: dataset.name.clone(),
-            staging_lock: (lock_file, Default::default()),
-            staging,
-            settings: self.settings.clone(),
-        }))
+        // doc:start engine
+        let driver = Arc::new(driver::SqliteDriver::new(conn, lock_file));
+        let create_indexes = self.settings.sql.create_indexes;
+        Ok(Arc::new(SqlClient::new(driver, dataset, create_indexes)))
+        // doc:end engine
     }
 }

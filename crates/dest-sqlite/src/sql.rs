@@ -33,14 +33,14 @@
 
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Timelike, Utc};
 use dest_core::{Column, DataType};
-use dest_sql::{Dialect, TempTable};
+use dest_sql::{Dialect, SqlTextError, TempTable};
 
 /// SQLite's [`Dialect`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SqliteDialect;
 
 /// The dialect, for the functions of `dest-sql`.
-pub const SQLITE: SqliteDialect = SqliteDialect;
+pub(crate) const SQLITE: SqliteDialect = SqliteDialect;
 
 /// The longest table or column name, in bytes. SQLite has no limit (dlt's sqlalchemy
 /// destination takes SQLAlchemy's 9999), but dlt-rs names job files and dataset files
@@ -52,6 +52,7 @@ pub const MAX_IDENTIFIER_LENGTH: usize = 200;
 /// The current UTC time in the stored timestamp form (SQLite's `%f` has milliseconds).
 const NOW: &str = "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))";
 
+// doc:start dialect
 impl Dialect for SqliteDialect {
     fn destination(&self) -> &'static str {
         crate::NAME
@@ -59,13 +60,28 @@ impl Dialect for SqliteDialect {
     fn max_identifier_length(&self) -> usize {
         MAX_IDENTIFIER_LENGTH
     }
-    fn column_type(&self, c: &Column) -> Result<String, String> {
+    fn database_name(&self) -> &'static str {
+        "SQLite"
+    }
+    /// `SQLITE_MAX_COLUMN`.
+    fn max_columns(&self) -> usize {
+        2000
+    }
+    /// The write lock first, so two loaders wait for each other in the busy timeout
+    /// instead of failing halfway.
+    fn begin(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+    fn parse_timestamp(&self, text: &str) -> Option<DateTime<Utc>> {
+        parse_timestamp_text(text)
+    }
+    fn column_type(&self, c: &Column) -> Result<String, SqlTextError> {
         column_type(c)
     }
-    fn string_literal(&self, s: &str) -> Result<String, String> {
+    fn string_literal(&self, s: &str) -> Result<String, SqlTextError> {
         string_literal(s)
     }
-    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, String> {
+    fn timestamp_literal(&self, ts: DateTime<Utc>) -> Result<String, SqlTextError> {
         string_literal(&timestamp_text(&ts.naive_utc()))
     }
     fn param(&self, n: usize) -> String {
@@ -94,11 +110,33 @@ impl Dialect for SqliteDialect {
         false
     }
 }
+// doc:end dialect
+
+/// Sets the journal of attached database `name` to SQLite's rollback journal (`DELETE`).
+pub(crate) fn rollback_journal(name: &str) -> String {
+    format!("PRAGMA {}.journal_mode = DELETE", SQLITE.quote_ident(name))
+}
+
+/// A prepared `INSERT` of `rows` rows of `columns` into `table` (qualified), values bound.
+pub(crate) fn insert_rows(table: &str, columns: &[String], rows: usize) -> String {
+    let cols = columns
+        .iter()
+        .map(|c| SQLITE.quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!(
+        "INSERT INTO {table}({cols}) VALUES {}",
+        vec![row.as_str(); rows].join(", ")
+    )
+}
 
 /// The column type of a complete column (see the module docs).
-pub fn column_type(c: &Column) -> Result<String, String> {
+pub(crate) fn column_type(c: &Column) -> Result<String, SqlTextError> {
     let Some(ty) = c.data_type else {
-        return Err(format!("column `{}` has no data type", c.name));
+        return Err(SqlTextError::NoDataType {
+            column: c.name.clone(),
+        });
     };
     Ok(match ty {
         DataType::Text => match c.precision {
@@ -126,11 +164,12 @@ pub fn column_type(c: &Column) -> Result<String, String> {
 /// with one cannot be a literal (values are bound as parameters, where NUL is kept; only
 /// generated text such as timestamps becomes a literal). The one function that renders a
 /// string into SQLite's SQL.
-pub fn string_literal(s: &str) -> Result<String, String> {
+pub(crate) fn string_literal(s: &str) -> Result<String, SqlTextError> {
     if let Some(at) = s.find('\0') {
-        return Err(format!(
-            "text contains a NUL character (\\u0000) at byte {at}, which an SQLite literal cannot hold"
-        ));
+        return Err(SqlTextError::Nul {
+            at,
+            what: "an SQLite literal cannot hold",
+        });
     }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
@@ -145,7 +184,7 @@ pub fn string_literal(s: &str) -> Result<String, String> {
 }
 
 /// `HH:MM:SS.ffffff` (a leap second keeps `:59` and its fraction, as PostgreSQL's loader).
-pub fn time_text(t: &NaiveTime) -> String {
+pub(crate) fn time_text(t: &NaiveTime) -> String {
     let micros = (t.nanosecond() % 1_000_000_000) / 1000;
     format!(
         "{:02}:{:02}:{:02}.{micros:06}",
@@ -157,7 +196,7 @@ pub fn time_text(t: &NaiveTime) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff`: the stored form of timestamps (UTC for timestamps with
 /// a time zone).
-pub fn timestamp_text(ts: &NaiveDateTime) -> String {
+pub(crate) fn timestamp_text(ts: &NaiveDateTime) -> String {
     let d = ts.date();
     let date = if (0..=9999).contains(&d.year()) {
         format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
@@ -168,7 +207,7 @@ pub fn timestamp_text(ts: &NaiveDateTime) -> String {
 }
 
 /// Reads a stored timestamp back (`inserted_at` of `_dlt_loads`).
-pub fn parse_timestamp_text(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_timestamp_text(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f")
         .ok()
         .map(|t| t.and_utc())
@@ -189,7 +228,10 @@ mod tests {
             string_literal("'); DROP TABLE t; --").unwrap(),
             "'''); DROP TABLE t; --'"
         );
-        assert!(string_literal("a\0b").unwrap_err().contains("byte 1"));
+        assert!(string_literal("a\0b")
+            .unwrap_err()
+            .to_string()
+            .contains("byte 1"));
         let ts = NaiveDate::from_ymd_opt(987, 6, 5)
             .unwrap()
             .and_hms_micro_opt(4, 3, 2, 1)
@@ -208,37 +250,7 @@ mod tests {
 
     #[test]
     fn ddl_snapshot() {
-        let mut t = TableSchema::new("users");
-        t.columns = vec![
-            Column::new("id", DataType::Bigint),
-            Column {
-                precision: Some(3),
-                ..Column::new("s", DataType::Text)
-            },
-            Column::new("t", DataType::Text),
-            Column::new("f", DataType::Double),
-            Column::new("b", DataType::Bool),
-            Column::new("ts", DataType::Timestamp),
-            Column::new("d", DataType::Date),
-            Column::new("tm", DataType::Time),
-            Column {
-                precision: Some(16),
-                ..Column::new("small", DataType::Bigint)
-            },
-            Column {
-                precision: Some(32),
-                ..Column::new("int", DataType::Bigint)
-            },
-            Column::new("bin", DataType::Binary),
-            Column::new("meta", DataType::Json),
-            Column::new("dec", DataType::Decimal),
-            Column::new("w", DataType::Wei),
-            Column::incomplete("hint_only"),
-            Column {
-                unique: true,
-                ..Column::new("_dlt_id", DataType::Text).not_null()
-            },
-        ];
+        let t = dest_test::fixtures::users_table();
         expect![[r#"
             CREATE TABLE "ds"."users" (
             "id" BIGINT,
@@ -247,6 +259,8 @@ mod tests {
             "f" DOUBLE,
             "b" BOOLEAN,
             "ts" DATETIME,
+            "naive" DATETIME,
+            "ts3" DATETIME,
             "d" DATE,
             "tm" TIME,
             "small" SMALLINT,
@@ -256,23 +270,26 @@ mod tests {
             "dec" TEXT,
             "w" TEXT,
             "_dlt_id" VARCHAR(128) UNIQUE NOT NULL)"#]]
-        .assert_eq(&dest_sql::ddl::create_table(&SQLITE, "ds", &t, true).unwrap());
-        let added = [&t.columns[0], &t.columns[15]];
+        .assert_eq(&dest_sql::create_table(&SQLITE, "ds", &t, true).unwrap());
+        let added = [t.column("id").unwrap(), t.column("_dlt_id").unwrap()];
         expect![[r#"
             ALTER TABLE "ds"."users" ADD COLUMN "id" BIGINT;
             ALTER TABLE "ds"."users" ADD COLUMN "_dlt_id" VARCHAR(128);
             CREATE UNIQUE INDEX "ds"."users__dlt_id_key" ON "users" ("_dlt_id")"#]]
         .assert_eq(
-            &dest_sql::ddl::add_columns(&SQLITE, "ds", "users", &added, true)
+            &dest_sql::add_columns(&SQLITE, "ds", "users", &added, true)
                 .unwrap()
                 .join(";\n"),
         );
         let mut big = Column::new("x", DataType::Bigint);
         big.precision = Some(65);
-        assert!(column_type(&big).unwrap_err().contains("above 64"));
+        assert!(column_type(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("above 64"));
     }
     /// The follow-ups in SQLite's dialect (each runs against real SQLite in
-    /// `tests/pipelines.rs`): `DELETE FROM` for TRUNCATE, temporary tables in `temp` dropped
+    /// `tests/it/pipelines.rs`): `DELETE FROM` for TRUNCATE, temporary tables in `temp` dropped
     /// at the end, upsert without MERGE, `'...'` timestamps in the stored form.
     #[test]
     fn follow_up_snapshots() {

@@ -22,14 +22,12 @@
 
 use std::io::{BufRead, Write};
 
-use dest_core::{Column, DataType, Error, FileFormat, JobWriter, Result, Value};
+use dest_core::{push_hex, Column, DataType, Error, FileFormat, JobWriter, Result, Value};
 use rusqlite::types::Value as Sql;
 use serde_json::Value as Json;
 
 use crate::sql::{time_text, timestamp_text};
 
-/// The format name.
-pub const NAME: &str = "typed-jsonl";
 /// The header's `format` value.
 const VERSION: &str = "typed-jsonl/1";
 
@@ -38,8 +36,8 @@ const VERSION: &str = "typed-jsonl/1";
 pub struct TypedJsonl;
 
 impl FileFormat for TypedJsonl {
-    fn name(&self) -> &'static str {
-        NAME
+    fn format(&self) -> dest_core::LoaderFileFormat {
+        dest_core::LoaderFileFormat::TypedJsonl
     }
 
     fn writer(
@@ -135,9 +133,7 @@ fn write_cell(out: &mut Vec<u8>, v: &Value) -> Result<()> {
         Value::Time(t) => write_str(out, &time_text(t))?,
         Value::Binary(b) => {
             out.push(b'"');
-            for byte in b {
-                let _ = write!(out, "{byte:02x}");
-            }
+            b.iter().for_each(|byte| push_hex(out, *byte));
             out.push(b'"');
         }
         Value::Json(j) => {
@@ -270,21 +266,8 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+    use dest_test::fixtures::SharedBuf as Shared;
     use expect_test::expect;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn round_trip() {
@@ -331,7 +314,7 @@ mod tests {
         ])
         .unwrap();
         w.finish().unwrap();
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(buf.bytes()).unwrap();
         expect![[r#"
             {"format":"typed-jsonl/1","columns":["i","f","b","s","bin","ts","d","t","j","w"],"types":["bigint","double","bool","text","binary","timestamp","date","time","json","wei"]}
             [-3,7.0,1,"a\"b\u0000c\nd 🦀","00ff10","2024-01-02 03:04:05.000000","2024-02-03","01:02:03.000045","{\"b\":[1,\"x\"],\"a\":null}","123456789012345678901234567890123"]

@@ -1747,7 +1747,13 @@ pub async fn system_tables(h: &dyn Harness) {
 /// separators, newlines, backslashes, emoji and the empty string (not NULL), NULLs,
 /// integers past 2^53, doubles, bools, timestamps, flattened and nested data.
 pub async fn file_formats(h: &dyn Harness) {
-    let formats: Vec<&str> = Ctx::new(h, "file_formats").await.caps.file_formats.to_vec();
+    let formats: Vec<&str> = Ctx::new(h, "file_formats")
+        .await
+        .caps
+        .file_formats
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
     assert!(!formats.is_empty(), "the destination lists no file format");
     for format in formats {
         // the case name is the pipeline name, which is also the schema name: snake_case

@@ -191,8 +191,8 @@ impl<'h> Ctx<'h> {
 
     /// Whether the destination supports `kind` with `strategy` (its capabilities).
     pub fn supports(&self, kind: DispositionKind, strategy: &str) -> bool {
-        self.caps
-            .check_disposition(self.h.destination(), kind, Some(strategy))
+        dest_core::TableDisposition::parse(kind.as_str(), Some(strategy))
+            .and_then(|d| self.caps.check_disposition(self.h.destination(), d))
             .is_ok()
     }
 

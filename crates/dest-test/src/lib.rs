@@ -25,13 +25,13 @@
 //! write one test file. [`suite!`] expands to one `#[tokio::test]` per case (module
 //! `dest_test_suite`), so each case passes or fails on its own; its argument is evaluated
 //! (it may `.await`) at the start of every case. PostgreSQL
-//! (`crates/dest-postgres/tests/suite.rs`) is the reference. For SQLite (whose datasets
+//! (`crates/dest-postgres/tests/it/suite.rs`) is the reference. For SQLite (whose datasets
 //! are database files next to the main one, attached under the dataset's name) this file
 //! passes every case as written (`rusqlite` is dest-sqlite's own dependency, `tempfile`
 //! already a dev-dependency; the only manifest line to add is `dest-test`):
 //!
 //! ```ignore
-//! // crates/dest-sqlite/tests/suite.rs
+//! // crates/dest-sqlite/tests/it/suite.rs
 //! #![allow(clippy::unwrap_used, clippy::expect_used)]
 //!
 //! use std::path::PathBuf;
@@ -136,6 +136,7 @@
 
 pub mod cases;
 mod ctx;
+pub mod fixtures;
 pub mod naming;
 
 pub use async_trait::async_trait;

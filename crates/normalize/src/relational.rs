@@ -14,15 +14,15 @@ use crate::ids::{key_hash_row_id, nested_row_id, random_row_id, row_hash_row_id}
 use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
 
 /// `_dlt_id`: the row key of every row.
-pub const C_DLT_ID: &str = "_dlt_id";
+pub(crate) const C_DLT_ID: &str = "_dlt_id";
 /// `_dlt_load_id`: the load a root row arrived with.
-pub const C_DLT_LOAD_ID: &str = "_dlt_load_id";
+pub(crate) const C_DLT_LOAD_ID: &str = "_dlt_load_id";
 /// `_dlt_parent_id`: the `_dlt_id` of a nested row's parent.
-pub const C_DLT_PARENT_ID: &str = "_dlt_parent_id";
+pub(crate) const C_DLT_PARENT_ID: &str = "_dlt_parent_id";
 /// `_dlt_list_idx`: position of a nested row in its list.
-pub const C_DLT_LIST_IDX: &str = "_dlt_list_idx";
+pub(crate) const C_DLT_LIST_IDX: &str = "_dlt_list_idx";
 /// `_dlt_root_id`: the `_dlt_id` of a nested row's root row (merge only).
-pub const C_DLT_ROOT_ID: &str = "_dlt_root_id";
+pub(crate) const C_DLT_ROOT_ID: &str = "_dlt_root_id";
 
 /// dlt's default nesting limit.
 const DEFAULT_MAX_NESTING: u32 = 1000;
@@ -225,8 +225,7 @@ impl Normalizer {
             self.schema.tables.push(TableSchema::new(name.clone()));
         }
         let table = table_of_mut(&mut self.schema, &name)?;
-        table.write_disposition = hints.disposition.kind().as_str().to_string();
-        table.strategy = hints.disposition.strategy().map(str::to_string);
+        table.disposition = hints.disposition.disposition();
         table.resource = Some(hints.table_name.clone());
         table.max_nesting = hints.max_table_nesting;
         for c in declared {
@@ -274,7 +273,7 @@ impl Normalizer {
         }
         let after = table.clone();
         // nested tables follow their root's disposition
-        let (wd, strategy) = (after.write_disposition.clone(), after.strategy.clone());
+        let disposition = after.disposition;
         let nested: Vec<String> = self
             .schema
             .chain(&name)
@@ -284,9 +283,8 @@ impl Normalizer {
             .collect();
         for n in nested {
             if let Some(t) = self.schema.table_mut(&n) {
-                if t.write_disposition != wd || t.strategy != strategy {
-                    t.write_disposition = wd.clone();
-                    t.strategy = strategy.clone();
+                if t.disposition != disposition {
+                    t.disposition = disposition;
                     self.changed = true;
                 }
             }
@@ -607,15 +605,14 @@ impl Normalizer {
         if self.schema.table(name).is_some() {
             return;
         }
-        let (wd, strategy) = self
+        let disposition = self
             .schema
             .table(parent)
-            .map(|p| (p.write_disposition.clone(), p.strategy.clone()))
-            .unwrap_or_else(|| ("append".into(), None));
+            .map(|p| p.disposition)
+            .unwrap_or_default();
         let mut t = TableSchema::new(name);
         t.parent = Some(parent.to_string());
-        t.write_disposition = wd;
-        t.strategy = strategy;
+        t.disposition = disposition;
         self.schema.tables.push(t);
         self.changed = true;
     }
@@ -760,7 +757,7 @@ fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// dlt's default hints for its system columns.
-pub fn system_column(name: &str, ty: DataType) -> Column {
+pub(crate) fn system_column(name: &str, ty: DataType) -> Column {
     let mut c = Column::new(name, ty).not_null();
     match name {
         C_DLT_ID => {

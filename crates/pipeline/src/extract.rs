@@ -10,7 +10,7 @@ use std::io::{BufWriter, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
-use dest_core::{parse_write_disposition, Merge, MergeStrategy, WriteDisposition};
+use dest_core::{Merge, MergeStrategy, TableDisposition, WriteDisposition};
 use futures_util::StreamExt;
 use normalize::ResourceHints;
 
@@ -36,21 +36,18 @@ pub(crate) struct ExtractTarget<'a> {
 
 impl ResourceSpec {
     /// The write disposition the resource was extracted with.
-    pub fn disposition(&self) -> Result<Arc<dyn WriteDisposition>, PipelineError> {
-        if let (Some(opts), "merge") = (&self.scd2, self.write_disposition.as_str()) {
+    pub(crate) fn disposition(&self) -> Result<Arc<dyn WriteDisposition>, PipelineError> {
+        if let (Some(opts), TableDisposition::Merge(_)) = (&self.scd2, self.disposition) {
             return Ok(Arc::new(Merge {
                 strategy: MergeStrategy::Scd2,
                 scd2: opts.clone(),
             }));
         }
-        Ok(parse_write_disposition(
-            &self.write_disposition,
-            self.strategy.as_deref(),
-        )?)
+        Ok(self.disposition.write_disposition()?)
     }
 
     /// The hints to normalize this resource's items with.
-    pub fn hints(&self) -> Result<ResourceHints, PipelineError> {
+    pub(crate) fn hints(&self) -> Result<ResourceHints, PipelineError> {
         Ok(ResourceHints {
             table_name: self.table_name.clone(),
             disposition: self.disposition()?,
@@ -369,8 +366,7 @@ async fn extract_into(
 fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
     ResourceSpec {
         table_name: h.table_name.clone(),
-        write_disposition: h.disposition.kind().as_str().to_string(),
-        strategy: h.disposition.strategy().map(str::to_string),
+        disposition: h.disposition.disposition(),
         primary_key: h.primary_key.clone(),
         merge_key: h.merge_key.clone(),
         columns: h.columns.clone(),

@@ -38,9 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dest_core::registry::{self, DestinationContext};
-use dest_core::{
-    parse_write_disposition, DatasetRef, Destination, DispositionKind, LoadClient, Schema,
-};
+use dest_core::{DatasetRef, Destination, LoadClient, MergeStrategy, Schema, TableDisposition};
 use dlt_config::{Config, ConfigBuilder};
 
 use crate::extract::ExtractTarget;
@@ -56,6 +54,7 @@ pub use crate::package::{
     ExtractedResource, JobInfo, JobState, PackageDetail, PackageStage, PackageStatus,
 };
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
+use crate::resource::StrategySource;
 pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
@@ -353,13 +352,13 @@ impl PipelineBuilder {
         };
         let destination = registry::create(&self.destination, &ctx)?;
         let caps = destination.capabilities().clone();
-        let format_name = self
-            .loader_file_format
-            .unwrap_or_else(|| caps.preferred_file_format.to_string());
-        caps.check_file_format(destination.name(), &format_name)?;
-        let file_format = destination.file_format(&format_name).ok_or_else(|| {
+        let format = match &self.loader_file_format {
+            Some(name) => caps.check_file_format(destination.name(), name)?,
+            None => caps.preferred_file_format,
+        };
+        let file_format = destination.file_format(format).ok_or_else(|| {
             PipelineError::Internal(format!(
-                "destination `{}` lists format `{format_name}` but has no writer for it",
+                "destination `{}` lists format `{format}` but has no writer for it",
                 destination.name()
             ))
         })?;
@@ -662,23 +661,20 @@ impl Pipeline {
     fn check_resources(&self, resources: &mut [Resource]) -> Result<(), PipelineError> {
         let caps = self.destination.capabilities();
         let dest = self.destination.name();
-        let r = self.config.resolver(Some(&self.name));
-        let configured = r
-            .find(&["destination", dest, "replace_strategy"], "")
-            .map(|f| f.as_string())
-            .transpose()?;
+        // the destination's `replace_strategy`, where a resource names none
+        let configured = self.destination.replace_strategy();
         for res in resources.iter_mut() {
-            let d = res.hints.disposition.clone();
-            if d.kind() == DispositionKind::Replace && !res.strategy_given {
-                if let Some(s) = &configured {
-                    res.hints.disposition = parse_write_disposition("replace", Some(s))?;
-                }
+            let d = res.hints.disposition.disposition();
+            if let (TableDisposition::Replace(_), Some(strategy), StrategySource::Destination) =
+                (d, configured, res.strategy)
+            {
+                res.hints.disposition = Arc::new(dest_core::Replace { strategy });
             }
-            let d = &res.hints.disposition;
-            caps.check_disposition(dest, d.kind(), d.strategy())?;
+            let d = res.hints.disposition.disposition();
+            caps.check_disposition(dest, d)?;
             let has_pk = !res.hints.primary_key.is_empty()
                 || res.hints.columns.iter().any(|c| c.primary_key);
-            if d.strategy() == Some("upsert") && !has_pk {
+            if d == TableDisposition::Merge(MergeStrategy::Upsert) && !has_pk {
                 return Err(PipelineError::Config(format!(
                     "resource `{}` uses the upsert merge strategy but has no primary key; \
                      give one (--primary-key, or Resource::primary_key); nothing was loaded",

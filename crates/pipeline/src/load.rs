@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dest_core::{
-    parse_write_disposition, ChainPlan, FollowUpJob, LoadClient, LoadJob, LoadTarget, Schema,
-    StagingLock, STATE_TABLE,
+    ChainPlan, FollowUpJob, LoadClient, LoadJob, LoadTarget, Schema, StagingLock, STATE_TABLE,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -187,10 +186,7 @@ impl LoadPlan {
             let Some(root_table) = chain.first() else {
                 continue;
             };
-            let disposition = parse_write_disposition(
-                &root_table.write_disposition,
-                root_table.strategy.as_deref(),
-            )?;
+            let disposition = root_table.disposition.write_disposition()?;
             let plan = disposition.plan(&chain)?;
             let tables = chain
                 .iter()
@@ -476,7 +472,7 @@ async fn run_unit(
                 load_id: load_id.to_string(),
                 table: job.table.clone(),
                 file: package.job_path(JobFolder::Started, &name),
-                format: job.format.clone(),
+                format: job.format.parse()?,
                 target: unit.target,
                 key: job.key(),
             });

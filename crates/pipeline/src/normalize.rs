@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use dest_core::{Column, FileFormat, JobWriter, Schema, TableSchema, Value, STATE_TABLE};
+use dest_core::{
+    Column, FileFormat, JobWriter, MergeStrategy, Schema, TableDisposition, TableSchema, Value,
+    STATE_TABLE,
+};
 use normalize::{Normalizer, Row, RowSink};
 
 use crate::extract::Live;
@@ -206,10 +209,10 @@ fn verify_tables(
         let Some(table) = schema.table(root) else {
             continue;
         };
-        let merge = table.write_disposition == "merge";
-        let strategy = table.strategy.as_deref().unwrap_or("delete-insert");
+        let delete_insert =
+            table.disposition == TableDisposition::Merge(MergeStrategy::DeleteInsert);
         let keyed = table.columns.iter().any(|c| c.primary_key || c.merge_key);
-        if merge && strategy == "delete-insert" && !keyed {
+        if delete_insert && !keyed {
             tracing::warn!(
                 "table `{root}`: write disposition merge without a primary key or merge key: \
                  its rows are appended, as dlt does (give --primary-key or --merge-key to merge)"
@@ -484,7 +487,7 @@ impl JobFiles {
     }
 
     fn start(&self, table: &TableSchema) -> Result<OpenJob, PipelineError> {
-        let job_name = JobFileName::new(&table.name, self.format.name());
+        let job_name = JobFileName::new(&table.name, self.format.format().as_str());
         let path = self.dir.join(job_name.file_name());
         let file = fs::File::create(&path).map_err(io_err("creating a job file", &path))?;
         let sync_handle = file

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use dest_core::{Column, Scd2Options, Schema};
+use dest_core::{Column, Scd2Options, Schema, TableDisposition};
 use serde::{Deserialize, Serialize};
 
 use crate::state::PipelineState;
@@ -195,9 +195,9 @@ pub struct PackageDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ResourceSpec {
     pub table_name: String,
-    pub write_disposition: String,
-    #[serde(default)]
-    pub strategy: Option<String>,
+    /// Stored as `write_disposition` and `strategy`.
+    #[serde(flatten)]
+    pub disposition: TableDisposition,
     #[serde(default)]
     pub primary_key: Vec<String>,
     #[serde(default)]
@@ -277,7 +277,7 @@ pub(crate) struct JobFileName {
 }
 
 impl JobFileName {
-    pub fn new(table: &str, format: &str) -> Self {
+    pub(crate) fn new(table: &str, format: &str) -> Self {
         let id: [u8; 5] = rand::random();
         JobFileName {
             table: table.to_string(),
@@ -287,7 +287,7 @@ impl JobFileName {
         }
     }
 
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         let mut parts = name.rsplitn(4, '.');
         let format = parts.next()?.to_string();
         let retry = parts.next()?.parse().ok()?;
@@ -302,11 +302,11 @@ impl JobFileName {
     }
 
     /// The job's id within its package, the same on every retry (`<table>.<file id>`).
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}.{}", self.table, self.file_id)
     }
 
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!(
             "{}.{}.{}.{}",
             self.table, self.file_id, self.retry, self.format
@@ -329,7 +329,7 @@ pub(crate) enum JobFolder {
 }
 
 impl JobFolder {
-    pub const ALL: [JobFolder; 4] = [
+    pub(crate) const ALL: [JobFolder; 4] = [
         JobFolder::New,
         JobFolder::Started,
         JobFolder::Completed,
@@ -404,21 +404,21 @@ fn read_optional<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 
 impl LoadPackage {
     /// The package in folder `dir`.
-    pub fn at(dir: PathBuf) -> Self {
+    pub(crate) fn at(dir: PathBuf) -> Self {
         LoadPackage { dir }
     }
 
     /// Package `load_id` in `stage` (a folder of the working folder, [`crate::storage`]).
-    pub fn of(storage: &Storage, stage: &str, load_id: &str) -> Self {
+    pub(crate) fn of(storage: &Storage, stage: &str, load_id: &str) -> Self {
         LoadPackage::at(storage.package(stage, load_id))
     }
 
     /// Package `load_id`, listed in `stage`.
-    pub fn listed(storage: &Storage, load_id: &str, stage: PackageStage) -> Self {
+    pub(crate) fn listed(storage: &Storage, load_id: &str, stage: PackageStage) -> Self {
         LoadPackage::of(storage, stage.storage_dir(), load_id)
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -429,52 +429,52 @@ impl LoadPackage {
     // --- extracted packages
 
     /// Creates the folder of the items files.
-    pub fn create_items_folder(&self) -> Result<(), PipelineError> {
+    pub(crate) fn create_items_folder(&self) -> Result<(), PipelineError> {
         let p = self.file(ITEMS);
         fs::create_dir_all(&p).map_err(io_err("creating a package", &p))
     }
 
     /// The items file of the package's `n`-th resource: its name relative to the package
     /// (what the manifest records) and its path.
-    pub fn items_file(&self, n: usize) -> (String, PathBuf) {
+    pub(crate) fn items_file(&self, n: usize) -> (String, PathBuf) {
         let relative = format!("{ITEMS}/{n}.jsonl");
         let path = self.dir.join(&relative);
         (relative, path)
     }
 
     /// The path of a file the manifest names (relative to the package).
-    pub fn path_of(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
 
-    pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), PipelineError> {
+    pub(crate) fn write_manifest(&self, manifest: &Manifest) -> Result<(), PipelineError> {
         let bytes = serde_json::to_vec_pretty(manifest)
             .map_err(|e| PipelineError::Internal(format!("serializing a manifest: {e}")))?;
         write_atomic(&self.file(MANIFEST), &bytes)
     }
 
     /// The manifest of an extracted package.
-    pub fn manifest(&self) -> Result<Manifest, PipelineError> {
+    pub(crate) fn manifest(&self) -> Result<Manifest, PipelineError> {
         read_required(&self.file(MANIFEST), "reading a package manifest")
     }
 
     // --- what normalize records
 
-    pub fn write_schema(&self, schema: &Schema) -> Result<(), PipelineError> {
+    pub(crate) fn write_schema(&self, schema: &Schema) -> Result<(), PipelineError> {
         write_atomic(&self.file(SCHEMA), &serialize(schema, "the schema")?)
     }
 
     /// The schema a normalized package was normalized with.
-    pub fn schema(&self) -> Result<Schema, PipelineError> {
+    pub(crate) fn schema(&self) -> Result<Schema, PipelineError> {
         read_required(&self.file(SCHEMA), "reading a package schema")
     }
 
-    pub fn write_created_at(&self, created_at: &str) -> Result<(), PipelineError> {
+    pub(crate) fn write_created_at(&self, created_at: &str) -> Result<(), PipelineError> {
         write_atomic(&self.file(CREATED), created_at.as_bytes())
     }
 
     /// When the package was created (the scd2 validity boundary).
-    pub fn created_at(&self) -> Result<DateTime<Utc>, PipelineError> {
+    pub(crate) fn created_at(&self) -> Result<DateTime<Utc>, PipelineError> {
         let p = self.file(CREATED);
         let text =
             fs::read_to_string(&p).map_err(io_err("reading the package creation time", &p))?;
@@ -483,22 +483,25 @@ impl LoadPackage {
             .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
     }
 
-    pub fn write_roots(&self, roots: &[String]) -> Result<(), PipelineError> {
+    pub(crate) fn write_roots(&self, roots: &[String]) -> Result<(), PipelineError> {
         write_atomic(&self.file(CHAINS), &serialize(roots, "chains")?)
     }
 
     /// The root tables of the package's resources (none in packages of older versions).
-    pub fn roots(&self) -> Result<Vec<String>, PipelineError> {
+    pub(crate) fn roots(&self) -> Result<Vec<String>, PipelineError> {
         Ok(read_optional(&self.file(CHAINS))?.unwrap_or_default())
     }
 
-    pub fn write_table_rows(&self, rows: &BTreeMap<String, u64>) -> Result<(), PipelineError> {
+    pub(crate) fn write_table_rows(
+        &self,
+        rows: &BTreeMap<String, u64>,
+    ) -> Result<(), PipelineError> {
         write_atomic(&self.file(TABLE_ROWS), &serialize(rows, "row counts")?)
     }
 
     /// The rows per table normalize counted; `None` for packages of older versions, which
     /// did not count them (a record that cannot be read counts no rows).
-    pub fn table_rows(&self) -> Option<BTreeMap<String, u64>> {
+    pub(crate) fn table_rows(&self) -> Option<BTreeMap<String, u64>> {
         let p = self.file(TABLE_ROWS);
         p.exists().then(|| {
             fs::read(&p)
@@ -508,7 +511,7 @@ impl LoadPackage {
         })
     }
 
-    pub fn write_job_rows(&self, rows: &BTreeMap<String, u64>) -> Result<(), PipelineError> {
+    pub(crate) fn write_job_rows(&self, rows: &BTreeMap<String, u64>) -> Result<(), PipelineError> {
         write_atomic(&self.file(JOB_ROWS), &serialize(rows, "job row counts")?)
     }
 
@@ -522,7 +525,7 @@ impl LoadPackage {
             .unwrap_or_default()
     }
 
-    pub fn write_origins(
+    pub(crate) fn write_origins(
         &self,
         origins: &BTreeMap<String, JobOrigin>,
     ) -> Result<(), PipelineError> {
@@ -530,26 +533,26 @@ impl LoadPackage {
     }
 
     /// Where the rows of each job file came from, by job key (`None` when not known).
-    pub fn origins(&self) -> Option<BTreeMap<String, JobOrigin>> {
+    pub(crate) fn origins(&self) -> Option<BTreeMap<String, JobOrigin>> {
         let bytes = fs::read(self.file(ORIGINS)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    pub fn write_state(&self, state: &PipelineState) -> Result<(), PipelineError> {
+    pub(crate) fn write_state(&self, state: &PipelineState) -> Result<(), PipelineError> {
         write_atomic(&self.file(STATE), &serialize(state, "the state")?)
     }
 
     /// The pipeline state a normalized package carries, when it changed with it.
-    pub fn state(&self) -> Result<Option<PipelineState>, PipelineError> {
+    pub(crate) fn state(&self) -> Result<Option<PipelineState>, PipelineError> {
         read_optional(&self.file(STATE))
     }
 
-    pub fn write_input_id(&self, id: &str) -> Result<(), PipelineError> {
+    pub(crate) fn write_input_id(&self, id: &str) -> Result<(), PipelineError> {
         write_atomic(&self.file(INPUT_ID), id.as_bytes())
     }
 
     /// The input a normalized package was extracted from, when the run gave one.
-    pub fn input_id(&self) -> Result<Option<String>, PipelineError> {
+    pub(crate) fn input_id(&self) -> Result<Option<String>, PipelineError> {
         let p = self.file(INPUT_ID);
         match fs::read_to_string(&p) {
             Ok(s) => Ok(Some(s)),
@@ -561,21 +564,21 @@ impl LoadPackage {
     // --- jobs
 
     /// The folder of the jobs in `folder`.
-    pub fn job_folder(&self, folder: JobFolder) -> PathBuf {
+    pub(crate) fn job_folder(&self, folder: JobFolder) -> PathBuf {
         self.dir.join(folder.name())
     }
 
     /// The path of job file `name` in `folder`.
-    pub fn job_path(&self, folder: JobFolder, name: &str) -> PathBuf {
+    pub(crate) fn job_path(&self, folder: JobFolder, name: &str) -> PathBuf {
         self.job_folder(folder).join(name)
     }
 
-    pub fn create_job_folder(&self, folder: JobFolder) -> Result<(), PipelineError> {
+    pub(crate) fn create_job_folder(&self, folder: JobFolder) -> Result<(), PipelineError> {
         let p = self.job_folder(folder);
         fs::create_dir_all(&p).map_err(io_err("creating a package folder", &p))
     }
 
-    pub fn create_job_folders(&self) -> Result<(), PipelineError> {
+    pub(crate) fn create_job_folders(&self) -> Result<(), PipelineError> {
         JobFolder::ALL
             .into_iter()
             .try_for_each(|f| self.create_job_folder(f))
@@ -583,12 +586,12 @@ impl LoadPackage {
 
     /// The names of the files in `folder` (with the errors recorded beside failed jobs),
     /// sorted.
-    pub fn job_file_names(&self, folder: JobFolder) -> Result<Vec<String>, PipelineError> {
+    pub(crate) fn job_file_names(&self, folder: JobFolder) -> Result<Vec<String>, PipelineError> {
         list_names(&self.job_folder(folder), false)
     }
 
     /// The jobs in `folder`, by file name.
-    pub fn jobs(&self, folder: JobFolder) -> Result<Vec<JobFileName>, PipelineError> {
+    pub(crate) fn jobs(&self, folder: JobFolder) -> Result<Vec<JobFileName>, PipelineError> {
         Ok(self
             .job_file_names(folder)?
             .iter()
@@ -598,7 +601,7 @@ impl LoadPackage {
     }
 
     /// Moves job file `name` from `from` to `to`.
-    pub fn move_job(
+    pub(crate) fn move_job(
         &self,
         name: &str,
         from: JobFolder,
@@ -608,7 +611,7 @@ impl LoadPackage {
     }
 
     /// Moves the jobs of `from` that match `pick` to `to`.
-    pub fn move_jobs(
+    pub(crate) fn move_jobs(
         &self,
         from: JobFolder,
         to: JobFolder,
@@ -623,14 +626,14 @@ impl LoadPackage {
     }
 
     /// Moves started job `job` back to the new jobs with its retry count raised.
-    pub fn requeue_started(&self, job: &mut JobFileName) -> Result<(), PipelineError> {
+    pub(crate) fn requeue_started(&self, job: &mut JobFileName) -> Result<(), PipelineError> {
         let started = self.job_path(JobFolder::Started, &job.file_name());
         job.retry += 1;
         rename(&started, &self.job_path(JobFolder::New, &job.file_name()))
     }
 
     /// Records the error of failed job `name` beside it.
-    pub fn record_job_error(&self, name: &str, error: &str) -> Result<(), PipelineError> {
+    pub(crate) fn record_job_error(&self, name: &str, error: &str) -> Result<(), PipelineError> {
         let path = self
             .job_path(JobFolder::Failed, name)
             .with_extension(EXCEPTION);
@@ -647,7 +650,7 @@ impl LoadPackage {
     }
 
     /// Whether a job of the package failed for good.
-    pub fn has_failed_jobs(&self) -> Result<bool, PipelineError> {
+    pub(crate) fn has_failed_jobs(&self) -> Result<bool, PipelineError> {
         Ok(!self.job_file_names(JobFolder::Failed)?.is_empty())
     }
 
@@ -668,7 +671,7 @@ impl LoadPackage {
     }
 
     /// The jobs in `folders`, with their rows as normalize recorded them.
-    pub fn job_infos(&self, folders: &[JobFolder]) -> Result<Vec<JobInfo>, PipelineError> {
+    pub(crate) fn job_infos(&self, folders: &[JobFolder]) -> Result<Vec<JobInfo>, PipelineError> {
         let job_rows = self.job_rows();
         let mut out = Vec::new();
         for &folder in folders {
@@ -727,7 +730,7 @@ impl LoadPackage {
 
     /// Makes the failed jobs of an aborted package new again (their recorded errors go)
     /// and removes its completion marker.
-    pub fn requeue_failed_jobs(&self) -> Result<(), PipelineError> {
+    pub(crate) fn requeue_failed_jobs(&self) -> Result<(), PipelineError> {
         let failed = self.job_folder(JobFolder::Failed);
         for name in list_names(&failed, false)? {
             let from = failed.join(&name);
@@ -743,7 +746,7 @@ impl LoadPackage {
     }
 
     /// Replaces the completed job files of a loaded package by a listing of them.
-    pub fn archive_completed_jobs(&self) -> Result<(), PipelineError> {
+    pub(crate) fn archive_completed_jobs(&self) -> Result<(), PipelineError> {
         let folder = self.job_folder(JobFolder::Completed);
         if !folder.is_dir() {
             return Ok(());
@@ -768,7 +771,7 @@ impl LoadPackage {
     // --- completion
 
     /// Writes the completion marker.
-    pub fn mark_completed(&self, how: Completion) -> Result<(), PipelineError> {
+    pub(crate) fn mark_completed(&self, how: Completion) -> Result<(), PipelineError> {
         let marker: &[u8] = match how {
             Completion::Loaded => b"\"loaded\"",
             Completion::Aborted => b"\"aborted\"",
@@ -777,14 +780,14 @@ impl LoadPackage {
     }
 
     /// Whether the package's marker says it was aborted.
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         fs::read_to_string(self.file(COMPLETED_MARKER))
             .map(|m| m.contains("aborted"))
             .unwrap_or(false)
     }
 
     /// When the package was loaded or aborted (`None` while it is not).
-    pub fn completed_at(&self) -> Option<SystemTime> {
+    pub(crate) fn completed_at(&self) -> Option<SystemTime> {
         fs::metadata(self.file(COMPLETED_MARKER))
             .and_then(|m| m.modified())
             .ok()

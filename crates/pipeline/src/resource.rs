@@ -32,13 +32,22 @@ pub(crate) enum Items {
     Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
 }
 
+/// Who chose a resource's write strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrategySource {
+    /// The resource (a disposition given as a type, or a strategy by name).
+    Resource,
+    /// Nobody yet: the destination's configured strategy applies (`replace_strategy`).
+    Destination,
+}
+
 /// A named source of JSON items that load into one root table, with dlt's hints.
 pub struct Resource {
     pub(crate) hints: ResourceHints,
     pub(crate) items: Items,
-    /// Whether the user chose the strategy; if not, replace takes the configured
-    /// `replace_strategy`.
-    pub(crate) strategy_given: bool,
+    /// Who chose the strategy: replace without a strategy of the resource's own takes the
+    /// destination's `replace_strategy`.
+    pub(crate) strategy: StrategySource,
     pub(crate) incremental: Option<Incremental>,
 }
 
@@ -75,7 +84,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(iter)),
-            strategy_given: false,
+            strategy: StrategySource::Destination,
             incremental: None,
         }
     }
@@ -89,7 +98,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Iter(Box::new(items.into_iter())),
-            strategy_given: false,
+            strategy: StrategySource::Destination,
             incremental: None,
         }
     }
@@ -106,7 +115,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Lines(Box::new(lines.into_iter())),
-            strategy_given: false,
+            strategy: StrategySource::Destination,
             incremental: None,
         }
     }
@@ -127,7 +136,7 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Stream(Box::pin(s)),
-            strategy_given: false,
+            strategy: StrategySource::Destination,
             incremental: None,
         }
     }
@@ -135,7 +144,7 @@ impl Resource {
     /// The disposition as a type (`dest_core::Merge::new(MergeStrategy::Upsert)`).
     pub fn disposition(mut self, d: Arc<dyn WriteDisposition>) -> Self {
         self.hints.disposition = d;
-        self.strategy_given = true;
+        self.strategy = StrategySource::Resource;
         self
     }
 
@@ -147,7 +156,9 @@ impl Resource {
     ) -> Result<Self, PipelineError> {
         let d = parse_write_disposition(disposition, strategy)?;
         let mut r = self.disposition(d);
-        r.strategy_given = strategy.is_some();
+        if strategy.is_none() {
+            r.strategy = StrategySource::Destination;
+        }
         Ok(r)
     }
 

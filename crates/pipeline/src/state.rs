@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use sha3::{Digest, Sha3_256};
 
 /// dlt's pipeline state engine version.
-pub const STATE_ENGINE_VERSION: i64 = 4;
+pub(crate) const STATE_ENGINE_VERSION: i64 = 4;
 
 /// Machine-local part of the state; never sent to the destination.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -46,7 +46,7 @@ pub(crate) struct Storage {
 }
 
 impl Storage {
-    pub fn open(root: PathBuf) -> Result<Self, PipelineError> {
+    pub(crate) fn open(root: PathBuf) -> Result<Self, PipelineError> {
         for d in [
             EXTRACTED,
             EXTRACT_NEW,
@@ -62,17 +62,17 @@ impl Storage {
     }
 
     /// The local pipeline state (`state.json`).
-    pub fn state_file(&self) -> PathBuf {
+    pub(crate) fn state_file(&self) -> PathBuf {
         self.root.join("state.json")
     }
 
     /// The working folder's lock file (one run of a pipeline at a time).
-    pub fn lock_path(&self) -> PathBuf {
+    pub(crate) fn lock_path(&self) -> PathBuf {
         self.root.join(".lock")
     }
 
     /// [`Storage::lock_path`], opened, not locked.
-    pub fn lock_file(&self) -> Result<fs::File, PipelineError> {
+    pub(crate) fn lock_file(&self) -> Result<fs::File, PipelineError> {
         let path = self.lock_path();
         fs::OpenOptions::new()
             .create(true)
@@ -82,21 +82,21 @@ impl Storage {
             .map_err(io_err("opening the pipeline lock", &path))
     }
 
-    pub fn dir(&self, stage: &str) -> PathBuf {
+    pub(crate) fn dir(&self, stage: &str) -> PathBuf {
         self.root.join(stage)
     }
 
-    pub fn package(&self, stage: &str, load_id: &str) -> PathBuf {
+    pub(crate) fn package(&self, stage: &str, load_id: &str) -> PathBuf {
         self.root.join(stage).join(load_id)
     }
 
     /// Load ids of the packages in `stage`, oldest first.
-    pub fn packages(&self, stage: &str) -> Result<Vec<String>, PipelineError> {
+    pub(crate) fn packages(&self, stage: &str) -> Result<Vec<String>, PipelineError> {
         list_names(&self.dir(stage), true)
     }
 
     /// Removes half-written packages left by a crash (their sources are re-read).
-    pub fn discard_incomplete(&self) -> Result<(), PipelineError> {
+    pub(crate) fn discard_incomplete(&self) -> Result<(), PipelineError> {
         for stage in [EXTRACT_NEW, NORMALIZE_NEW] {
             for id in self.packages(stage)? {
                 let p = self.package(stage, &id);
@@ -118,7 +118,7 @@ impl Storage {
 
 impl Storage {
     /// Removes all but the newest `keep` loaded packages (`[load] keep_loaded_packages`).
-    pub fn prune_loaded(&self, keep: usize) -> Result<(), PipelineError> {
+    pub(crate) fn prune_loaded(&self, keep: usize) -> Result<(), PipelineError> {
         let loaded = self.packages(LOADED)?;
         let old = loaded.len().saturating_sub(keep);
         for id in &loaded[..old] {

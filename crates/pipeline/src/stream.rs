@@ -22,8 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dest_core::{
-    parse_write_disposition, ChainPlan, LoadClient, LoadJob, LoadSession, LoadTarget, Schema,
-    StagingLock, STATE_TABLE,
+    ChainPlan, LoadClient, LoadJob, LoadSession, LoadTarget, Schema, StagingLock, STATE_TABLE,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -237,12 +236,11 @@ pub(crate) async fn normalize_and_load(
 fn chain_plan(schema: &Schema, root: &str) -> Option<ChainPlan> {
     let chain = schema.chain(root);
     let root_table = chain.first()?;
-    parse_write_disposition(
-        &root_table.write_disposition,
-        root_table.strategy.as_deref(),
-    )
-    .and_then(|d| d.plan(&chain))
-    .ok()
+    root_table
+        .disposition
+        .write_disposition()
+        .and_then(|d| d.plan(&chain))
+        .ok()
 }
 
 /// Creates the dataset (and staging, for a staged plan) once; false when that fails.
@@ -339,9 +337,10 @@ async fn load_one(
             .truncate(std::slice::from_ref(&ready.table), target)
             .await?;
     }
-    let (format, key) = JobFileName::parse(&ready.file)
-        .map(|j| (j.format.clone(), j.key()))
-        .unwrap_or_default();
+    let job = JobFileName::parse(&ready.file).ok_or_else(|| {
+        dest_core::Error::Internal(format!("`{}` is not a job file name", ready.file))
+    })?;
+    let (format, key) = (job.format.parse()?, job.key());
     o.rows += session
         .load(&LoadJob {
             load_id: load_id.to_string(),

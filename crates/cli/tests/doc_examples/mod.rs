@@ -4,16 +4,16 @@
 //! that shows it has the same text in a ```` ```rust file=crates/cli/tests/doc_examples/NAME.rs ````
 //! block (`crates/cli/tests/it/docs.rs` checks they are equal, then calls the file's `run`).
 
-pub mod configuration_in_code;
-pub mod extending_sqlite;
-pub mod postgres_timestamps;
-pub mod write_dispositions_in_code;
+pub(super) mod configuration_in_code;
+pub(super) mod extending_sqlite;
+pub(super) mod postgres_timestamps;
+pub(super) mod write_dispositions_in_code;
 
 /// An example's entry point: its `main`.
-pub type Example = fn() -> anyhow::Result<()>;
+pub(super) type Example = fn() -> anyhow::Result<()>;
 
 /// Every example, by the path the docs name it with.
-pub const EXAMPLES: &[(&str, Example)] = &[
+pub(super) const EXAMPLES: &[(&str, Example)] = &[
     (
         "crates/cli/tests/doc_examples/configuration_in_code.rs",
         configuration_in_code::run,

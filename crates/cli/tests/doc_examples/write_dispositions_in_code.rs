@@ -61,6 +61,6 @@ async fn main() -> anyhow::Result<()> {
 // doc:end
 
 /// Runs the example.
-pub fn run() -> anyhow::Result<()> {
+pub(crate) fn run() -> anyhow::Result<()> {
     main()
 }

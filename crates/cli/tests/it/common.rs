@@ -8,10 +8,10 @@ use std::process::{Command, Output};
 
 use test_support::{pg_url, query_rows};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
 
 /// Runs the binary in an isolated folder: no `.dlt/` files, no inherited dlt variables.
-pub fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .current_dir(cwd)
@@ -26,7 +26,7 @@ pub fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
     cmd.output().expect("the dlt-rs binary runs")
 }
 
-pub fn load_args<'a>(
+pub(crate) fn load_args<'a>(
     file: &'a str,
     dataset: &'a str,
     url: &'a str,
@@ -51,12 +51,12 @@ pub fn load_args<'a>(
 }
 
 /// Runs `dlt-rs load` on `rows` (JSON Lines) as a child process.
-pub fn spawn_load(dir: &Path, ds: &str, rows: &str, extra: &[&str]) -> std::process::Child {
+pub(crate) fn spawn_load(dir: &Path, ds: &str, rows: &str, extra: &[&str]) -> std::process::Child {
     spawn_load_to(&pg_url(), dir, ds, rows, extra)
 }
 
 /// [`spawn_load`] into the server at `url`.
-pub fn spawn_load_to(
+pub(crate) fn spawn_load_to(
     url: &str,
     dir: &Path,
     ds: &str,
@@ -83,7 +83,7 @@ pub fn spawn_load_to(
 }
 
 /// Waits for a run that must succeed; returns its stderr (the log).
-pub fn finish(child: std::process::Child) -> String {
+pub(crate) fn finish(child: std::process::Child) -> String {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
@@ -91,7 +91,7 @@ pub fn finish(child: std::process::Child) -> String {
 }
 
 /// The child's stderr when it failed; panics when it succeeded.
-pub fn finish_failing(child: std::process::Child) -> String {
+pub(crate) fn finish_failing(child: std::process::Child) -> String {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "the run succeeded: {stderr}");
@@ -99,7 +99,7 @@ pub fn finish_failing(child: std::process::Child) -> String {
 }
 
 /// Waits until some backend waits for a lock on a table of schema `ds` (bounded).
-pub async fn wait_for_blocked_loader(db: &tokio_postgres::Client, ds: &str) {
+pub(crate) async fn wait_for_blocked_loader(db: &tokio_postgres::Client, ds: &str) {
     let sql = format!(
         "select count(*)::text from pg_locks l join pg_class c on c.oid = l.relation \
          join pg_namespace n on n.oid = c.relnamespace where not l.granted and n.nspname = '{ds}'"
@@ -113,7 +113,7 @@ pub async fn wait_for_blocked_loader(db: &tokio_postgres::Client, ds: &str) {
     panic!("the loader never reached the locked table");
 }
 
-pub async fn contents(db: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+pub(crate) async fn contents(db: &tokio_postgres::Client, sql: &str) -> Vec<String> {
     query_rows(db, sql)
         .await
         .into_iter()

@@ -1,5 +1,5 @@
 //! Runs the examples of the user documentation: every code block of every `docs/**/*.md` that
-//! carries the marker `tested by crates/cli/tests/docs.rs` (an HTML comment at its top).
+//! carries the marker `tested by crates/cli/tests/it/docs.rs` (an HTML comment at its top).
 //!
 //! Each such doc is one *scenario*: a fresh temporary folder that is the current directory and
 //! `HOME` of everything the doc runs (so `~/.dlt/pipelines` and `~/.dlt/*.toml` are private),
@@ -67,7 +67,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
 /// The comment that opts a doc in.
-const MARKER: &str = "tested by crates/cli/tests/docs.rs";
+const MARKER: &str = "tested by crates/cli/tests/it/docs.rs";
 /// Docs that must be opted in.
 const REQUIRED: &[&str] = &[
     "docs/cli.md",

@@ -135,7 +135,7 @@ impl Destination for NoDbt {
     fn capabilities(&self) -> &Capabilities {
         unimplemented!()
     }
-    fn file_format(&self, _name: &str) -> Option<Arc<dyn FileFormat>> {
+    fn file_format(&self, _format: dest_core::LoaderFileFormat) -> Option<Arc<dyn FileFormat>> {
         None
     }
     fn workers(&self) -> usize {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use dest_core::DataType::{Bigint, Bool, Text, Timestamp};
 use dest_core::{
-    Column, DataType, Error, FollowUp, FollowUpJob, LoadClient, LoadTarget, Result, SortOrder,
-    TableSchema,
+    Column, DataType, Error, FollowUp, FollowUpJob, LoadClient, LoadTarget, MergeStrategy,
+    ReplaceStrategy, Result, SortOrder, TableDisposition, TableSchema,
 };
 use test_support::{query_rows, quote_ident};
 
@@ -51,7 +51,7 @@ fn row_id() -> Column {
 /// A root table: `data` columns, then `_dlt_load_id`, `_dlt_id`.
 fn root_table(name: &str, data: Vec<Column>) -> TableSchema {
     let mut t = TableSchema::new(name);
-    t.write_disposition = "merge".into();
+    t.disposition = TableDisposition::Merge(MergeStrategy::DeleteInsert);
     t.columns = data;
     t.columns.push(col("_dlt_load_id", Text).not_null());
     t.columns.push(row_id());
@@ -62,7 +62,7 @@ fn root_table(name: &str, data: Vec<Column>) -> TableSchema {
 /// `_dlt_list_idx`, `_dlt_id`.
 fn nested_table(name: &str, parent: &str, data: Vec<Column>, with_root_key: bool) -> TableSchema {
     let mut t = TableSchema::new(name);
-    t.write_disposition = "merge".into();
+    t.disposition = TableDisposition::Merge(MergeStrategy::DeleteInsert);
     t.parent = Some(parent.into());
     t.columns = data;
     if with_root_key {
@@ -119,7 +119,7 @@ impl Env {
             .into_iter()
             .map(|mut t| {
                 if staging_indexes && t.parent.is_none() {
-                    t.strategy = Some("staging-optimized".into());
+                    t.disposition = TableDisposition::Replace(ReplaceStrategy::StagingOptimized);
                 }
                 t
             })

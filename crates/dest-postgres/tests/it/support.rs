@@ -15,13 +15,13 @@ use dest_postgres::{Postgres, PostgresCredentials, PostgresSettings};
 use test_support::{connect, fresh_schema, pg_url, quote_ident};
 
 /// The destination on the test server with `settings`.
-pub fn destination(settings: PostgresSettings) -> Postgres {
+pub(crate) fn destination(settings: PostgresSettings) -> Postgres {
     let credentials = PostgresCredentials::parse_url(&pg_url()).unwrap();
     Postgres::new(credentials, settings)
 }
 
 /// The default settings with `max_statement_bytes` (the batch size of bound execution).
-pub fn batch_bytes(bytes: usize) -> PostgresSettings {
+pub(crate) fn batch_bytes(bytes: usize) -> PostgresSettings {
     PostgresSettings {
         max_statement_bytes: bytes,
         ..PostgresSettings::default()
@@ -30,7 +30,7 @@ pub fn batch_bytes(bytes: usize) -> PostgresSettings {
 
 /// The dataset of one test (`<name>`, staging `<name>_staging`, both dropped when made) and
 /// a superuser connection to look at it.
-pub struct Dataset {
+pub(crate) struct Dataset {
     pub admin: tokio_postgres::Client,
     pub name: String,
     pub staging: String,
@@ -38,7 +38,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// Drops what an earlier run of `test` left; creates nothing yet.
-    pub async fn new(test: &str) -> Dataset {
+    pub(crate) async fn new(test: &str) -> Dataset {
         let admin = connect().await;
         let name = fresh_schema(&admin, test).await;
         let staging = format!("{name}_staging");
@@ -51,7 +51,7 @@ impl Dataset {
 
     /// A load client of the destination with `settings` for this dataset; the dataset and
     /// its staging schema exist once it returns (`LoadClient::initialize`).
-    pub async fn client(&self, settings: PostgresSettings) -> Arc<dyn LoadClient> {
+    pub(crate) async fn client(&self, settings: PostgresSettings) -> Arc<dyn LoadClient> {
         let client = destination(settings)
             .client(&DatasetRef {
                 name: self.name.clone(),
@@ -64,12 +64,12 @@ impl Dataset {
     }
 
     /// `"dataset"."table"`.
-    pub fn qualified(&self, table: &str) -> String {
+    pub(crate) fn qualified(&self, table: &str) -> String {
         format!("{}.{}", quote_ident(&self.name), quote_ident(table))
     }
 
     /// Drops the dataset and its staging schema.
-    pub async fn remove(&self) {
+    pub(crate) async fn remove(&self) {
         self.admin
             .batch_execute(&format!(
                 "DROP SCHEMA {} CASCADE; DROP SCHEMA IF EXISTS {} CASCADE",
@@ -82,7 +82,7 @@ impl Dataset {
 }
 
 /// A schema named `test` holding `tables` (and the system tables).
-pub fn schema(tables: &[TableSchema]) -> Schema {
+pub(crate) fn schema(tables: &[TableSchema]) -> Schema {
     let mut schema = Schema::new("test");
     schema.tables.extend(tables.iter().cloned());
     schema.version_hash = schema.content_hash();
@@ -90,7 +90,7 @@ pub fn schema(tables: &[TableSchema]) -> Schema {
 }
 
 /// Makes `tables` exist in `target` as the loader does: [`LoadClient::update_schema`].
-pub async fn create_tables(client: &dyn LoadClient, schema: &Schema, target: LoadTarget) {
+pub(crate) async fn create_tables(client: &dyn LoadClient, schema: &Schema, target: LoadTarget) {
     let names: Vec<String> = schema
         .tables
         .iter()
@@ -101,19 +101,24 @@ pub async fn create_tables(client: &dyn LoadClient, schema: &Schema, target: Loa
 }
 
 /// A job of load `1` that loads `file` (format `format`) into dataset table `table`.
-pub fn job(table: &str, file: &Path, format: &str, key: &str) -> LoadJob {
+pub(crate) fn job(table: &str, file: &Path, format: &str, key: &str) -> LoadJob {
     LoadJob {
         load_id: "1".into(),
         table: table.into(),
         file: file.to_path_buf(),
-        format: format.into(),
+        format: format.parse().unwrap(),
         target: LoadTarget::Dataset,
         key: key.into(),
     }
 }
 
 /// Writes a job file with `format`'s writer (table name `t`).
-pub fn write_job(format: &dyn FileFormat, path: &Path, columns: &[Column], rows: &[Vec<Value>]) {
+pub(crate) fn write_job(
+    format: &dyn FileFormat,
+    path: &Path,
+    columns: &[Column],
+    rows: &[Vec<Value>],
+) {
     let file = std::fs::File::create(path).unwrap();
     let mut w = format
         .writer("t", columns, Box::new(std::io::BufWriter::new(file)))

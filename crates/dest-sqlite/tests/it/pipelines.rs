@@ -646,7 +646,7 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
     ];
     t.columns[0].primary_key = true;
     t.columns[1].row_key = true;
-    t.write_disposition = "merge".into();
+    t.disposition = dest_core::TableDisposition::Merge(dest_core::MergeStrategy::DeleteInsert);
     t.seen_data = true;
     let schema = schema_with(t.clone());
     client.initialize(true).await.unwrap();
@@ -666,7 +666,9 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
 
     // a job file
     let file = env.dir.path().join("t.1.0.typed-jsonl");
-    let fmt = dest.file_format("typed-jsonl").unwrap();
+    let fmt = dest
+        .file_format(dest_core::LoaderFileFormat::TypedJsonl)
+        .unwrap();
     let out = std::fs::File::create(&file).unwrap();
     let cols: Vec<_> = t.columns.clone();
     let mut w = fmt.writer("t", &cols, Box::new(out)).unwrap();
@@ -679,7 +681,7 @@ async fn ledgers_skip_committed_jobs_and_run_a_follow_up_once() {
         load_id: "100".into(),
         table: "t".into(),
         file: file.clone(),
-        format: "typed-jsonl".into(),
+        format: dest_core::LoaderFileFormat::TypedJsonl,
         target: LoadTarget::Staging,
         key: "t.1".into(),
     };
