@@ -4,6 +4,7 @@
 //! loads into schemas and a pipelines dir of its own, so they run in parallel in this one
 //! process.
 
+mod arrow;
 mod e2e;
 mod hostile;
 mod no_loss;

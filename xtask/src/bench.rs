@@ -4,19 +4,30 @@
 //! its own:
 //!
 //! 1. find or start PostgreSQL ([`crate::pg`]);
-//! 2. generate `target/bench/flat.jsonl` and `nested.jsonl` ([`crate::bench_gen`], the same bytes
-//!    as the harness's `gen.py --seed 42`) and the same rows as CSV for the floor (untimed);
+//! 2. generate the input (untimed):
+//!    - `target/bench/flat.jsonl` and `nested.jsonl` ([`crate::bench_gen`], the same bytes as
+//!      the harness's `gen.py --seed 42`) and the same rows as CSV for the floor;
+//!    - `typed.parquet` ([`crate::bench_typed`]: 11 typed columns, integers of three widths,
+//!      a decimal, a double with NULLs, hostile strings, zoned and naive timestamps, dates)
+//!      and the same rows as `floor-typed.csv`;
+//!    - `events.jsonl` ([`crate::bench_events`]: dlt's test page of 100 GitHub events, 20
+//!      times; a 596-column root table and six child tables), when the page is there;
 //! 3. `cargo build --release -p cli` once; set up real dlt in `target/bench/dltvenv`
-//!    (`pip install 'dlt[postgres]'`) unless it is there, `--no-dlt` is given or pip fails;
+//!    (`pip install 'dlt[postgres]' pyarrow`) unless it is there, `--no-dlt` is given or pip
+//!    fails; for the events floor, load the events once with `dlt-rs` (csv, job files kept)
+//!    and keep its CSV job files and its tables' DDL (untimed);
 //! 4. run every method `--rounds` times in alternation (A B C … A B C …), each run cold: its
 //!    schema and `<schema>_staging` dropped, its pipelines folder removed, `CHECKPOINT` + `sync`
 //!    before it. Timed: the whole `dlt-rs` process (wall clock); dlt's `pipeline.run()` (as the
-//!    harness does, `xtask/bench/dlt_load.py`); the floor's `psql \copy` process. Peak RSS of
-//!    the client process comes from `/usr/bin/time -f %M`;
-//! 5. an extra run at 5x the flat rows (one round, dlt-rs `insert_values`) for memory scaling;
+//!    harness does, `xtask/bench/dlt_load.py`; for Arrow, `xtask/bench/dlt_arrow_load.py`,
+//!    reading the Parquet file with pyarrow + `pipeline.run(table)`); the floor's `psql \copy`
+//!    process. Peak RSS of the client process comes from `/usr/bin/time -f %M`;
+//! 5. extra runs at 5x the flat rows (dlt-rs `insert_values`) and 5x the typed rows (dlt-rs,
+//!    Parquet), one round each, for memory scaling;
 //! 6. a content check: every method that loaded the same data holds the same content (per
 //!    table an order-independent digest of the data columns; children keyed by their parent's
-//!    `id`);
+//!    `id`); dlt's csv (also its path for Arrow data) loads empty strings as NULL, so a dlt
+//!    csv load that differs only in that passes, with the strict difference in the report;
 //! 7. a table of medians and the performance targets, printed and written to
 //!    `target/bench/results.md`.
 //!
@@ -32,41 +43,58 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bench_events;
 use crate::bench_gen;
+use crate::bench_typed;
 use crate::pg;
 
 const DEFAULT_FLAT_ROWS: u64 = 200_000;
 const DEFAULT_NESTED_ROWS: u64 = 50_000;
+const DEFAULT_TYPED_ROWS: u64 = 1_000_000;
 const DEFAULT_ROUNDS: u32 = 3;
 /// Every schema this command makes starts with this (and only these are dropped).
 const SCHEMA_PREFIX: &str = "xbench_";
 const TIME_BIN: &str = "/usr/bin/time";
 /// The dlt runner, relative to the workspace root.
 const DLT_SCRIPT: &str = "xtask/bench/dlt_load.py";
+/// The dlt runner for Arrow data (a Parquet file read with pyarrow), relative to the root.
+const DLT_ARROW_SCRIPT: &str = "xtask/bench/dlt_arrow_load.py";
 const SCALE_FACTOR: u64 = 5;
 
 const USAGE: &str = "\
-cargo xtask bench [--flat-rows N] [--nested-rows N] [--rounds N] [--only REGEX]
-                  [--no-dlt] [--no-scale] [--no-build] [--keep] [--gen-only]
+cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N]
+                  [--only REGEX] [--no-dlt] [--no-scale] [--no-build] [--keep] [--gen-only]
 
   --flat-rows N    flat rows (default 200000, ~445 bytes each)
   --nested-rows N  nested records (default 50000; ~5 child rows each in 2 child tables)
+  --typed-rows N   rows of the typed Parquet file (default 1000000, 11 typed columns)
   --rounds N       alternating rounds per method (default 3); the table shows medians
   --only REGEX     run the methods whose key matches (grep -E), keys being
-                   floor|flat, dlt-rs-insert_values|flat, dlt-rs-csv|flat, dlt-rs-merge|flat,
-                   dlt-insert_values|flat, dlt-csv|flat, dlt-merge|flat, the same |nested
-                   (no merge) and dlt-rs-insert_values|flat-5x (the scaling run)
+                   floor|flat, dlt-rs-insert_values|flat, dlt-rs-csv|flat,
+                   dlt-rs-parquet|flat, dlt-rs-merge|flat, dlt-insert_values|flat,
+                   dlt-csv|flat, dlt-merge|flat, the same |nested (no merge),
+                   floor|typed, dlt-rs|typed, dlt-arrow|typed,
+                   floor|events, dlt-rs-insert_values|events, dlt-rs-csv|events,
+                   dlt-rs-parquet|events, dlt-insert_values|events,
+                   and the scaling runs dlt-rs-insert_values|flat-5x, dlt-rs|typed-5x
   --no-dlt         skip real dlt (no venv, no pip)
-  --no-scale       skip the extra run at 5x the flat rows
+  --no-scale       skip the extra runs at 5x the flat and the typed rows
   --no-build       use target/release/dlt-rs as it is
   --keep           keep the generated files and the loaded schemas (xbench_*)
-  --gen-only       write target/bench/{flat,nested}.jsonl and the floor's CSV, then stop
-                   (the JSONL is byte for byte the harness's `gen.py --seed 42` output)";
+  --gen-only       write target/bench/{flat,nested}.jsonl, typed.parquet, events.jsonl and the
+                   floor's CSV (not the events', which needs dlt-rs), then stop (the JSONL is
+                   byte for byte the harness's `gen.py --seed 42` output)
+
+The events data set is dlt's test page of GitHub events (dlt's
+tests/normalize/cases/github.events.load_page_1_duck.json), read from
+../shared/bench/data/ next to the workspace and repeated 20 times; without the file the
+events methods are skipped (and the report says so).";
 
 #[derive(Debug, Clone)]
 struct Options {
     flat_rows: u64,
     nested_rows: u64,
+    typed_rows: u64,
     rounds: u32,
     only: Option<String>,
     dlt: bool,
@@ -80,6 +108,7 @@ fn parse(args: &[OsString]) -> Result<Options> {
     let mut o = Options {
         flat_rows: DEFAULT_FLAT_ROWS,
         nested_rows: DEFAULT_NESTED_ROWS,
+        typed_rows: DEFAULT_TYPED_ROWS,
         rounds: DEFAULT_ROUNDS,
         only: None,
         dlt: true,
@@ -122,6 +151,7 @@ fn parse(args: &[OsString]) -> Result<Options> {
                 match flag {
                     "--flat-rows" => o.flat_rows = number(value()?)?,
                     "--nested-rows" => o.nested_rows = number(value()?)?,
+                    "--typed-rows" => o.typed_rows = number(value()?)?,
                     "--rounds" => {
                         o.rounds = u32::try_from(number(value()?)?).context("--rounds is huge")?
                     }
@@ -131,8 +161,8 @@ fn parse(args: &[OsString]) -> Result<Options> {
             }
         }
     }
-    if o.flat_rows == 0 || o.nested_rows == 0 || o.rounds == 0 {
-        bail!("--flat-rows, --nested-rows and --rounds must be at least 1");
+    if o.flat_rows == 0 || o.nested_rows == 0 || o.typed_rows == 0 || o.rounds == 0 {
+        bail!("--flat-rows, --nested-rows, --typed-rows and --rounds must be at least 1");
     }
     Ok(o)
 }
@@ -146,14 +176,26 @@ enum Data {
     Nested,
     /// The flat data at [`SCALE_FACTOR`] times the rows (memory scaling run).
     FlatScaled,
+    /// The typed Parquet file ([`crate::bench_typed`]).
+    Typed,
+    /// The typed data at [`SCALE_FACTOR`] times the rows (memory scaling run).
+    TypedScaled,
+    /// dlt's GitHub events page, repeated ([`crate::bench_events`]).
+    Events,
 }
 
 impl Data {
+    /// The data sets of the alternating rounds (the scaled ones run apart).
+    const ROUNDS: [Data; 4] = [Data::Flat, Data::Nested, Data::Typed, Data::Events];
+
     fn name(self) -> &'static str {
         match self {
             Data::Flat => "flat",
             Data::Nested => "nested",
             Data::FlatScaled => "flat-5x",
+            Data::Typed => "typed",
+            Data::TypedScaled => "typed-5x",
+            Data::Events => "events",
         }
     }
 
@@ -162,6 +204,8 @@ impl Data {
         match self {
             Data::Flat | Data::FlatScaled => "flat",
             Data::Nested => "nested",
+            Data::Typed | Data::TypedScaled => "typed",
+            Data::Events => "events",
         }
     }
 }
@@ -170,12 +214,16 @@ impl Data {
 enum Kind {
     /// `dlt-rs load --loader-file-format <format>`.
     Rs(&'static str),
+    /// `dlt-rs load` with its default format (Parquet input: `parquet`, binary `COPY`).
+    RsDefault,
     /// `dlt-rs load` twice with merge on `id`; the second is timed.
     RsMerge,
     /// `dlt_load.py --format <format>`.
     Dlt(&'static str),
     /// `dlt_load.py --merge` (insert_values), second run timed.
     DltMerge,
+    /// `dlt_arrow_load.py`: the Parquet file read with pyarrow, `pipeline.run(table)`.
+    DltArrow,
     /// `psql \copy` of the pre-converted CSV into dlt-shaped tables.
     Floor,
 }
@@ -195,9 +243,11 @@ impl Method {
     fn key(&self) -> String {
         let m = match self.kind {
             Kind::Rs(f) => format!("dlt-rs-{f}"),
+            Kind::RsDefault => "dlt-rs".into(),
             Kind::RsMerge => "dlt-rs-merge".into(),
             Kind::Dlt(f) => format!("dlt-{f}"),
             Kind::DltMerge => "dlt-merge".into(),
+            Kind::DltArrow => "dlt-arrow".into(),
             Kind::Floor => "floor".into(),
         };
         format!("{m}|{}", self.data.name())
@@ -207,9 +257,11 @@ impl Method {
     fn label(&self) -> String {
         match self.kind {
             Kind::Rs(f) => format!("dlt-rs {f}"),
+            Kind::RsDefault => "dlt-rs (default: parquet, binary COPY)".into(),
             Kind::RsMerge => "dlt-rs merge 2nd run (insert_values)".into(),
             Kind::Dlt(f) => format!("dlt {f}"),
             Kind::DltMerge => "dlt merge 2nd run (insert_values)".into(),
+            Kind::DltArrow => "dlt arrow (pyarrow table)".into(),
             Kind::Floor => "floor: psql \\copy, dlt's tables".into(),
         }
     }
@@ -218,48 +270,54 @@ impl Method {
         let m = match self.kind {
             Kind::Rs("insert_values") => "rs_iv".to_string(),
             Kind::Rs(f) => format!("rs_{f}"),
+            Kind::RsDefault => "rs".into(),
             Kind::RsMerge => "rs_merge".into(),
             Kind::Dlt("insert_values") => "dlt_iv".into(),
             Kind::Dlt(f) => format!("dlt_{f}"),
             Kind::DltMerge => "dlt_merge".into(),
+            Kind::DltArrow => "dlt_arrow".into(),
             Kind::Floor => "floor".into(),
         };
         let d = match self.data {
             Data::Flat => "flat",
             Data::Nested => "nested",
             Data::FlatScaled => "flat5x",
+            Data::Typed => "typed",
+            Data::TypedScaled => "typed5x",
+            Data::Events => "events",
         };
         format!("{SCHEMA_PREFIX}{m}_{d}")
     }
 
     fn is_rs(&self) -> bool {
-        matches!(self.kind, Kind::Rs(_) | Kind::RsMerge)
+        matches!(self.kind, Kind::Rs(_) | Kind::RsDefault | Kind::RsMerge)
     }
 
     fn is_dlt(&self) -> bool {
-        matches!(self.kind, Kind::Dlt(_) | Kind::DltMerge)
+        matches!(self.kind, Kind::Dlt(_) | Kind::DltMerge | Kind::DltArrow)
     }
 
     /// The dlt run this one is compared with (same format, same data).
     fn dlt_peer(&self) -> Option<Method> {
         match self.kind {
-            Kind::Rs(f) | Kind::Dlt(f) if self.data != Data::FlatScaled => {
-                Some(Method::new(Kind::Dlt(f), self.data))
-            }
+            _ if matches!(self.data, Data::FlatScaled | Data::TypedScaled) => None,
+            Kind::Rs(f) | Kind::Dlt(f) => Some(Method::new(Kind::Dlt(f), self.data)),
             Kind::RsMerge | Kind::DltMerge => Some(Method::new(Kind::DltMerge, self.data)),
-            _ => None,
+            Kind::RsDefault | Kind::DltArrow => Some(Method::new(Kind::DltArrow, self.data)),
+            Kind::Floor => None,
         }
     }
 }
 
 /// Every method of the alternating rounds, in the order they run.
 fn all_methods() -> Vec<Method> {
-    use Data::{Flat, Nested};
-    use Kind::{Dlt, DltMerge, Floor, Rs, RsMerge};
+    use Data::{Events, Flat, Nested, Typed};
+    use Kind::{Dlt, DltArrow, DltMerge, Floor, Rs, RsDefault, RsMerge};
     vec![
         Method::new(Floor, Flat),
         Method::new(Rs("insert_values"), Flat),
         Method::new(Rs("csv"), Flat),
+        Method::new(Rs("parquet"), Flat),
         Method::new(RsMerge, Flat),
         Method::new(Dlt("insert_values"), Flat),
         Method::new(Dlt("csv"), Flat),
@@ -267,13 +325,26 @@ fn all_methods() -> Vec<Method> {
         Method::new(Floor, Nested),
         Method::new(Rs("insert_values"), Nested),
         Method::new(Rs("csv"), Nested),
+        Method::new(Rs("parquet"), Nested),
         Method::new(Dlt("insert_values"), Nested),
         Method::new(Dlt("csv"), Nested),
+        Method::new(Floor, Typed),
+        Method::new(RsDefault, Typed),
+        Method::new(DltArrow, Typed),
+        Method::new(Floor, Events),
+        Method::new(Rs("insert_values"), Events),
+        Method::new(Rs("csv"), Events),
+        Method::new(Rs("parquet"), Events),
+        Method::new(Dlt("insert_values"), Events),
     ]
 }
 
-fn scale_method() -> Method {
-    Method::new(Kind::Rs("insert_values"), Data::FlatScaled)
+/// The memory scaling runs (one round each, after the rounds).
+fn scale_methods() -> Vec<Method> {
+    vec![
+        Method::new(Kind::Rs("insert_values"), Data::FlatScaled),
+        Method::new(Kind::RsDefault, Data::TypedScaled),
+    ]
 }
 
 /// The keys `regex` (`grep -E`) matches.
@@ -319,6 +390,9 @@ fn input_path(work: &Path, data: Data) -> PathBuf {
         Data::Flat => "flat.jsonl",
         Data::Nested => "nested.jsonl",
         Data::FlatScaled => "flat5x.jsonl",
+        Data::Typed => "typed.parquet",
+        Data::TypedScaled => "typed5x.parquet",
+        Data::Events => "events.jsonl",
     })
 }
 
@@ -326,10 +400,26 @@ fn floor_csv_path(work: &Path, name: &str) -> PathBuf {
     work.join(format!("floor-{name}.csv"))
 }
 
-/// Writes the flat and the nested input (`what[i]` = (the JSONL, the floor's CSV too)).
-fn generate(work: &Path, o: &Options, what: [(bool, bool); 2]) -> Result<()> {
+/// The folder of the events floor's CSV files (dlt-rs's csv job files).
+fn events_floor_dir(work: &Path) -> PathBuf {
+    work.join("floor-events")
+}
+
+/// What [`generate`] writes: per data set, (the input, the floor's CSV too).
+#[derive(Debug, Clone, Copy, Default)]
+struct Wanted {
+    flat: (bool, bool),
+    nested: (bool, bool),
+    typed: (bool, bool),
+    events: bool,
+}
+
+/// Writes the input files `want` names; returns the number of events written, if any.
+fn generate(root: &Path, work: &Path, o: &Options, want: Wanted) -> Result<Option<u64>> {
     let started = Instant::now();
-    let [(flat, flat_floor), (nested, nested_floor)] = what;
+    let (flat, flat_floor) = want.flat;
+    let (nested, nested_floor) = want.nested;
+    let (typed, typed_floor) = want.typed;
     if flat {
         let csv = floor_csv_path(work, "flat");
         let w = bench_gen::write_flat(
@@ -367,11 +457,47 @@ fn generate(work: &Path, o: &Options, what: [(bool, bool); 2]) -> Result<()> {
             w.bytes as f64 / 1e6
         );
     }
+    if typed {
+        let csv = floor_csv_path(work, "typed");
+        let w = bench_typed::write_typed(
+            &input_path(work, Data::Typed),
+            typed_floor.then_some(csv.as_path()),
+            o.typed_rows,
+            bench_typed::TYPED_SEED,
+        )?;
+        eprintln!(
+            "bench: wrote {} typed rows ({:.1} MB of Parquet{})",
+            w.rows,
+            w.bytes as f64 / 1e6,
+            if typed_floor {
+                format!(
+                    ", {:.1} MB of CSV",
+                    std::fs::metadata(&csv).map_or(0, |m| m.len()) as f64 / 1e6
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    let mut events_rows = None;
+    if want.events {
+        let w = bench_events::write_events(
+            &bench_events::source_path(root),
+            &input_path(work, Data::Events),
+        )?;
+        eprintln!(
+            "bench: wrote {} events ({:.1} MB; dlt's page of GitHub events {} times)",
+            w.rows,
+            w.bytes as f64 / 1e6,
+            bench_events::REPEAT
+        );
+        events_rows = Some(w.rows);
+    }
     eprintln!(
         "bench: data generated in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(events_rows)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -388,6 +514,8 @@ struct Env {
     dlt_python: Option<PathBuf>,
     time_bin: Option<PathBuf>,
     checkpoint_warned: std::cell::Cell<bool>,
+    /// The events floor's tables and CSV files, once prepared ([`prepare_events_floor`]).
+    events_floor: Option<EventsFloor>,
 }
 
 impl Env {
@@ -556,8 +684,12 @@ fn run_once(env: &Env, m: &Method, round: u32) -> Result<Sample> {
         m.key().replace('|', "-").replace('_', "")
     ));
     match m.kind {
-        Kind::Rs(format) => {
-            let cmd = rs_load(env, m, &schema, &["--loader-file-format", format]);
+        Kind::Rs(_) | Kind::RsDefault => {
+            let flags = match m.kind {
+                Kind::Rs(format) => vec!["--loader-file-format", format],
+                _ => Vec::new(),
+            };
+            let cmd = rs_load(env, m, &schema, &flags);
             env.checkpoint();
             let r = measure(env, &cmd, &log)?;
             Ok(sample_from(&r, r.wall.as_secs_f64(), &log))
@@ -581,13 +713,18 @@ fn run_once(env: &Env, m: &Method, round: u32) -> Result<Sample> {
             let r = measure(env, &cmd, &log)?;
             Ok(sample_from(&r, r.wall.as_secs_f64(), &log))
         }
-        Kind::Dlt(_) | Kind::DltMerge => {
+        Kind::Dlt(_) | Kind::DltMerge | Kind::DltArrow => {
             let python = env
                 .dlt_python
                 .as_ref()
                 .ok_or_else(|| anyhow!("internal: dlt is not set up"))?;
+            let script = if m.kind == Kind::DltArrow {
+                DLT_ARROW_SCRIPT
+            } else {
+                DLT_SCRIPT
+            };
             let mut cmd = Command::new(python);
-            cmd.arg(env.root.join(DLT_SCRIPT))
+            cmd.arg(env.root.join(script))
                 .arg(env.input(m.data))
                 .arg(&schema)
                 .args(["--dsn", &with_password(&env.url)])
@@ -598,9 +735,14 @@ fn run_once(env: &Env, m: &Method, round: u32) -> Result<Sample> {
                 .env("RUNTIME__DLTHUB_TELEMETRY", "false")
                 .current_dir(&env.work);
             match m.kind {
-                Kind::Dlt(format) => cmd.args(["--format", format]),
-                _ => cmd.args(["--format", "insert_values", "--merge"]),
-            };
+                Kind::Dlt(format) => {
+                    cmd.args(["--format", format]);
+                }
+                Kind::DltMerge => {
+                    cmd.args(["--format", "insert_values", "--merge"]);
+                }
+                _ => {}
+            }
             env.checkpoint();
             let r = measure(env, &cmd, &log)?;
             let seconds = result_seconds(&r.output);
@@ -720,8 +862,215 @@ fn floor_sql(env: &Env, data: Data, schema: &str) -> Result<(String, Vec<String>
                 ),
             ],
         )),
-        Data::FlatScaled => bail!("internal: no floor for the scaling run"),
+        Data::Typed => Ok((
+            format!("CREATE TABLE {s}.typed ({TYPED_DDL});"),
+            vec![format!(
+                "\\copy {s}.typed ({}) FROM {} WITH (FORMAT csv)",
+                bench_typed::COLUMNS,
+                file("typed")?
+            )],
+        )),
+        Data::Events => {
+            let floor = env
+                .events_floor
+                .as_ref()
+                .ok_or_else(|| anyhow!("internal: the events floor is not prepared"))?;
+            let ddl = floor
+                .tables
+                .iter()
+                .map(|(table, defs)| format!("CREATE TABLE {s}.{} ({defs});", ident(table)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut copies = Vec::new();
+            for (table, columns, path) in &floor.copies {
+                let text = path
+                    .to_str()
+                    .ok_or_else(|| anyhow!("{} is not UTF-8", path.display()))?;
+                if text.contains('\'') {
+                    bail!("{text} contains a quote");
+                }
+                // as dlt-rs's csv loader does (crates/dest-postgres/src/csv.rs)
+                copies.push(format!(
+                    "\\copy {s}.{} ({columns}) FROM '{text}' \
+                     WITH (FORMAT csv, HEADER true, NULL '')",
+                    ident(table)
+                ));
+            }
+            Ok((ddl, copies))
+        }
+        Data::FlatScaled | Data::TypedScaled => bail!("internal: no floor for a scaling run"),
     }
+}
+
+/// The `typed` table as dlt-rs creates it for `typed.parquet` (dlt's Arrow type mapping:
+/// found by loading the file with dlt-rs and reading `information_schema.columns`).
+const TYPED_DDL: &str = "id bigint NOT NULL, small smallint, medium integer, big bigint, \
+    price numeric(12,2), score double precision, flag boolean, name character varying, \
+    created timestamp with time zone, local_ts timestamp with time zone, day date";
+
+/// The events floor: dlt-rs's tables for the events and its csv job files.
+#[derive(Debug, Clone)]
+struct EventsFloor {
+    /// (table, its column definitions and constraints), root first.
+    tables: Vec<(String, String)>,
+    /// (table, the file's column list, the file), root first.
+    copies: Vec<(String, String, PathBuf)>,
+}
+
+/// Loads the events once with dlt-rs (csv, job files kept; untimed) and keeps what the floor
+/// needs: the CSV job files (copied to `target/bench/floor-events/`, fsync'ed) and the DDL of
+/// the data tables (column types, `NOT NULL`, unique and primary key constraints).
+fn prepare_events_floor(env: &Env) -> Result<EventsFloor> {
+    let started = Instant::now();
+    let schema = format!("{SCHEMA_PREFIX}floorprep_events");
+    env.cold(&schema)?;
+    let m = Method::new(Kind::Rs("csv"), Data::Events);
+    let mut cmd = rs_load(env, &m, &schema, &["--loader-file-format", "csv"]);
+    cmd.env("LOAD__DELETE_COMPLETED_JOBS", "false");
+    let log = env.logs.join("floor-events-prepare.log");
+    let r = measure(env, &cmd, &log)?;
+    if !r.ok {
+        bail!(
+            "dlt-rs could not load the events as csv ({}, log {}):\n    | {}",
+            r.status,
+            log.display(),
+            why_failed(&r.output)
+        );
+    }
+    // the csv job files
+    let mut found = Vec::new();
+    completed_csv_files(&env.pipelines(&schema), &mut found)?;
+    if found.is_empty() {
+        bail!(
+            "no csv job files under {} after loading the events with \
+             LOAD__DELETE_COMPLETED_JOBS=false (log {})",
+            env.pipelines(&schema).display(),
+            log.display()
+        );
+    }
+    let dir = events_floor_dir(&env.work);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("could not delete {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let mut copies = Vec::new();
+    for file in &found {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("odd job file name {}", file.display()))?;
+        // `<table>.<file id>.<retry>.csv`
+        let table = name
+            .rsplitn(4, '.')
+            .nth(3)
+            .ok_or_else(|| anyhow!("odd job file name {name}"))?
+            .to_string();
+        if table.starts_with("_dlt_") {
+            // dlt's own tables (the pipeline state) are not data
+            continue;
+        }
+        let target = dir.join(name);
+        std::fs::copy(file, &target).with_context(|| {
+            format!("could not copy {} to {}", file.display(), target.display())
+        })?;
+        File::open(&target)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("could not sync {}", target.display()))?;
+        copies.push((table, csv_header(&target)?, target));
+    }
+    copies.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    // the tables
+    let columns = env.sql(&format!(
+        "SELECT c.relname, string_agg(quote_ident(a.attname) || ' ' || \
+         format_type(a.atttypid, a.atttypmod) || \
+         CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ', ' ORDER BY a.attnum) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid \
+         WHERE n.nspname = {} AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped \
+         AND c.relname NOT LIKE '\\_dlt\\_%' GROUP BY c.relname ORDER BY c.relname",
+        literal(&schema)
+    ))?;
+    let constraints = env.sql(&format!(
+        "SELECT c.relname, pg_get_constraintdef(k.oid) FROM pg_constraint k \
+         JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = {} AND k.contype IN ('p', 'u') ORDER BY 1, 2",
+        literal(&schema)
+    ))?;
+    let mut tables: Vec<(String, String)> = Vec::new();
+    let mut root_columns = 0;
+    for line in columns.lines().filter(|l| !l.is_empty()) {
+        let (t, defs) = line
+            .split_once('|')
+            .ok_or_else(|| anyhow!("unexpected psql line {line:?}"))?;
+        if t == Data::Events.table() {
+            root_columns = defs.split(", ").count();
+        }
+        let mut defs = defs.to_string();
+        for c in constraints.lines() {
+            if let Some(def) = c.strip_prefix(t).and_then(|r| r.strip_prefix('|')) {
+                defs.push_str(", ");
+                defs.push_str(def);
+            }
+        }
+        tables.push((t.to_string(), defs));
+    }
+    for (table, _) in &tables {
+        if !copies.iter().any(|(t, _, _)| t == table) {
+            bail!("dlt-rs made no csv job file for table {table}");
+        }
+    }
+    for (table, _, file) in &copies {
+        if !tables.iter().any(|(t, _)| t == table) {
+            bail!(
+                "job file {} is for table {table}, which dlt-rs did not create",
+                file.display()
+            );
+        }
+    }
+    env.cold(&schema)?;
+    eprintln!(
+        "bench: events floor prepared in {:.1} s: {} tables (root: {root_columns} columns), {} csv \
+         job files in {}",
+        started.elapsed().as_secs_f64(),
+        tables.len(),
+        copies.len(),
+        dir.display()
+    );
+    Ok(EventsFloor { tables, copies })
+}
+
+/// The job files in every `completed_jobs` folder under `dir` that end in `.csv`.
+fn completed_csv_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            completed_csv_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "csv")
+            && dir.file_name().is_some_and(|n| n == "completed_jobs")
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The first line of a csv job file: its quoted column names, a column list as it is.
+fn csv_header(path: &Path) -> Result<String> {
+    use std::io::BufRead as _;
+    let mut line = String::new();
+    std::io::BufReader::new(
+        File::open(path).with_context(|| format!("could not open {}", path.display()))?,
+    )
+    .read_line(&mut line)
+    .with_context(|| format!("could not read {}", path.display()))?;
+    let header = line.trim_end_matches(['\n', '\r']);
+    if !header.starts_with('"') || !header.ends_with('"') {
+        bail!("{}: not a csv job file header: {header:?}", path.display());
+    }
+    Ok(header.to_string())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -730,21 +1079,27 @@ fn floor_sql(env: &Env, data: Data, schema: &str) -> Result<(String, Vec<String>
 /// Per data table: (its data columns, "row-count digest").
 type Digest = BTreeMap<String, (String, String)>;
 
-/// The [`Digest`] of every data table of `schema`.
-fn digest(env: &Env, schema: &str) -> Result<Digest> {
+/// The [`Digest`] of every data table of `schema`; `empty_as_null`: an empty string in a text
+/// column counts as NULL (dlt's csv loads `""` as NULL).
+fn digest(env: &Env, schema: &str, empty_as_null: bool) -> Result<Digest> {
     let cols = env.sql(&format!(
-        "SELECT c.table_name, c.column_name FROM information_schema.columns c \
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c \
          JOIN information_schema.tables t USING (table_schema, table_name) \
          WHERE c.table_schema = {} AND t.table_type = 'BASE TABLE' \
          AND c.table_name NOT LIKE '\\_dlt\\_%' ORDER BY 1, 2",
         literal(schema)
     ))?;
     let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut texts = std::collections::BTreeSet::new();
     for line in cols.lines().filter(|l| !l.is_empty()) {
-        let (t, c) = line
-            .split_once('|')
-            .ok_or_else(|| anyhow!("unexpected psql line {line:?}"))?;
+        let mut fields = line.splitn(3, '|');
+        let (Some(t), Some(c), Some(ty)) = (fields.next(), fields.next(), fields.next()) else {
+            bail!("unexpected psql line {line:?}");
+        };
         tables.entry(t.to_string()).or_default().push(c.to_string());
+        if matches!(ty, "character varying" | "text") {
+            texts.insert((t.to_string(), c.to_string()));
+        }
     }
     let skip = ["_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id"];
     let mut parts = Vec::new();
@@ -760,7 +1115,16 @@ fn digest(env: &Env, schema: &str) -> Result<Digest> {
             .rev()
             .map(|n| pieces[..n].join("__"))
             .find(|p| tables.contains_key(p));
-        let mut exprs: Vec<String> = data.iter().map(|c| format!("t.{}", ident(c))).collect();
+        let mut exprs: Vec<String> = data
+            .iter()
+            .map(|c| {
+                if empty_as_null && texts.contains(&(table.clone(), c.to_string())) {
+                    format!("NULLIF(t.{}, '')", ident(c))
+                } else {
+                    format!("t.{}", ident(c))
+                }
+            })
+            .collect();
         let mut from = format!("{}.{} t", ident(schema), ident(table));
         let mut shown: Vec<String> = data.iter().map(|c| c.to_string()).collect();
         if let Some(parent) = parent {
@@ -806,8 +1170,9 @@ struct Check {
 /// first method that has a good last run).
 fn content_checks(env: &Env, methods: &[Method], last_ok: &[bool]) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
-    for data in [Data::Flat, Data::Nested] {
-        let mut reference: Option<(String, Digest)> = None;
+    for data in Data::ROUNDS {
+        // (label, digest, schema)
+        let mut reference: Option<(String, Digest, String)> = None;
         for (i, m) in methods.iter().enumerate() {
             if m.data != data {
                 continue;
@@ -820,8 +1185,8 @@ fn content_checks(env: &Env, methods: &[Method], last_ok: &[bool]) -> Result<Vec
                 });
                 continue;
             }
-            let d = digest(env, &m.schema())?;
-            let Some((ref_label, ref_digest)) = &reference else {
+            let d = digest(env, &m.schema(), false)?;
+            let Some((ref_label, ref_digest, ref_schema)) = &reference else {
                 let summary = d
                     .iter()
                     .map(|(t, (_, dg))| format!("{t} {dg}"))
@@ -832,49 +1197,80 @@ fn content_checks(env: &Env, methods: &[Method], last_ok: &[bool]) -> Result<Vec
                     verdict: format!("reference: {summary}"),
                     pass: Some(true),
                 });
-                reference = Some((m.label(), d));
+                reference = Some((m.label(), d, m.schema()));
                 continue;
             };
-            let mut problems = Vec::new();
-            for (t, (cols, dg)) in ref_digest {
-                match d.get(t) {
-                    None => problems.push(format!("no table {t}")),
-                    Some((c, _)) if c != cols => {
-                        problems.push(format!("{t}: columns {c} vs {cols}"))
-                    }
-                    Some((_, g)) if g != dg => {
-                        problems.push(format!("{t}: {g} vs {dg}"));
-                    }
-                    Some(_) => {}
-                }
+            let problems = digest_differences(ref_digest, &d);
+            if problems.is_empty() {
+                checks.push(Check {
+                    method: m.clone(),
+                    pass: Some(true),
+                    verdict: format!("same content as {ref_label}"),
+                });
+                continue;
             }
-            for t in d.keys().filter(|t| !ref_digest.contains_key(*t)) {
-                problems.push(format!("extra table {t}"));
+            // dlt's csv (which dlt also uses for Arrow data) loads empty strings as NULL
+            // (`FORCE_NULL`): a known difference of dlt's, not a failure of this benchmark
+            let dlt_csv = matches!(m.kind, Kind::Dlt("csv") | Kind::DltArrow);
+            if dlt_csv
+                && digest_differences(
+                    &digest(env, ref_schema, true)?,
+                    &digest(env, &m.schema(), true)?,
+                )
+                .is_empty()
+            {
+                checks.push(Check {
+                    method: m.clone(),
+                    pass: Some(true),
+                    verdict: format!(
+                        "same content as {ref_label} once empty strings count as NULL (dlt's \
+                         csv loads \"\" as NULL); strictly: {}",
+                        problems.join("; ")
+                    ),
+                });
+                continue;
             }
             checks.push(Check {
                 method: m.clone(),
-                pass: Some(problems.is_empty()),
-                verdict: if problems.is_empty() {
-                    format!("same content as {ref_label}")
-                } else {
-                    format!("differs from {ref_label}: {}", problems.join("; "))
-                },
+                pass: Some(false),
+                verdict: format!("differs from {ref_label}: {}", problems.join("; ")),
             });
         }
     }
     Ok(checks)
 }
 
+/// What differs between the digests of a reference and of another load.
+fn digest_differences(reference: &Digest, other: &Digest) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (t, (cols, dg)) in reference {
+        match other.get(t) {
+            None => problems.push(format!("no table {t}")),
+            Some((c, _)) if c != cols => problems.push(format!("{t}: columns {c} vs {cols}")),
+            Some((_, g)) if g != dg => problems.push(format!("{t}: {g} vs {dg}")),
+            Some(_) => {}
+        }
+    }
+    for t in other.keys().filter(|t| !reference.contains_key(*t)) {
+        problems.push(format!("extra table {t}"));
+    }
+    problems
+}
+
 // ------------------------------------------------------------------------------------------
 // set-up
 
-/// The venv's python with dlt importable, creating the venv when needed; `Err` says why not.
+/// What real dlt's runners import.
+const DLT_IMPORTS: &str = "import dlt, psycopg2, orjson, pyarrow";
+
+/// The venv's python with dlt (and pyarrow, for the Arrow runner) importable, creating the
+/// venv or installing what is missing when needed; `Err` says why not.
 fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
     let venv = work.join("dltvenv");
     let python = venv.join("bin").join("python");
     let works = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import dlt, psycopg2, orjson"])
+            .args(["-c", DLT_IMPORTS])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -883,60 +1279,80 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
     if python.exists() && works(&python) {
         return Ok(python);
     }
-    if !root.join(DLT_SCRIPT).exists() {
-        return Err(format!("{DLT_SCRIPT} is missing"));
+    for script in [DLT_SCRIPT, DLT_ARROW_SCRIPT] {
+        if !root.join(script).exists() {
+            return Err(format!("{script} is missing"));
+        }
+    }
+    if !python.exists() {
+        eprintln!(
+            "bench: setting up real dlt: python3 -m venv {}",
+            venv.display()
+        );
+        let out = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .output()
+            .map_err(|e| format!("could not run python3: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "python3 -m venv failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
     }
     eprintln!(
-        "bench: setting up real dlt: python3 -m venv {} && pip install 'dlt[postgres]'",
+        "bench: setting up real dlt: {}/bin/pip install 'dlt[postgres]' pyarrow",
         venv.display()
     );
-    let out = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .output()
-        .map_err(|e| format!("could not run python3: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "python3 -m venv failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
     let out = Command::new(venv.join("bin").join("pip"))
         .args([
             "install",
             "-q",
             "--disable-pip-version-check",
             "dlt[postgres]",
+            "pyarrow",
         ])
         .output()
         .map_err(|e| format!("could not run pip: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "pip install 'dlt[postgres]' failed: {}",
+            "pip install 'dlt[postgres]' pyarrow failed: {}",
             tail(&String::from_utf8_lossy(&out.stderr), 5)
         ));
     }
     if works(&python) {
         Ok(python)
     } else {
-        Err("dlt was installed but `import dlt, psycopg2, orjson` fails".into())
+        Err(format!("dlt was installed but `{DLT_IMPORTS}` fails"))
     }
 }
 
-/// Whether `dlt-rs load --loader-file-format csv` works: `Ok(None)` yes, `Ok(Some(why))` when
-/// the binary says the format is not supported.
-fn probe_csv(env: &Env) -> Result<Option<String>> {
+/// Whether `dlt-rs load --loader-file-format <format>` works: `Ok(None)` yes, `Ok(Some(why))`
+/// when the binary says the format is not supported.
+fn probe_format(env: &Env, format: &str) -> Result<Option<String>> {
     let input = env.work.join("probe.jsonl");
     std::fs::write(
         &input,
         "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n",
     )?;
+    probe(env, &input, &["--loader-file-format", format], format)
+}
+
+/// Whether `dlt-rs load FILE.parquet` works (a small typed file): as [`probe_format`].
+fn probe_parquet_input(env: &Env) -> Result<Option<String>> {
+    let input = env.work.join("probe.parquet");
+    bench_typed::write_typed(&input, None, 20, bench_typed::TYPED_SEED)?;
+    probe(env, &input, &[], "Parquet input")
+}
+
+fn probe(env: &Env, input: &Path, flags: &[&str], what: &str) -> Result<Option<String>> {
     let schema = format!("{SCHEMA_PREFIX}probe");
     env.cold(&schema)?;
     let out = Command::new(&env.dlt_rs)
         .arg("load")
-        .arg(&input)
+        .arg(input)
         .args(["--destination", "postgres", "--credentials", &env.url])
         .args([
             "--pipeline",
@@ -948,23 +1364,28 @@ fn probe_csv(env: &Env) -> Result<Option<String>> {
         ])
         .arg("--pipelines-dir")
         .arg(env.pipelines(&schema))
-        .args(["--loader-file-format", "csv"])
+        .args(flags)
         .current_dir(&env.work)
         .output()
         .context("could not run dlt-rs")?;
     env.cold(&schema)?;
-    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(input);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
-    if !out.status.success() && text.to_lowercase().contains("not supported") {
+    let lower = text.to_lowercase();
+    if !out.status.success()
+        && (lower.contains("not supported")
+            || lower.contains("unknown loader file format")
+            || lower.contains("unsupported"))
+    {
         return Ok(Some(tail(&text, 2)));
     }
     if !out.status.success() {
         eprintln!(
-            "bench: note: the csv probe failed, the csv runs will probably fail too:\n    | {}",
+            "bench: note: the {what} probe failed, its runs will probably fail too:\n    | {}",
             tail(&text, 4)
         );
     }
@@ -1182,34 +1603,67 @@ fn targets(summaries: &BTreeMap<String, Summary>) -> Vec<Target> {
         get(Kind::Floor, Data::Nested),
         1.5,
     ));
-    let speedup = |text: &str, rs: Option<&Summary>, dlt: Option<&Summary>| match (rs, dlt) {
-        (Some(rs), Some(dlt)) => {
-            let x = dlt.median / rs.median;
-            Target {
-                text: text.into(),
-                verdict: Some(x >= 10.0),
-                detail: format!("{:.1}x ({:.3} s vs dlt {:.3} s)", x, rs.median, dlt.median),
+    out.push(ratio_target(
+        "parquet format: dlt-rs parquet flat ≤ 1.0x the floor",
+        get(Kind::Rs("parquet"), Data::Flat),
+        get(Kind::Floor, Data::Flat),
+        1.0,
+    ));
+    out.push(ratio_target(
+        "parquet format: dlt-rs parquet nested ≤ 1.2x the floor",
+        get(Kind::Rs("parquet"), Data::Nested),
+        get(Kind::Floor, Data::Nested),
+        1.2,
+    ));
+    out.push(ratio_target(
+        "typed Parquet: dlt-rs ≤ 1.0x the floor (aim 0.8x)",
+        get(Kind::RsDefault, Data::Typed),
+        get(Kind::Floor, Data::Typed),
+        1.0,
+    ));
+    out.push(ratio_target(
+        "events: dlt-rs parquet ≤ 1.0x the floor (aim 0.7x)",
+        get(Kind::Rs("parquet"), Data::Events),
+        get(Kind::Floor, Data::Events),
+        1.0,
+    ));
+    let speedup =
+        |text: &str, rs: Option<&Summary>, dlt: Option<&Summary>, min: f64| match (rs, dlt) {
+            (Some(rs), Some(dlt)) => {
+                let x = dlt.median / rs.median;
+                Target {
+                    text: text.into(),
+                    verdict: Some(x >= min),
+                    detail: format!("{:.1}x ({:.3} s vs dlt {:.3} s)", x, rs.median, dlt.median),
+                }
             }
-        }
-        _ => Target {
-            text: text.into(),
-            verdict: None,
-            detail: "not measured".into(),
-        },
-    };
+            _ => Target {
+                text: text.into(),
+                verdict: None,
+                detail: "not measured".into(),
+            },
+        };
     out.push(speedup(
         "dlt-rs insert_values flat ≥ 10x faster than dlt insert_values",
         get(Kind::Rs("insert_values"), Data::Flat),
         get(Kind::Dlt("insert_values"), Data::Flat),
+        10.0,
     ));
     out.push(speedup(
         "dlt-rs merge 2nd run ≥ 10x faster than dlt's",
         get(Kind::RsMerge, Data::Flat),
         get(Kind::DltMerge, Data::Flat),
+        10.0,
+    ));
+    out.push(speedup(
+        "typed Parquet: dlt-rs ≥ 5x faster than dlt's Arrow path",
+        get(Kind::RsDefault, Data::Typed),
+        get(Kind::DltArrow, Data::Typed),
+        5.0,
     ));
     let worst = summaries
         .iter()
-        .filter(|(k, _)| k.starts_with("dlt-rs-"))
+        .filter(|(k, _)| k.starts_with("dlt-rs"))
         .filter_map(|(k, s)| s.rss_kb.map(|r| (r, k.clone())))
         .max();
     out.push(match worst {
@@ -1224,28 +1678,55 @@ fn targets(summaries: &BTreeMap<String, Summary>) -> Vec<Target> {
             detail: "not measured".into(),
         },
     });
-    let base = get(Kind::Rs("insert_values"), Data::Flat).and_then(|s| s.rss_kb);
-    let scaled = get(Kind::Rs("insert_values"), Data::FlatScaled).and_then(|s| s.rss_kb);
-    out.push(match (base, scaled) {
-        (Some(b), Some(s)) => {
-            let growth = s as f64 / b as f64 - 1.0;
-            Target {
-                text: format!("{SCALE_FACTOR}x the flat rows raises dlt-rs peak RSS by < 20%"),
-                verdict: Some(growth < 0.20),
-                detail: format!(
-                    "{:+.1}% ({} → {})",
-                    growth * 100.0,
-                    mb(Some(b)),
-                    mb(Some(s))
-                ),
-            }
-        }
-        _ => Target {
-            text: format!("{SCALE_FACTOR}x the flat rows raises dlt-rs peak RSS by < 20%"),
-            verdict: None,
-            detail: "not measured".into(),
-        },
+    let typed_rss = [Data::Typed, Data::TypedScaled]
+        .iter()
+        .filter_map(|d| get(Kind::RsDefault, *d).and_then(|s| s.rss_kb))
+        .max();
+    out.push(Target {
+        text: "typed Parquet: dlt-rs peak RSS ≤ 150 MB".into(),
+        verdict: typed_rss.map(|kb| kb <= 150 * 1024),
+        detail: typed_rss.map_or("not measured".into(), |kb| {
+            format!("{} at most (typed and typed-5x)", mb(Some(kb)))
+        }),
     });
+    for (kind, data, scaled, what) in [
+        (
+            Kind::Rs("insert_values"),
+            Data::Flat,
+            Data::FlatScaled,
+            "flat rows (insert_values)",
+        ),
+        (
+            Kind::RsDefault,
+            Data::Typed,
+            Data::TypedScaled,
+            "typed rows (Parquet)",
+        ),
+    ] {
+        let text = format!("{SCALE_FACTOR}x the {what} raises dlt-rs peak RSS by < 20%");
+        let base = get(kind, data).and_then(|s| s.rss_kb);
+        let big = get(kind, scaled).and_then(|s| s.rss_kb);
+        out.push(match (base, big) {
+            (Some(b), Some(s)) => {
+                let growth = s as f64 / b as f64 - 1.0;
+                Target {
+                    text,
+                    verdict: Some(growth < 0.20),
+                    detail: format!(
+                        "{:+.1}% ({} → {})",
+                        growth * 100.0,
+                        mb(Some(b)),
+                        mb(Some(s))
+                    ),
+                }
+            }
+            _ => Target {
+                text,
+                verdict: None,
+                detail: "not measured".into(),
+            },
+        });
+    }
     out
 }
 
@@ -1288,8 +1769,24 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&logs)
         .with_context(|| format!("could not create {}", logs.display()))?;
+    let events_source = bench_events::source_path(root);
+    let events_missing = format!(
+        "the events data set: {} is missing (put dlt's test page \
+         tests/normalize/cases/github.events.load_page_1_duck.json of the dlt repository there)",
+        events_source.display()
+    );
     if o.gen_only {
-        generate(&work, &o, [(true, true), (true, true)])?;
+        let events = events_source.exists();
+        if !events {
+            eprintln!("bench: not writing {events_missing}");
+        }
+        let all = Wanted {
+            flat: (true, true),
+            nested: (true, true),
+            typed: (true, true),
+            events,
+        };
+        generate(root, &work, &o, all)?;
         return Ok(ExitCode::SUCCESS);
     }
     let server = pg::ensure(root)?;
@@ -1303,25 +1800,37 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         methods.retain(|m| !m.is_dlt());
         skipped.push("real dlt: --no-dlt".into());
     }
-    let mut scale = (o.scale).then(scale_method);
-    if !o.scale {
-        skipped.push("the 5x scaling run: --no-scale".into());
-    }
+    let mut scale = if o.scale {
+        scale_methods()
+    } else {
+        skipped.push("the 5x scaling runs: --no-scale".into());
+        Vec::new()
+    };
     if let Some(regex) = &o.only {
         let mut keys: Vec<String> = methods.iter().map(Method::key).collect();
         keys.extend(scale.iter().map(Method::key));
         let hits = matching(regex, &keys)?;
-        let scale_hit = scale.is_some() && hits[keys.len() - 1];
+        let (method_hits, scale_hits) = hits.split_at(methods.len());
         let mut i = 0;
         methods.retain(|_| {
             i += 1;
-            hits[i - 1]
+            method_hits[i - 1]
         });
-        if !scale_hit {
-            scale = None;
-        }
-        if methods.is_empty() && scale.is_none() {
+        let mut i = 0;
+        scale.retain(|_| {
+            i += 1;
+            scale_hits[i - 1]
+        });
+        if methods.is_empty() && scale.is_empty() {
             bail!("--only {regex:?} matches none of: {}", keys.join(", "));
+        }
+    }
+    if methods.iter().any(|m| m.data == Data::Events) && !events_source.exists() {
+        eprintln!("bench: SKIPPING {events_missing}");
+        skipped.push(events_missing.clone());
+        methods.retain(|m| m.data != Data::Events);
+        if methods.is_empty() && scale.is_empty() {
+            bail!("nothing left to run: {events_missing}");
         }
     }
 
@@ -1338,7 +1847,11 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         }
     }
     let dlt_rs = target.join("release").join("dlt-rs");
-    if !dlt_rs.exists() && (methods.iter().any(Method::is_rs) || scale.is_some()) {
+    let needs_dlt_rs = methods
+        .iter()
+        .any(|m| m.is_rs() || (m.kind == Kind::Floor && m.data == Data::Events))
+        || !scale.is_empty();
+    if !dlt_rs.exists() && needs_dlt_rs {
         bail!("{} is missing (drop --no-build)", dlt_rs.display());
     }
 
@@ -1363,7 +1876,7 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     if time_bin.is_none() {
         eprintln!("bench: {TIME_BIN} is missing: peak RSS is n/a");
     }
-    let env = Env {
+    let mut env = Env {
         root: root.to_path_buf(),
         work: work.clone(),
         logs,
@@ -1373,33 +1886,74 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         dlt_python,
         time_bin,
         checkpoint_warned: std::cell::Cell::new(false),
+        events_floor: None,
     };
 
     // leftovers of an earlier --keep
     drop_all_schemas(&env)?;
 
-    // csv support of dlt-rs
-    if methods.iter().any(|m| matches!(m.kind, Kind::Rs("csv"))) {
-        if let Some(why) = probe_csv(&env)? {
-            eprintln!("bench: dlt-rs does not support csv yet, skipping its csv runs: {why}");
-            skipped.push(format!("dlt-rs csv: {}", why.replace("\n    | ", " ")));
-            methods.retain(|m| !matches!(m.kind, Kind::Rs("csv")));
+    // csv and parquet support of dlt-rs
+    for format in ["csv", "parquet"] {
+        if methods.iter().any(|m| m.kind == Kind::Rs(format)) {
+            if let Some(why) = probe_format(&env, format)? {
+                eprintln!(
+                    "bench: dlt-rs does not support {format} yet, skipping its {format} runs: {why}"
+                );
+                skipped.push(format!("dlt-rs {format}: {}", why.replace("\n    | ", " ")));
+                methods.retain(|m| m.kind != Kind::Rs(format));
+            }
+        }
+    }
+    if methods
+        .iter()
+        .chain(&scale)
+        .any(|m| m.kind == Kind::RsDefault)
+    {
+        if let Some(why) = probe_parquet_input(&env)? {
+            eprintln!("bench: dlt-rs does not read Parquet files yet, skipping those runs: {why}");
+            skipped.push(format!(
+                "dlt-rs Parquet input: {}",
+                why.replace("\n    | ", " ")
+            ));
+            methods.retain(|m| m.kind != Kind::RsDefault);
+            scale.retain(|m| m.kind != Kind::RsDefault);
         }
     }
 
     // data
     let needs = |d: Data| methods.iter().any(|m| m.data == d);
     let needs_floor = |d: Data| methods.iter().any(|m| m.data == d && m.kind == Kind::Floor);
-    generate(
-        &work,
-        &o,
-        [Data::Flat, Data::Nested].map(|d| (needs(d), needs_floor(d))),
-    )?;
+    let want = Wanted {
+        flat: (needs(Data::Flat), needs_floor(Data::Flat)),
+        nested: (needs(Data::Nested), needs_floor(Data::Nested)),
+        typed: (needs(Data::Typed), needs_floor(Data::Typed)),
+        events: needs(Data::Events),
+    };
+    let events_rows =
+        generate(root, &work, &o, want)?.unwrap_or((100 * bench_events::REPEAT) as u64);
+    if needs_floor(Data::Events) {
+        match prepare_events_floor(&env) {
+            Ok(floor) => env.events_floor = Some(floor),
+            Err(e) => {
+                let why = format!("{e:#}");
+                eprintln!("bench: skipping the events floor: {why}");
+                skipped.push(format!(
+                    "the events floor: {}",
+                    why.replace("\n    | ", " ")
+                ));
+                methods.retain(|m| !(m.kind == Kind::Floor && m.data == Data::Events));
+            }
+        }
+    }
+    let env = env;
 
     let rows_of = |d: Data| match d {
         Data::Flat => o.flat_rows,
         Data::Nested => o.nested_rows,
         Data::FlatScaled => o.flat_rows * SCALE_FACTOR,
+        Data::Typed => o.typed_rows,
+        Data::TypedScaled => o.typed_rows * SCALE_FACTOR,
+        Data::Events => events_rows,
     };
 
     // the rounds
@@ -1419,17 +1973,25 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         }
     }
     let mut scale_samples = Vec::new();
-    if let Some(m) = &scale {
-        let input = env.input(Data::FlatScaled);
-        let w = bench_gen::write_flat(&input, None, rows_of(Data::FlatScaled), bench_gen::SEED)?;
+    for m in &scale {
+        let input = env.input(m.data);
+        let rows = rows_of(m.data);
+        let w = match m.data {
+            Data::FlatScaled => bench_gen::write_flat(&input, None, rows, bench_gen::SEED)?,
+            Data::TypedScaled => {
+                bench_typed::write_typed(&input, None, rows, bench_typed::TYPED_SEED)?
+            }
+            d => bail!("internal: {} is not a scaling run", d.name()),
+        };
         eprintln!(
-            "bench: wrote {} flat rows ({:.1} MB) for the scaling run",
+            "bench: wrote {} {} rows ({:.1} MB) for the scaling run",
             w.rows,
+            m.data.table(),
             w.bytes as f64 / 1e6
         );
         let s = run_once(&env, m, 1)?;
         report_run(1, 1, m, &s);
-        scale_samples.push(s);
+        scale_samples.push(vec![s]);
         if !o.keep {
             let _ = std::fs::remove_file(&input);
         }
@@ -1446,9 +2008,7 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
 
     // summaries
     let mut all: Vec<(Method, Vec<Sample>)> = methods.iter().cloned().zip(samples).collect();
-    if let Some(m) = scale {
-        all.push((m, scale_samples));
-    }
+    all.extend(scale.iter().cloned().zip(scale_samples));
     let summaries: BTreeMap<String, Summary> = all
         .iter()
         .filter_map(|(m, s)| summarize(s, rows_of(m.data)).map(|x| (m.key(), x)))
@@ -1507,19 +2067,35 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     for line in describe_machine(&env) {
         let _ = writeln!(md, "- {line}");
     }
+    let mut inputs = Vec::new();
+    for d in [
+        Data::Flat,
+        Data::Nested,
+        Data::Typed,
+        Data::Events,
+        Data::FlatScaled,
+        Data::TypedScaled,
+    ] {
+        if all.iter().any(|(m, _)| m.data == d) {
+            inputs.push(match d {
+                Data::Flat => format!("{} flat rows", o.flat_rows),
+                Data::Nested => format!("{} nested records", o.nested_rows),
+                Data::Typed => format!("{} typed rows (Parquet)", o.typed_rows),
+                Data::Events => format!(
+                    "{} events (dlt's page of 100 GitHub events, {} times)",
+                    rows_of(d),
+                    bench_events::REPEAT
+                ),
+                Data::FlatScaled | Data::TypedScaled => {
+                    format!("{} {} rows once, for memory scaling", rows_of(d), d.table())
+                }
+            });
+        }
+    }
     let _ = writeln!(
         md,
-        "- input: {} flat rows, {} nested records{}; {} round(s), alternating, cold; medians",
-        o.flat_rows,
-        o.nested_rows,
-        if o.scale {
-            format!(
-                " (and {}x the flat rows once, for memory scaling)",
-                SCALE_FACTOR
-            )
-        } else {
-            String::new()
-        },
+        "- input: {}; {} round(s), alternating, cold; medians",
+        inputs.join(", "),
         o.rounds
     );
     let _ = writeln!(
@@ -1532,8 +2108,10 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         "\ntime vs floor = median seconds / the floor's median seconds on the same data; \
          faster than dlt = dlt's median seconds / this method's, same format and data; peak RSS \
          = the client process (largest over the rounds; for the floor that is psql, not the \
-         server). dlt-rs: the whole process; dlt: `pipeline.run()` only; floor: the `psql \\copy` \
-         process. rows = input records (nested: 1 root row + ~2.5 commits + ~1.5 labels each).\n",
+         server). dlt-rs: the whole process; dlt: `pipeline.run()` only (dlt arrow: reading the \
+         Parquet file with pyarrow + `pipeline.run(table)`); floor: the `psql \\copy` process. \
+         rows = input records (nested: 1 root row + ~2.5 commits + ~1.5 labels each; events: \
+         root rows, plus their child rows in six tables).\n",
     );
     md.push_str("\ntargets:\n\n");
     for t in &targets {
@@ -1599,9 +2177,13 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
             "floor-nested.csv",
             "floor-nested-commits.csv",
             "floor-nested-labels.csv",
+            "typed.parquet",
+            "floor-typed.csv",
+            "events.jsonl",
         ] {
             let _ = std::fs::remove_file(work.join(name));
         }
+        let _ = std::fs::remove_dir_all(events_floor_dir(&work));
         let _ = std::fs::remove_dir_all(work.join("pipelines"));
     }
 
@@ -1693,6 +2275,7 @@ mod tests {
     fn parses_options() {
         let o = parse(&args(&[])).unwrap();
         assert_eq!((o.flat_rows, o.nested_rows, o.rounds), (200_000, 50_000, 3));
+        assert_eq!(o.typed_rows, 1_000_000);
         assert!(o.dlt && o.scale && o.build && !o.keep && o.only.is_none());
         let o = parse(&args(&[
             "--flat-rows",
@@ -1705,20 +2288,27 @@ mod tests {
             "--no-dlt",
             "--keep",
             "--no-scale",
+            "--typed-rows=7",
         ]))
         .unwrap();
         assert_eq!((o.flat_rows, o.nested_rows, o.rounds), (10, 5, 1));
+        assert_eq!(o.typed_rows, 7);
         assert_eq!(o.only.as_deref(), Some("rs|floor"));
         assert!(!o.dlt && !o.scale && o.keep);
         assert!(parse(&args(&["--rounds", "0"])).is_err());
+        assert!(parse(&args(&["--typed-rows", "0"])).is_err());
         assert!(parse(&args(&["--bogus"])).is_err());
     }
 
     #[test]
     fn keys_and_schemas_are_distinct() {
         let mut methods = all_methods();
-        methods.push(scale_method());
+        methods.extend(scale_methods());
         let mut keys: Vec<String> = methods.iter().map(Method::key).collect();
+        // every key is in the usage text
+        for k in keys.iter().filter(|k| !k.ends_with("|nested")) {
+            assert!(USAGE.contains(k.as_str()), "{k} is not in USAGE");
+        }
         let mut schemas: Vec<String> = methods.iter().map(Method::schema).collect();
         keys.sort();
         keys.dedup();
@@ -1727,6 +2317,53 @@ mod tests {
         assert_eq!(keys.len(), methods.len());
         assert_eq!(schemas.len(), methods.len());
         assert!(schemas.iter().all(|s| s.starts_with(SCHEMA_PREFIX)));
+    }
+
+    #[test]
+    fn peers_and_floors() {
+        let rs = Method::new(Kind::RsDefault, Data::Typed);
+        assert_eq!(rs.key(), "dlt-rs|typed");
+        assert_eq!(rs.dlt_peer().unwrap().key(), "dlt-arrow|typed");
+        assert!(rs.is_rs() && !rs.is_dlt());
+        let scaled = Method::new(Kind::RsDefault, Data::TypedScaled);
+        assert_eq!(scaled.key(), "dlt-rs|typed-5x");
+        assert!(scaled.dlt_peer().is_none());
+        assert_eq!(
+            Method::new(Kind::Rs("parquet"), Data::Events)
+                .dlt_peer()
+                .unwrap()
+                .key(),
+            "dlt-parquet|events"
+        );
+        assert!(Method::new(Kind::DltArrow, Data::Typed).is_dlt());
+        // the floor's column list is the typed file's
+        let names: Vec<String> = bench_typed::schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names.join(", "), bench_typed::COLUMNS);
+        let ddl_names: Vec<&str> = TYPED_DDL
+            .split(", ")
+            .filter_map(|c| c.split_whitespace().next())
+            .collect();
+        assert_eq!(ddl_names.join(", "), bench_typed::COLUMNS);
+    }
+
+    #[test]
+    fn finds_completed_csv_job_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-jobs-{}", std::process::id()));
+        let done = dir.join("p/load/loaded/123/completed_jobs");
+        std::fs::create_dir_all(&done).unwrap();
+        std::fs::create_dir_all(dir.join("p/load/normalized/9/new_jobs")).unwrap();
+        std::fs::write(done.join("events.abc.0.csv"), "\"id\",\"a b\"\n1,2\n").unwrap();
+        std::fs::write(done.join("events.abc.0.parquet"), "x").unwrap();
+        std::fs::write(dir.join("p/load/normalized/9/new_jobs/t.x.0.csv"), "").unwrap();
+        let mut found = Vec::new();
+        completed_csv_files(&dir, &mut found).unwrap();
+        assert_eq!(found, vec![done.join("events.abc.0.csv")]);
+        assert_eq!(csv_header(&found[0]).unwrap(), "\"id\",\"a b\"");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

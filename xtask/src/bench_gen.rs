@@ -372,7 +372,7 @@ pub(crate) fn json_str(s: &str, out: &mut String) {
 }
 
 /// A string as `jsonl2csv.py` writes it: always quoted, quotes doubled.
-fn csv_str(s: &str, out: &mut String) {
+pub(crate) fn csv_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         if c == '"' {
@@ -873,13 +873,13 @@ pub(crate) struct Written {
     pub bytes: u64,
 }
 
-struct Out {
+pub(crate) struct Out {
     path: String,
     file: std::io::BufWriter<std::fs::File>,
 }
 
 impl Out {
-    fn create(path: &Path) -> Result<Self> {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("could not create {}", path.display()))?;
         Ok(Self {
@@ -888,14 +888,14 @@ impl Out {
         })
     }
 
-    fn put(&mut self, text: &str) -> Result<()> {
+    pub(crate) fn put(&mut self, text: &str) -> Result<()> {
         self.file
             .write_all(text.as_bytes())
             .with_context(|| format!("could not write {}", self.path))
     }
 
     /// Flushes and fsyncs (the floor's CSV must be on disk before its timed COPY).
-    fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         let path = self.path;
         let file = self
             .file

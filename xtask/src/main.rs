@@ -4,8 +4,8 @@
 //! cargo xtask test [--] [cargo test args...]  find or start PostgreSQL, then `cargo test --workspace`
 //! cargo xtask e2e [--rows N] [--seed S] [--no-build]
 //!                                             build release, generate data, load it twice, compare
-//! cargo xtask bench [--flat-rows N] [--nested-rows N] [--rounds N] [--only REGEX] [--no-dlt]
-//!                   [--no-scale] [--no-build] [--keep]
+//! cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N]
+//!                   [--only REGEX] [--no-dlt] [--no-scale] [--no-build] [--keep]
 //!                                             dlt-rs vs real dlt vs the COPY floor, medians
 //! cargo xtask pg-url                          print the URL of the server found or started
 //! cargo xtask pg-stop                         stop the throwaway cluster, if one runs
@@ -16,10 +16,13 @@
 //! `target/pg-throwaway` on port 54329 made with the local `initdb`/`pg_ctl` (left running
 //! between invocations); otherwise the command says what to install and fails.
 //!
-//! Only `std` and `anyhow`: this crate builds before anything else on a fresh machine.
+//! Few dependencies: `anyhow`, `rusqlite` (e2e reads a SQLite dataset), `arrow-array`, `arrow-schema`
+//! and `parquet` (the benchmark writes a Parquet file), `test-support`.
 
 mod bench;
+mod bench_events;
 mod bench_gen;
+mod bench_typed;
 mod e2e;
 mod events;
 mod pg;
@@ -42,14 +45,15 @@ commands:
                          GitHub-like events into target/e2e/events.jsonl, load them through
                          the library example and through `dlt-rs load`, compare the datasets
                          (--no-build: use the release binaries already built)
-  bench [--flat-rows N] [--nested-rows N] [--rounds N] [--only REGEX] [--no-dlt]
-        [--no-scale] [--no-build] [--keep]
+  bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N] [--only REGEX]
+        [--no-dlt] [--no-scale] [--no-build] [--keep]
                          benchmark: generate flat (default 200000 rows) and nested (50000)
-                         JSON Lines into target/bench, load them with dlt-rs (insert_values,
-                         csv, merge), real dlt (venv in target/bench/dltvenv) and psql \\copy
-                         (the floor), N (default 3) alternating cold rounds; print medians,
-                         peak RSS, the performance targets and a content check, write
-                         target/bench/results.md (`cargo xtask bench --help` for details)
+                         JSON Lines, a typed Parquet file (1000000 rows) and dlt's GitHub
+                         events x20 into target/bench, load them with dlt-rs (insert_values,
+                         csv, parquet, merge), real dlt (venv in target/bench/dltvenv) and
+                         psql \\copy (the floor), N (default 3) alternating cold rounds; print
+                         medians, peak RSS, the performance targets and a content check,
+                         write target/bench/results.md (`cargo xtask bench --help` for details)
   pg-url                 print the URL of the PostgreSQL server found or started
   pg-stop                stop the throwaway cluster started by the commands above
   help                   this text

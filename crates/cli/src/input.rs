@@ -15,6 +15,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use pipeline::ItemError;
+
+pub use crate::csv_input::CsvOptions;
+use crate::csv_input::{has_csv_extension, CsvItems};
 use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -31,8 +34,27 @@ pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == STDIN
 }
 
+/// Whether `path` is a Parquet file: by its extension (`.parquet`, `.pq`) or, for any other
+/// name, by its first four bytes (`PAR1`). Parquet files load as Arrow data, not as items.
+pub fn is_parquet(path: &Path) -> bool {
+    if is_stdin(path) {
+        return false;
+    }
+    let ext = path
+        .extension()
+        .and_then(OsStr::to_str)
+        .map(str::to_ascii_lowercase);
+    if matches!(ext.as_deref(), Some("parquet" | "pq")) {
+        return true;
+    }
+    let mut head = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"PAR1")
+}
+
 /// How errors and warnings name an input.
-fn display_name(path: &Path) -> String {
+pub(crate) fn display_name(path: &Path) -> String {
     if is_stdin(path) {
         "standard input".to_string()
     } else {
@@ -110,14 +132,15 @@ fn open(path: &Path) -> Result<Reader, ItemError> {
 }
 
 /// The items of every file, in order.
-pub fn read_files(paths: Vec<PathBuf>) -> impl Iterator<Item = Item> + Send {
-    paths.into_iter().flat_map(read_file)
+pub fn read_files(paths: Vec<PathBuf>, csv: CsvOptions) -> impl Iterator<Item = Item> + Send {
+    paths.into_iter().flat_map(move |p| read_file(p, &csv))
 }
 
 /// The items of one file.
-pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
-    match file_items(path) {
+pub fn read_file(path: PathBuf, csv: &CsvOptions) -> Box<dyn Iterator<Item = Item> + Send> {
+    match file_items(path, csv) {
         FileItems::Lines(lines) => Box::new(lines),
+        FileItems::Csv(rows) => Box::new(rows),
         FileItems::Other(items) => items,
     }
 }
@@ -126,12 +149,30 @@ pub fn read_file(path: PathBuf) -> Box<dyn Iterator<Item = Item> + Send> {
 enum FileItems {
     /// JSON Lines (or JSON values, when the first line starts an object that spans lines).
     Lines(Lines),
+    /// CSV: one item per data row.
+    Csv(CsvItems),
     /// A JSON array, an empty file, or the error opening it.
     Other(Box<dyn Iterator<Item = Item> + Send>),
 }
 
-fn file_items(path: PathBuf) -> FileItems {
+fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
     let other = |items: Box<dyn Iterator<Item = Item> + Send>| FileItems::Other(items);
+    let csv_items = |path: PathBuf, stdin: Option<Reader>| {
+        let stdin = std::sync::Mutex::new(stdin);
+        let opener = move |p: &Path| -> Result<Reader, ItemError> {
+            match stdin.lock().ok().and_then(|mut s| s.take()) {
+                Some(r) => Ok(r),
+                None => open(p),
+            }
+        };
+        match CsvItems::open(path, csv, &opener) {
+            Ok(rows) => FileItems::Csv(rows),
+            Err(e) => other(Box::new(std::iter::once(Err(e)))),
+        }
+    };
+    if has_csv_extension(&path) && !is_stdin(&path) {
+        return csv_items(path, None);
+    }
     let mut reader = match open(&path) {
         Ok(r) => r,
         Err(e) => return other(Box::new(std::iter::once(Err(e)))),
@@ -164,6 +205,30 @@ fn file_items(path: PathBuf) -> FileItems {
     match first {
         None => other(Box::new(std::iter::empty())),
         Some(b'[') => other(Box::new(read_array(path, reader, skipped_lines + 1))),
+        // neither an object nor an array: CSV (Parquet files are told apart before)
+        Some(c) if c != b'{' => {
+            let (head, reader) = match peek(reader, 4) {
+                Ok(x) => x,
+                Err(e) => {
+                    return other(Box::new(std::iter::once(Err(err(
+                        &path,
+                        "line 1".into(),
+                        e.to_string(),
+                    )))))
+                }
+            };
+            if head == b"PAR1" {
+                return other(Box::new(std::iter::once(Err(err(
+                    &path,
+                    "line 1".into(),
+                    "Parquet data here (from standard input, or compressed) is not supported; \
+                     pass the path of an uncompressed Parquet file",
+                )))));
+            }
+            let reader = unread(head, reader);
+            let stdin = is_stdin(&path).then_some(reader);
+            csv_items(path, stdin)
+        }
         Some(c) => FileItems::Lines(Lines {
             path,
             reader,
@@ -179,7 +244,7 @@ fn file_items(path: PathBuf) -> FileItems {
 /// JSON Lines, `item 3 of the file` for a JSON array or objects spanning lines. `None` when
 /// the files (changed since?) hold fewer items or fail to read. Standard input cannot be
 /// read again: an item in it or after it is named as far as it is known.
-pub fn locate(files: &[PathBuf], item: u64) -> Option<(String, String)> {
+pub fn locate(files: &[PathBuf], item: u64, csv: &CsvOptions) -> Option<(String, String)> {
     let mut before = 0u64;
     for (i, path) in files.iter().enumerate() {
         let wanted = item.checked_sub(before).filter(|&k| k > 0)?;
@@ -194,7 +259,16 @@ pub fn locate(files: &[PathBuf], item: u64) -> Option<(String, String)> {
             return Some((display_name(path), position));
         }
         let mut k = 0u64;
-        match file_items(path.clone()) {
+        match file_items(path.clone(), csv) {
+            FileItems::Csv(mut rows) => {
+                while let Some(next) = rows.next() {
+                    next.ok()?;
+                    k += 1;
+                    if k == wanted {
+                        return Some((display_name(path), format!("line {}", rows.line)));
+                    }
+                }
+            }
             FileItems::Lines(mut lines) => {
                 while let Some(next) = lines.next() {
                     next.ok()?;
@@ -736,7 +810,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("in.json");
         std::fs::write(&file, text).unwrap();
-        read_file(file)
+        read_file(file, &CsvOptions::default())
             .map(|i| {
                 i.map(|t| String::from_utf8(t).unwrap())
                     .map_err(|e| format!("{}: {}", e.position, e.message))
@@ -759,7 +833,7 @@ mod tests {
         std::fs::write(&d, gz.finish().unwrap()).unwrap();
         let files = vec![a.clone(), b.clone(), c.clone(), d.clone()];
         let name = |p: &Path| p.display().to_string();
-        let at = |item| locate(&files, item);
+        let at = |item| locate(&files, item, &CsvOptions::default());
         assert_eq!(at(1), Some((name(&a), "line 1".to_string())));
         assert_eq!(at(2), Some((name(&a), "line 3".to_string())));
         assert_eq!(at(3), Some((name(&b), "item 1 of the file".to_string())));
@@ -770,14 +844,14 @@ mod tests {
         assert_eq!(at(0), None);
         // standard input is not read again
         let with_stdin = vec![a.clone(), PathBuf::from("-")];
-        let (file, position) = locate(&with_stdin, 3).unwrap();
+        let (file, position) = locate(&with_stdin, 3, &CsvOptions::default()).unwrap();
         assert_eq!(file, "standard input");
         assert!(
             position.starts_with("item 1 of it (it cannot be read again"),
             "{position}"
         );
         assert_eq!(
-            locate(&with_stdin, 2),
+            locate(&with_stdin, 2, &CsvOptions::default()),
             Some((name(&a), "line 3".to_string()))
         );
     }

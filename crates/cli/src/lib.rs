@@ -3,6 +3,7 @@
 //! This crate is the one place that links the destination crates (`use dest_postgres as _`),
 //! so their `inventory` registrations are in the binary.
 
+mod csv_input;
 pub mod init;
 pub mod input;
 pub mod pipeline_cmd;
@@ -53,7 +54,8 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
-    /// Load JSON Lines or JSON array files (optionally gzip-compressed) into a table.
+    /// Load JSON Lines, JSON array and CSV files (optionally gzip-compressed) and Parquet
+    /// files into a table.
     Load(LoadArgs),
     /// List the destinations this binary knows.
     Destinations,
@@ -174,10 +176,27 @@ pub struct LoadArgs {
     /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
     #[arg(long)]
     pub columns: Option<String>,
-    /// postgres: insert_values (default: multi-row INSERTs, as dlt) or csv (COPY, faster);
-    /// sqlite: typed-jsonl.
+    /// postgres: insert_values (default for JSON and CSV: multi-row INSERTs, as dlt), csv
+    /// (COPY, faster) or parquet (binary COPY, fastest; default for Parquet files); sqlite:
+    /// typed-jsonl or parquet.
     #[arg(long)]
     pub loader_file_format: Option<String>,
+    /// The delimiter of CSV input files: one character, or `tab` (default `,`; `.tsv` files:
+    /// tab).
+    #[arg(long, value_parser = parse_delimiter)]
+    pub csv_delimiter: Option<u8>,
+}
+
+fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "`{s}` is not a one-character delimiter (use `tab` for a tab; not `\"` or a line end)"
+        )),
+    }
 }
 
 /// Runs a parsed command line.
@@ -263,6 +282,18 @@ fn init_command(args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// The columns `--columns` gives a data type, with dlt's names (CSV input keeps their text).
+fn hinted_columns(spec: Option<&serde_json::Value>) -> std::collections::HashSet<String> {
+    spec.and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, hint)| hint.get("data_type").is_some())
+                .map(|(name, _)| normalize::naming::normalize_key(name, usize::MAX))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Identifies a load command's input: the files (canonical path, size, modification time)
 /// and every option that shapes the rows. Running the same command again after a crash
 /// finishes the pending package instead of loading the files a second time. Standard input
@@ -328,6 +359,7 @@ fn with_input_position(
     resource: &str,
     input_id: &str,
     files: &[PathBuf],
+    csv: &csv_input::CsvOptions,
 ) -> String {
     let text = e.to_string();
     let Some(item) = e.item() else {
@@ -337,11 +369,11 @@ fn with_input_position(
         return text;
     }
     let position = if item.first == item.last {
-        input::locate(files, item.first).map(|(file, at)| format!("{file}, {at}"))
+        input::locate(files, item.first, csv).map(|(file, at)| format!("{file}, {at}"))
     } else {
         match (
-            input::locate(files, item.first),
-            input::locate(files, item.last),
+            input::locate(files, item.first, csv),
+            input::locate(files, item.last, csv),
         ) {
             (Some((f1, a1)), Some((f2, a2))) if f1 == f2 => {
                 match (a1.strip_prefix("line "), a2.strip_prefix("line ")) {
@@ -472,19 +504,47 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         bail!("--replace-strategy needs --write-disposition replace");
     }
     // directories and patterns name files before the input is identified
-    let files = input::expand(&a.files)?;
-    let from_stdin = files.iter().any(|f| input::is_stdin(f));
-    let mut resource = Resource::from_json_lines(&a.table, input::read_files(files.clone()))
-        .write_disposition(disposition, strategy)?
-        .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
-        .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());
-    if let Some(n) = a.max_table_nesting {
-        resource = resource.max_table_nesting(n);
+    let all = input::expand(&a.files)?;
+    let from_stdin = all.iter().any(|f| input::is_stdin(f));
+    // Parquet files load as Arrow data (dlt's Arrow semantics), the others as items; both
+    // into the one table
+    let (parquet, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        all.into_iter().partition(|f| input::is_parquet(f));
+    let columns = match &a.columns {
+        Some(c) => Some(
+            serde_json::from_str::<serde_json::Value>(c).context("--columns is not valid JSON")?,
+        ),
+        None => None,
+    };
+    let hinted = |mut resource: Resource| -> Result<Resource> {
+        resource = resource
+            .write_disposition(disposition, strategy)?
+            .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
+            .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());
+        if let Some(n) = a.max_table_nesting {
+            resource = resource.max_table_nesting(n);
+        }
+        if let Some(spec) = &columns {
+            resource = resource.columns_json(spec)?;
+        }
+        Ok(resource)
+    };
+    let csv = csv_input::CsvOptions {
+        delimiter: a.csv_delimiter,
+        hinted: hinted_columns(columns.as_ref()),
+    };
+    let mut resources = Vec::new();
+    if !files.is_empty() || parquet.is_empty() {
+        resources.push(hinted(Resource::from_json_lines(
+            &a.table,
+            input::read_files(files.clone(), csv.clone()),
+        ))?);
     }
-    if let Some(c) = &a.columns {
-        let spec: serde_json::Value =
-            serde_json::from_str(c).context("--columns is not valid JSON")?;
-        resource = resource.columns_json(&spec)?;
+    if !parquet.is_empty() {
+        resources.push(hinted(Resource::from_parquet_files(
+            &a.table,
+            parquet.clone(),
+        ))?);
     }
 
     let mut builder = Pipeline::builder(&a.pipeline).destination(&a.destination);
@@ -501,12 +561,12 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         builder = builder.loader_file_format(f);
     }
     let mut p = builder.build()?;
-    let id = input_id(&a, &files)?;
+    let id = input_id(&a, &[files.as_slice(), parquet.as_slice()].concat())?;
     let display = progress::Display::start(p.progress(), progress::Mode::detect(quiet));
     // a signal drops the run where it is: as a crash at that moment, which the next run
     // recovers from (the caller exits at once, not waiting for the run's threads)
     let result = tokio::select! {
-        result = p.run_input(vec![resource], &id) => Ok(result),
+        result = p.run_input(resources, &id) => Ok(result),
         signal = signals.recv() => Err(Interrupted { signal, from_stdin, pipeline: a.pipeline.clone() }),
     };
     display.finish().await;
@@ -521,12 +581,14 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
             bail!(
                 "{}\nafter fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads \
                  the failed jobs again; `dlt-rs pipeline {}{dir} info` lists the packages",
-                with_input_position(&e, &a.table, &id, &files),
+                with_input_position(&e, &a.table, &id, &files, &csv),
                 a.pipeline,
                 a.pipeline
             );
         }
-        Err(e) if e.item().is_some() => bail!("{}", with_input_position(&e, &a.table, &id, &files)),
+        Err(e) if e.item().is_some() => {
+            bail!("{}", with_input_position(&e, &a.table, &id, &files, &csv))
+        }
         Err(e) => return Err(e.into()),
     };
     if !quiet {

@@ -73,6 +73,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Data that cannot be loaded as it is (a value a column cannot take, a malformed
+    /// file); the message names the file, column and row where they are known.
+    #[error("{0}")]
+    Data(String),
+
     /// A failure that running the same step again may cure (a lock lost with its
     /// connection, say), found by dlt-rs rather than reported by a driver.
     #[error("{0}")]

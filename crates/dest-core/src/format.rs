@@ -15,13 +15,17 @@ pub enum LoaderFileFormat {
     Csv,
     /// Rows as JSON arrays of stored values, inserted with bound parameters (SQLite).
     TypedJsonl,
+    /// Apache Parquet (dlt's `parquet`): Arrow arrays of the job types of the `columnar`
+    /// crate; PostgreSQL loads them with binary `COPY`.
+    Parquet,
 }
 
 impl LoaderFileFormat {
-    pub const ALL: [LoaderFileFormat; 3] = [
+    pub const ALL: [LoaderFileFormat; 4] = [
         LoaderFileFormat::InsertValues,
         LoaderFileFormat::Csv,
         LoaderFileFormat::TypedJsonl,
+        LoaderFileFormat::Parquet,
     ];
 
     /// The name in configuration and in job file names (`insert_values`).
@@ -30,6 +34,7 @@ impl LoaderFileFormat {
             LoaderFileFormat::InsertValues => "insert_values",
             LoaderFileFormat::Csv => "csv",
             LoaderFileFormat::TypedJsonl => "typed-jsonl",
+            LoaderFileFormat::Parquet => "parquet",
         }
     }
 }

@@ -472,7 +472,7 @@ async fn copy_error(file: &Path, ctx: &str, e: tokio_postgres::Error) -> Error {
 
 /// The line number of PostgreSQL's `COPY` context `COPY t, line 5, column s: "x"` (one of
 /// the lines of `where_`).
-fn copy_line(where_: &str) -> Option<u64> {
+pub(crate) fn copy_line(where_: &str) -> Option<u64> {
     where_
         .lines()
         .filter(|l| l.starts_with("COPY "))

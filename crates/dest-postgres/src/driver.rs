@@ -131,6 +131,9 @@ impl Connection for PgConn {
         let ctx = format!("loading {} into {table}", job.file.display());
         match job.format {
             LoaderFileFormat::Csv => crate::csv::copy_file(&self.client, table, &job.file).await,
+            LoaderFileFormat::Parquet => {
+                crate::binary_copy::copy_parquet(&self.client, table, &job.file).await
+            }
             LoaderFileFormat::InsertValues => match self.settings.insert_values_execution {
                 InsertValuesExecution::Bound => {
                     let batch = self.settings.max_statement_bytes;

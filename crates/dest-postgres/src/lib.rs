@@ -13,6 +13,7 @@
 //! (connections, the pool, retry classification by SQLSTATE), `insert_values`, `bound` and
 //! `csv` (the file formats and their loaders), `staging_lock`, `tls`, `dbt`.
 
+mod binary_copy;
 mod bound;
 mod client;
 mod config;
@@ -69,7 +70,11 @@ workers = 20
 
 const CAPABILITIES: Capabilities = Capabilities {
     preferred_file_format: LoaderFileFormat::InsertValues,
-    file_formats: &[LoaderFileFormat::InsertValues, LoaderFileFormat::Csv],
+    file_formats: &[
+        LoaderFileFormat::InsertValues,
+        LoaderFileFormat::Csv,
+        LoaderFileFormat::Parquet,
+    ],
     write_dispositions: &DispositionKind::ALL,
     merge_strategies: &MergeStrategy::ALL,
     replace_strategies: &ReplaceStrategy::ALL,
@@ -124,6 +129,7 @@ impl Destination for Postgres {
                 self.settings.max_statement_bytes,
             ))),
             LoaderFileFormat::Csv => Some(Arc::new(csv::Csv::new())),
+            LoaderFileFormat::Parquet => Some(Arc::new(columnar::Parquet)),
             _ => None,
         }
     }

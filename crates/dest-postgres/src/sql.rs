@@ -100,6 +100,29 @@ pub(crate) mod bound {
     }
 }
 
+/// The statements of `crate::binary_copy` (`parquet` job files loaded with binary COPY).
+pub(crate) mod binary_copy {
+    use super::quote_ident;
+
+    /// The columns of table `$1` (its qualified, quoted name as text) with the name of
+    /// their base type (`int4`, `timestamptz`, ...); `$2` the column names (`text[]`).
+    pub(crate) const COLUMN_TYPES: &str =
+        "SELECT a.attname::text, coalesce(b.typname, t.typname)::text \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_type b ON t.typtype = 'd' AND b.oid = t.typbasetype \
+         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+         AND a.attname = ANY($2)";
+
+    /// `COPY target (columns) FROM STDIN (FORMAT binary)`.
+    pub(crate) fn copy_binary(target: &str, columns: &[String]) -> String {
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        format!(
+            "COPY {target} ({}) FROM STDIN (FORMAT binary)",
+            names.join(",")
+        )
+    }
+}
+
 /// PostgreSQL's [`Dialect`] of the shared SQL.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresDialect;

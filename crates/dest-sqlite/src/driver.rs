@@ -17,8 +17,9 @@ use rusqlite::types::{Value as Sql, ValueRef};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::client::{db_err, SqliteError};
+use crate::parquet_rows::ParquetRows;
 use crate::sql::{insert_rows, SQLITE};
-use crate::typed_jsonl::Reader;
+use crate::typed_jsonl::{Reader, RowSource};
 
 /// SQLite's default limit of bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 const MAX_PARAMS: usize = 32_766;
@@ -194,34 +195,49 @@ impl Connection for SqliteConn {
     }
 
     async fn load_job(&mut self, job: &LoadJob, table: &str) -> Result<u64> {
-        if job.format != LoaderFileFormat::TypedJsonl {
-            return Err(Error::Unsupported {
-                destination: crate::NAME.into(),
-                what: format!("loader file format `{}`", job.format),
-                hint: Some(format!("supported: {}", LoaderFileFormat::TypedJsonl)),
-            });
-        }
         let (job, table) = (job.clone(), table.to_string());
-        self.with(move |c| load_file(c, &job, &table))
-            .await
-            .map_err(|lost| Error::Internal(lost.to_string()))?
+        self.with(move |c| match job.format {
+            LoaderFileFormat::TypedJsonl => {
+                let file = File::open(&job.file)
+                    .map_err(|e| Error::io("opening a job file", &job.file, e))?;
+                let reader = Reader::open(
+                    BufReader::with_capacity(256 * 1024, file),
+                    job.file.display().to_string(),
+                )?;
+                load_rows(c, &job, &table, reader)
+            }
+            LoaderFileFormat::Parquet => load_rows(c, &job, &table, ParquetRows::open(&job.file)?),
+            other => Err(Error::Unsupported {
+                destination: crate::NAME.into(),
+                what: format!("loader file format `{other}`"),
+                hint: Some(format!(
+                    "supported: {}, {}",
+                    LoaderFileFormat::TypedJsonl,
+                    LoaderFileFormat::Parquet
+                )),
+            }),
+        })
+        .await
+        .map_err(|lost| Error::Internal(lost.to_string()))?
     }
 }
 
-/// Loads one job file into `table` inside the open transaction; returns the rows inserted.
-fn load_file(conn: &rusqlite::Connection, job: &LoadJob, table: &str) -> Result<u64> {
+/// Loads the rows of one job file into `table` inside the open transaction; returns the
+/// rows inserted.
+fn load_rows(
+    conn: &rusqlite::Connection,
+    job: &LoadJob,
+    table: &str,
+    mut reader: impl RowSource,
+) -> Result<u64> {
     let ctx = format!("loading {} into {table}", job.file.display());
-    let file = File::open(&job.file).map_err(|e| Error::io("opening a job file", &job.file, e))?;
-    let mut reader = Reader::open(
-        BufReader::with_capacity(256 * 1024, file),
-        job.file.display().to_string(),
-    )?;
-    let ncols = reader.columns.len();
+    let columns = reader.columns().to_vec();
+    let ncols = columns.len();
     if ncols == 0 {
         return Ok(0);
     }
     let batch = (MAX_PARAMS / ncols).clamp(1, MAX_BATCH_ROWS);
-    let full = insert_rows(table, &reader.columns, batch);
+    let full = insert_rows(table, &columns, batch);
     let mut values: Vec<Sql> = Vec::with_capacity(batch * ncols);
     let mut rows: u64 = 0;
     let mut pending = 0;
@@ -236,7 +252,7 @@ fn load_file(conn: &rusqlite::Connection, job: &LoadJob, table: &str) -> Result<
             let sql = if pending == batch {
                 &full
             } else {
-                partial = insert_rows(table, &reader.columns, pending);
+                partial = insert_rows(table, &columns, pending);
                 &partial
             };
             let mut stmt = conn.prepare_cached(sql).map_err(|e| db_err(&ctx, e))?;

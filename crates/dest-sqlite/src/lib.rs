@@ -66,6 +66,7 @@
 mod client;
 mod config;
 mod driver;
+mod parquet_rows;
 mod sql;
 mod typed_jsonl;
 
@@ -102,7 +103,7 @@ busy_timeout = 30
 // doc:start capabilities
 const CAPABILITIES: Capabilities = Capabilities {
     preferred_file_format: LoaderFileFormat::TypedJsonl,
-    file_formats: &[LoaderFileFormat::TypedJsonl],
+    file_formats: &[LoaderFileFormat::TypedJsonl, LoaderFileFormat::Parquet],
     write_dispositions: &DispositionKind::ALL,
     merge_strategies: &MergeStrategy::ALL,
     // no staging-optimized: SQLite cannot move a table between database files
@@ -182,8 +183,11 @@ impl Destination for Sqlite {
     }
 
     fn file_format(&self, format: LoaderFileFormat) -> Option<Arc<dyn FileFormat>> {
-        (format == LoaderFileFormat::TypedJsonl)
-            .then(|| Arc::new(TypedJsonl) as Arc<dyn FileFormat>)
+        match format {
+            LoaderFileFormat::TypedJsonl => Some(Arc::new(TypedJsonl)),
+            LoaderFileFormat::Parquet => Some(Arc::new(columnar::Parquet)),
+            _ => None,
+        }
     }
 
     fn replace_strategy(&self) -> Option<ReplaceStrategy> {

@@ -145,6 +145,44 @@ fn write_cell(out: &mut Vec<u8>, v: &Value) -> Result<()> {
     Ok(())
 }
 
+/// One cell in its stored form, as a value to bind (the same form [`write_cell`] writes).
+pub(crate) fn stored(v: Value) -> Result<Sql> {
+    Ok(match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(b)),
+        Value::Int(i) => Sql::Integer(i),
+        Value::Double(f) if f.is_finite() => Sql::Real(f),
+        Value::Double(_) => Sql::Null,
+        Value::Number(n) | Value::Text(n) => Sql::Text(n),
+        Value::Timestamp(ts) => Sql::Text(timestamp_text(&ts.naive_utc())),
+        Value::NaiveTimestamp(ts) => Sql::Text(timestamp_text(&ts)),
+        Value::Date(d) => Sql::Text(d.format("%Y-%m-%d").to_string()),
+        Value::Time(t) => Sql::Text(time_text(&t)),
+        Value::Binary(b) => Sql::Blob(b),
+        Value::Json(j) => Sql::Text(
+            serde_json::to_string(&j)
+                .map_err(|e| Error::Internal(format!("writing a json value: {e}")))?,
+        ),
+    })
+}
+
+/// The rows of a job file, as SQLite values to bind.
+pub(crate) trait RowSource {
+    /// The file's columns, in the order of each row's values.
+    fn columns(&self) -> &[String];
+    /// Appends the next row's values to `out`; false at the end of the file.
+    fn next_row(&mut self, out: &mut Vec<Sql>) -> Result<bool>;
+}
+
+impl<R: BufRead> RowSource for Reader<R> {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+    fn next_row(&mut self, out: &mut Vec<Sql>) -> Result<bool> {
+        Reader::next_row(self, out)
+    }
+}
+
 /// A job file being read: its columns, then its rows as SQLite values.
 pub(crate) struct Reader<R> {
     input: R,

@@ -60,6 +60,14 @@ pub enum NormalizeError {
     #[error("unknown table `{0}` (normalize hints were not applied)")]
     UnknownTable(String),
 
+    #[error("table `{table}`: Arrow columns `{first}` and `{second}` both become column `{column}`; rename one of them")]
+    ColumnCollision {
+        table: String,
+        column: String,
+        first: String,
+        second: String,
+    },
+
     #[error("{0}")]
     Sink(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -301,6 +309,72 @@ impl Normalizer {
             },
         );
         Ok(name)
+    }
+
+    /// Adds the columns of Arrow data (dlt's columns of its fields, named as in the data) to
+    /// root table `root` (a name returned by [`Self::apply_hints`]), with `_dlt_load_id`
+    /// and `_dlt_id` when asked to; marks the table as having data. Returns the table's
+    /// column each given column loads into, then the added system columns: a column the
+    /// table already has keeps its type (the data is cast to it); a hinted column without a
+    /// type takes the data's.
+    pub fn arrow_columns(
+        &mut self,
+        root: &str,
+        columns: &[Column],
+        add_load_id: bool,
+        add_row_id: bool,
+    ) -> Result<Vec<Column>, NormalizeError> {
+        let max_len = self.max_len;
+        let mut names: HashMap<String, &str> = HashMap::with_capacity(columns.len());
+        let mut out = Vec::with_capacity(columns.len() + 2);
+        let mut wanted: Vec<Column> = Vec::with_capacity(columns.len() + 2);
+        for c in columns {
+            let name = normalize_key(&c.name, max_len);
+            if let Some(first) = names.insert(name.clone(), &c.name) {
+                return Err(NormalizeError::ColumnCollision {
+                    table: root.to_string(),
+                    column: name,
+                    first: first.to_string(),
+                    second: c.name.clone(),
+                });
+            }
+            let mut c = c.clone();
+            c.name = name;
+            wanted.push(c);
+        }
+        if add_load_id {
+            wanted.push(system_column(C_DLT_LOAD_ID, DataType::Text));
+        }
+        if add_row_id {
+            wanted.push(system_column(C_DLT_ID, DataType::Text));
+        }
+        let table = table_of_mut(&mut self.schema, root)?;
+        // a column new to a table that has columns already holds NULL in the rows before
+        let had_columns = table.columns.iter().any(|c| c.is_complete());
+        let mut changed = !table.seen_data;
+        table.seen_data = true;
+        for mut c in wanted {
+            if had_columns && table.column(&c.name).is_none() {
+                c.nullable = true;
+            }
+            match table.column_mut(&c.name) {
+                Some(existing) if existing.data_type.is_none() && c.data_type.is_some() => {
+                    existing.data_type = c.data_type;
+                    existing.precision = existing.precision.or(c.precision);
+                    existing.scale = existing.scale.or(c.scale);
+                    changed = true;
+                    out.push(existing.clone());
+                }
+                Some(existing) => out.push(existing.clone()),
+                None => {
+                    changed = true;
+                    table.columns.push(c.clone());
+                    out.push(c);
+                }
+            }
+        }
+        self.changed |= changed;
+        Ok(out)
     }
 
     /// Normalizes one item of root table `root` (a name returned by [`Self::apply_hints`]).

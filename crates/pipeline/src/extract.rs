@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use normalize::ResourceHints;
 
 use crate::incremental::state_path;
-use crate::package::{LoadPackage, Manifest, ResourceSpec};
+use crate::package::{ItemsFormat, LoadPackage, Manifest, ResourceSpec};
 use crate::progress::Progress as RunProgress;
 use crate::resource::{Items, Resource};
 use crate::state::PipelineState;
@@ -75,6 +75,9 @@ fn cursor_error(table: &str, item: u64, e: &crate::incremental::IncrementalError
 pub(crate) enum Live {
     /// A resource whose items file is being written; the reader follows the writer.
     Resource(Box<ResourceSpec>, ItemsReader),
+    /// A resource of Arrow items, its Parquet files complete (opened: the package folder
+    /// is renamed when extraction completes).
+    Arrow(Box<ResourceSpec>, Vec<fs::File>),
     /// Extraction is complete and the package is in `normalize/extracted/`.
     Done(Box<Manifest>),
 }
@@ -231,6 +234,12 @@ async fn extract_into(
     let mut specs = Vec::with_capacity(resources.len());
     let mut total = 0u64;
     for (i, r) in resources.into_iter().enumerate() {
+        if matches!(r.items, Items::Arrow(_)) {
+            let spec = extract_arrow(package, i, r, live, progress)?;
+            total += spec.items;
+            specs.push(spec);
+            continue;
+        }
         let (rel, path) = package.items_file(i);
         let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
         let tail = match live {
@@ -332,6 +341,11 @@ async fn extract_into(
                     write(Some(item?), None)?;
                 }
             }
+            Items::Arrow(_) => {
+                return Err(PipelineError::Internal(
+                    "Arrow items reached the JSON extractor".into(),
+                ))
+            }
         }
         if let (Some(run), Some(p)) = (cursor, &cursor_path) {
             if run.saves_state() {
@@ -363,6 +377,116 @@ async fn extract_into(
     Ok((total, manifest))
 }
 
+/// A Parquet items file being written.
+struct ArrowFile {
+    writer: columnar::ParquetBatchWriter,
+    sync: fs::File,
+    path: std::path::PathBuf,
+    /// Bytes of the file counted in the progress display.
+    counted: u64,
+}
+
+impl ArrowFile {
+    fn finish(self) -> Result<(), PipelineError> {
+        let mut out = self.writer.finish()?;
+        out.flush()
+            .map_err(io_err("writing an items file", &self.path))?;
+        drop(out);
+        self.sync
+            .sync_all()
+            .map_err(io_err("syncing an items file", &self.path))
+    }
+}
+
+/// Extracts an Arrow resource: its record batches into Parquet items files (a batch with
+/// other columns than the one before starts the next file), handed to a live normalizer
+/// once complete (a Parquet file is readable only when its footer is written).
+fn extract_arrow(
+    package: &LoadPackage,
+    n: usize,
+    r: Resource,
+    live: Option<&LiveSink>,
+    progress: &RunProgress,
+) -> Result<ResourceSpec, PipelineError> {
+    let table = r.hints.table_name.clone();
+    if r.incremental.is_some() {
+        return Err(PipelineError::Config(format!(
+            "resource `{table}`: incremental cursors on Arrow data are not supported yet; \
+             filter the record batches at the source"
+        )));
+    }
+    let Items::Arrow(batches) = r.items else {
+        return Err(PipelineError::Internal("not an Arrow resource".into()));
+    };
+    let mut files: Vec<String> = Vec::new();
+    let mut current: Option<ArrowFile> = None;
+    let mut rows = 0u64;
+    for batch in batches {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let same = current
+            .as_ref()
+            .is_some_and(|c| c.writer.schema() == &batch.schema());
+        if !same {
+            if let Some(done) = current.take() {
+                done.finish()?;
+            }
+            let (rel, path) = package.arrow_items_file(n, files.len());
+            let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
+            let sync = file
+                .try_clone()
+                .map_err(io_err("creating an items file", &path))?;
+            let out = Box::new(BufWriter::with_capacity(1 << 20, file));
+            let writer = columnar::ParquetBatchWriter::new(&rel, batch.schema(), out)?;
+            files.push(rel);
+            current = Some(ArrowFile {
+                writer,
+                sync,
+                path,
+                counted: 0,
+            });
+        }
+        if let Some(c) = current.as_mut() {
+            c.writer.write(&batch)?;
+            // the bytes written so far (the writer flushes a row group per batch)
+            if let Ok(meta) = c.sync.metadata() {
+                progress.bytes(meta.len().saturating_sub(c.counted));
+                c.counted = meta.len();
+            }
+        }
+        rows += batch.num_rows() as u64;
+        progress.items(batch.num_rows() as u64);
+    }
+    if let Some(done) = current.take() {
+        done.finish()?;
+    }
+    let mut files = files.into_iter();
+    let mut spec = spec_of(&r.hints, files.next().unwrap_or_default(), rows);
+    spec.more_items_files = files.collect();
+    spec.items_format = ItemsFormat::Arrow;
+    if let Some(live) = live {
+        let opened = std::iter::once(&spec.items_file)
+            .chain(&spec.more_items_files)
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let path = package.path_of(f);
+                fs::File::open(&path).map_err(io_err("opening an items file", &path))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if live
+            .tx
+            .send(Live::Arrow(Box::new(spec.clone()), opened))
+            .is_err()
+        {
+            live.cancelled.store(true, Ordering::SeqCst);
+            return Err(PipelineError::Internal("normalizing stopped".into()));
+        }
+    }
+    Ok(spec)
+}
+
 fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
     ResourceSpec {
         table_name: h.table_name.clone(),
@@ -373,6 +497,8 @@ fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
         max_table_nesting: h.max_table_nesting,
         scd2: h.disposition.scd2().cloned(),
         items_file,
+        more_items_files: Vec::new(),
+        items_format: ItemsFormat::Jsonl,
         items,
     }
 }

@@ -38,7 +38,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dest_core::registry::{self, DestinationContext};
-use dest_core::{DatasetRef, Destination, LoadClient, MergeStrategy, Schema, TableDisposition};
+use dest_core::{
+    DatasetRef, Destination, LoadClient, LoaderFileFormat, MergeStrategy, Schema, TableDisposition,
+};
 use dlt_config::{Config, ConfigBuilder};
 
 use crate::extract::ExtractTarget;
@@ -59,6 +61,9 @@ pub use crate::resource::{ItemError, Resource};
 pub use crate::state::PipelineState;
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
 pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
+/// The arrow-rs crates of [`Resource::from_record_batches`] (build batches with these, so
+/// the versions match).
+pub use columnar::{arrow_array, arrow_schema};
 
 /// Job files are split past this size by default (dlt has no default). Small enough that
 /// loading starts soon after normalizing does and the last file (loaded after normalize
@@ -356,6 +361,9 @@ impl PipelineBuilder {
             Some(name) => caps.check_file_format(destination.name(), name)?,
             None => caps.preferred_file_format,
         };
+        let arrow_parquet = format == LoaderFileFormat::Parquet
+            || (self.loader_file_format.is_none()
+                && caps.file_formats.contains(&LoaderFileFormat::Parquet));
         let file_format = destination.file_format(format).ok_or_else(|| {
             PipelineError::Internal(format!(
                 "destination `{}` lists format `{format}` but has no writer for it",
@@ -387,6 +395,19 @@ impl PipelineBuilder {
             Some(found) => found.as_bool()?,
             None => true,
         };
+        let arrow_setting = |key: &str| -> Result<bool, PipelineError> {
+            match config
+                .resolver(Some(&self.name))
+                .find(&["normalize", "parquet_normalizer"], key)
+            {
+                Some(found) => Ok(found.as_bool()?),
+                None => Ok(false),
+            }
+        };
+        let (arrow_load_id, arrow_row_id) = (
+            arrow_setting("add_dlt_load_id")?,
+            arrow_setting("add_dlt_id")?,
+        );
         let load_setting = |key: &str| config.resolver(Some(&self.name)).find(&["load"], key);
         let delete_job_files = match load_setting(package::DELETE_JOB_FILES_SETTING) {
             Some(found) => found.as_bool()?,
@@ -410,6 +431,9 @@ impl PipelineBuilder {
                 max_identifier_length: max,
                 file_max_bytes,
                 progress: Arc::new(Progress::default()),
+                arrow_load_id,
+                arrow_row_id,
+                arrow_parquet,
             },
             restore_from_destination: self.restore_from_destination,
             overlap,

@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use dest_core::{
-    Column, FileFormat, JobWriter, MergeStrategy, Schema, TableDisposition, TableSchema, Value,
-    STATE_TABLE,
+    Column, FileFormat, JobWriter, LoaderFileFormat, MergeStrategy, Schema, TableDisposition,
+    TableSchema, Value, STATE_TABLE,
 };
 use normalize::{Normalizer, Row, RowSink};
 
 use crate::extract::Live;
 use crate::package::{
-    JobFileName, JobFolder, JobOrigin, LoadPackage, Manifest, OriginSegment, ResourceSpec,
+    ItemsFormat, JobFileName, JobFolder, JobOrigin, LoadPackage, Manifest, OriginSegment,
+    ResourceSpec,
 };
 use crate::progress::Progress;
 use crate::state::{PipelineState, STATE_ENGINE_VERSION};
@@ -39,6 +40,14 @@ pub(crate) struct NormalizeOptions {
     pub file_max_bytes: u64,
     /// The pipeline's live counters (shared by all stages).
     pub progress: Arc<Progress>,
+    /// Arrow data: add `_dlt_load_id` / `_dlt_id` (`[normalize.parquet_normalizer]
+    /// add_dlt_load_id`, `add_dlt_id`; dlt's default: neither).
+    pub arrow_load_id: bool,
+    pub arrow_row_id: bool,
+    /// Arrow data goes straight into `parquet` jobs: the format chosen, or none chosen and
+    /// the destination loads `parquet` (binary COPY is the fastest way in; measured in
+    /// docs/performance.md). Otherwise its rows go through `format`.
+    pub arrow_parquet: bool,
 }
 
 /// Normalizes extracted package `load_id` against `schema`; returns the evolved schema.
@@ -118,10 +127,30 @@ fn normalize_into(
         opts.file_max_bytes,
         opts.progress.clone(),
     );
+    sink.batches_as_parquet = opts.arrow_parquet;
     let manifest = match input {
         Input::Package => {
             let manifest = src.manifest()?;
             for spec in &manifest.resources {
+                if spec.items_format == ItemsFormat::Arrow {
+                    let files = arrow_files(src, spec)
+                        .map(|path| {
+                            fs::File::open(&path)
+                                .map(|f| (f, path.clone()))
+                                .map_err(io_err("opening an items file", &path))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    normalize_arrow(
+                        &mut normalizer,
+                        &mut sink,
+                        spec,
+                        files,
+                        load_id,
+                        opts,
+                        ready,
+                    )?;
+                    continue;
+                }
                 let path = src.path_of(&spec.items_file);
                 let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
                 let items = BufReader::with_capacity(1 << 20, file);
@@ -135,6 +164,18 @@ fn normalize_into(
                     let path = src.path_of(&spec.items_file);
                     let items = BufReader::with_capacity(1 << 20, items);
                     normalize_items(&mut normalizer, &mut sink, &spec, &path, items, ready)?;
+                }
+                Ok(Live::Arrow(spec, opened)) => {
+                    let files = opened.into_iter().zip(arrow_files(src, &spec)).collect();
+                    normalize_arrow(
+                        &mut normalizer,
+                        &mut sink,
+                        &spec,
+                        files,
+                        load_id,
+                        opts,
+                        ready,
+                    )?;
                 }
                 Ok(Live::Done(manifest)) => break *manifest,
                 Err(_) => return Err(PipelineError::Internal("extraction stopped".into())),
@@ -270,6 +311,109 @@ fn normalize_items(
     Ok(())
 }
 
+/// Normalizes the Arrow items of one resource (its Parquet items files) into `sink`, with
+/// dlt's Arrow semantics: the table's columns from the Arrow schema, each batch cast to the
+/// job types, no nested tables.
+fn normalize_arrow(
+    normalizer: &mut Normalizer,
+    sink: &mut JobFiles,
+    spec: &ResourceSpec,
+    files: Vec<(fs::File, PathBuf)>,
+    load_id: &str,
+    opts: &NormalizeOptions,
+    ready: &mut dyn FnMut(&[String], &Schema),
+) -> Result<(), PipelineError> {
+    let hints = spec.hints()?;
+    let root = normalizer.apply_hints(&hints)?;
+    let resource = sink.resources.len();
+    sink.resources.push(spec.table_name.clone());
+    let resource_err = |e: columnar::ColumnarError| PipelineError::Normalize {
+        resource: spec.table_name.clone(),
+        item: 0,
+        source: Box::new(::normalize::NormalizeError::Sink(Box::new(e))),
+    };
+    let mut item = 0u64;
+    for (file, path) in files {
+        let batches = columnar::ParquetBatches::from_file(file, &path).map_err(resource_err)?;
+        let fields = batches.schema().fields().clone();
+        let derived = fields
+            .iter()
+            .map(|f| columnar::column_of(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(resource_err)?;
+        // a table that has dlt's columns (items loaded into it) gets them filled in
+        let has = |name: &str| {
+            normalizer
+                .schema()
+                .table(&root)
+                .and_then(|t| t.column(name))
+                .is_some_and(|c| c.is_complete())
+        };
+        let add_load_id = opts.arrow_load_id || has(C_DLT_LOAD_ID);
+        let add_row_id = opts.arrow_row_id || has(C_DLT_ID);
+        let targets = normalizer
+            .arrow_columns(&root, &derived, add_load_id, add_row_id)
+            .map_err(|e| PipelineError::Normalize {
+                resource: spec.table_name.clone(),
+                item: 0,
+                source: Box::new(e),
+            })?;
+        let table = normalizer
+            .schema()
+            .table(&root)
+            .cloned()
+            .ok_or_else(|| PipelineError::Internal(format!("table `{root}` vanished")))?;
+        // the columns that load (a column without a type yet holds only NULLs)
+        let loaded: Vec<(usize, &Column)> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_complete())
+            .collect();
+        let job_columns: Vec<Column> = loaded.iter().map(|(_, c)| (*c).clone()).collect();
+        for batch in batches {
+            let batch = batch.map_err(resource_err)?;
+            let n = batch.num_rows();
+            let mut arrays = Vec::with_capacity(loaded.len());
+            for (i, target) in &loaded {
+                let array = match batch.columns().get(*i) {
+                    Some(a) => columnar::to_job_array(a, target).map_err(resource_err)?,
+                    None if target.name == C_DLT_LOAD_ID => {
+                        Arc::new(columnar::arrow_array::StringArray::from(vec![load_id; n]))
+                            as columnar::arrow_array::ArrayRef
+                    }
+                    None => Arc::new(columnar::arrow_array::StringArray::from_iter_values(
+                        (0..n).map(|_| ::normalize::ids::random_row_id()),
+                    )),
+                };
+                arrays.push(array);
+            }
+            let batch = columnar::job_batch(&job_columns, arrays).map_err(resource_err)?;
+            sink.write_batch(&table, batch, resource, item)?;
+            item += n as u64;
+            if !sink.ready.is_empty() {
+                ready(&sink.ready, normalizer.schema());
+                sink.ready.clear();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The paths of the Parquet files of an Arrow resource in package `src`.
+fn arrow_files<'a>(
+    src: &'a LoadPackage,
+    spec: &'a ResourceSpec,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    std::iter::once(&spec.items_file)
+        .chain(&spec.more_items_files)
+        .filter(|f| !f.is_empty())
+        .map(|f| src.path_of(f))
+}
+
+/// The names of dlt's load id and row id columns.
+const C_DLT_LOAD_ID: &str = "_dlt_load_id";
+const C_DLT_ID: &str = "_dlt_id";
+
 /// The input ids of the packages not yet loaded.
 pub(crate) fn pending_input_ids(
     storage: &Storage,
@@ -342,8 +486,24 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// A job file's writer: rows through the destination's format, or record batches
+/// straight into a `parquet` job.
+enum Writer {
+    Rows(Box<dyn JobWriter>),
+    Batches(Box<columnar::ParquetBatchWriter>),
+}
+
+impl Writer {
+    fn finish(self) -> dest_core::Result<Box<dyn Write + Send>> {
+        match self {
+            Writer::Rows(w) => w.finish(),
+            Writer::Batches(w) => w.finish(),
+        }
+    }
+}
+
 struct OpenJob {
-    writer: Box<dyn JobWriter>,
+    writer: Writer,
     written: Arc<AtomicU64>,
     file: fs::File,
     path: PathBuf,
@@ -446,6 +606,10 @@ struct JobFiles {
     format: Arc<dyn FileFormat>,
     max_bytes: u64,
     open: HashMap<String, OpenJob>,
+    /// Record batches written straight into `parquet` jobs (Arrow data), by table.
+    open_batches: HashMap<String, OpenJob>,
+    /// Whether record batches go straight into `parquet` jobs.
+    batches_as_parquet: bool,
     row: Vec<Value>,
     /// Job files completed since the caller last looked.
     ready: Vec<String>,
@@ -475,6 +639,8 @@ impl JobFiles {
             format,
             max_bytes,
             open: HashMap::new(),
+            open_batches: HashMap::new(),
+            batches_as_parquet: false,
             row: Vec::new(),
             ready: Vec::new(),
             progress,
@@ -486,13 +652,41 @@ impl JobFiles {
         }
     }
 
-    fn start(&self, table: &TableSchema) -> Result<OpenJob, PipelineError> {
-        let job_name = JobFileName::new(&table.name, self.format.format().as_str());
+    /// Creates the next job file of `table`: its path, key, a handle to sync it, and the
+    /// counted writer to write it through.
+    #[allow(clippy::type_complexity)]
+    fn create(
+        &self,
+        table: &str,
+        format: LoaderFileFormat,
+    ) -> Result<
+        (
+            PathBuf,
+            String,
+            fs::File,
+            Arc<AtomicU64>,
+            Box<dyn Write + Send>,
+        ),
+        PipelineError,
+    > {
+        let job_name = JobFileName::new(table, format.as_str());
         let path = self.dir.join(job_name.file_name());
         let file = fs::File::create(&path).map_err(io_err("creating a job file", &path))?;
         let sync_handle = file
             .try_clone()
             .map_err(io_err("creating a job file", &path))?;
+        let written = Arc::new(AtomicU64::new(0));
+        let out = Box::new(Counting {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            written: written.clone(),
+        });
+        self.progress.job_file(table);
+        Ok((path, job_name.key(), sync_handle, written, out))
+    }
+
+    fn start(&self, table: &TableSchema) -> Result<OpenJob, PipelineError> {
+        let (path, key, sync_handle, written, out) =
+            self.create(&table.name, self.format.format())?;
         let columns: Vec<Column> = table.complete_columns().cloned().collect();
         let mut mapping = vec![None; table.columns.len()];
         let mut pos = 0;
@@ -502,19 +696,13 @@ impl JobFiles {
                 pos += 1;
             }
         }
-        let written = Arc::new(AtomicU64::new(0));
-        let out = Box::new(Counting {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            written: written.clone(),
-        });
-        let writer = self.format.writer(&table.name, &columns, out)?;
-        self.progress.job_file(&table.name);
+        let writer = Writer::Rows(self.format.writer(&table.name, &columns, out)?);
         Ok(OpenJob {
             writer,
             written,
             file: sync_handle,
             path,
-            key: job_name.key(),
+            key,
             mapping,
             width: columns.len(),
             origin: Segments::new(table.parent.is_none()),
@@ -585,7 +773,10 @@ impl JobFiles {
                 self.row[*pos] = v;
             }
         }
-        job.writer
+        let Writer::Rows(writer) = &mut job.writer else {
+            return Err(PipelineError::Internal("a row for a batch writer".into()));
+        };
+        writer
             .write_row(&self.row)
             .map_err(on_job_file(&job.path))?;
         job.origin.row(self.item);
@@ -599,8 +790,90 @@ impl JobFiles {
         Ok(())
     }
 
+    /// Writes a record batch of job-typed columns of `table` (Arrow data): straight into a
+    /// `parquet` job file when that is the format, else row by row through the format's
+    /// writer. Its rows are items `first + 1 ..` of resource `resource`.
+    fn write_batch(
+        &mut self,
+        table: &TableSchema,
+        batch: columnar::arrow_array::RecordBatch,
+        resource: usize,
+        first: u64,
+    ) -> Result<(), PipelineError> {
+        let n = batch.num_rows();
+        if !self.batches_as_parquet {
+            let fields = batch.schema().fields().clone();
+            let positions: Vec<Option<usize>> = fields
+                .iter()
+                .map(|f| table.columns.iter().position(|c| &c.name == f.name()))
+                .collect();
+            for r in 0..n {
+                self.item = Some((resource, first + r as u64 + 1));
+                let mut row = Row::default();
+                for ((field, array), pos) in fields.iter().zip(batch.columns()).zip(&positions) {
+                    if let Some(pos) = pos {
+                        let value = columnar::cell(field, array.as_ref(), r).map_err(|e| {
+                            PipelineError::Internal(format!("table `{}`: {e}", table.name))
+                        })?;
+                        row.values.push((*pos, value));
+                    }
+                }
+                self.write_row(table, row)?;
+            }
+            self.item = None;
+            return Ok(());
+        }
+        let max = self.max_bytes;
+        let needs_new = match self.open_batches.get(&table.name) {
+            Some(job) => match &job.writer {
+                Writer::Batches(w) => {
+                    w.schema() != &batch.schema() || job.written.load(Ordering::Relaxed) >= max
+                }
+                Writer::Rows(_) => true,
+            },
+            None => true,
+        };
+        if needs_new {
+            if let Some(old) = self.open_batches.remove(&table.name) {
+                self.close(old)?;
+            }
+            let (path, key, file, written, out) =
+                self.create(&table.name, LoaderFileFormat::Parquet)?;
+            let writer = columnar::ParquetBatchWriter::new(&table.name, batch.schema(), out)
+                .map_err(on_job_file(&path))?;
+            self.open_batches.insert(
+                table.name.clone(),
+                OpenJob {
+                    writer: Writer::Batches(Box::new(writer)),
+                    written,
+                    file,
+                    path,
+                    key,
+                    mapping: Vec::new(),
+                    width: 0,
+                    origin: Segments::new(table.parent.is_none()),
+                },
+            );
+        }
+        let job = self
+            .open_batches
+            .get_mut(&table.name)
+            .ok_or_else(|| PipelineError::Internal("job file vanished".into()))?;
+        let Writer::Batches(writer) = &mut job.writer else {
+            return Err(PipelineError::Internal("a batch for a row writer".into()));
+        };
+        writer.write(&batch).map_err(on_job_file(&job.path))?;
+        for r in 0..n as u64 {
+            job.origin.row(Some((resource, first + r + 1)));
+        }
+        self.progress.rows(n as u64);
+        *self.table_rows.entry(table.name.clone()).or_insert(0) += n as u64;
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), PipelineError> {
-        let open: Vec<OpenJob> = self.open.drain().map(|(_, job)| job).collect();
+        let mut open: Vec<OpenJob> = self.open.drain().map(|(_, job)| job).collect();
+        open.extend(self.open_batches.drain().map(|(_, job)| job));
         for job in open {
             self.close(job)?;
         }

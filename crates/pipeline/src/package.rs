@@ -211,7 +211,32 @@ pub(crate) struct ResourceSpec {
     pub scd2: Option<Scd2Options>,
     /// Items file, relative to the package.
     pub items_file: String,
+    /// Arrow items: further files, after `items_file` (a batch with other columns than
+    /// the one before starts a file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_items_files: Vec<String>,
+    /// What the items files hold.
+    #[serde(default, skip_serializing_if = "ItemsFormat::is_jsonl")]
+    pub items_format: ItemsFormat,
+    /// Items (Arrow: rows).
     pub items: u64,
+}
+
+/// What a resource's items files hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ItemsFormat {
+    /// One JSON document per line.
+    #[default]
+    Jsonl,
+    /// Arrow record batches in a Parquet file.
+    Arrow,
+}
+
+impl ItemsFormat {
+    fn is_jsonl(&self) -> bool {
+        *self == ItemsFormat::Jsonl
+    }
 }
 
 /// The manifest of an extracted package.
@@ -437,7 +462,16 @@ impl LoadPackage {
     /// The items file of the package's `n`-th resource: its name relative to the package
     /// (what the manifest records) and its path.
     pub(crate) fn items_file(&self, n: usize) -> (String, PathBuf) {
-        let relative = format!("{ITEMS}/{n}.jsonl");
+        self.items_file_named(&format!("{n}.jsonl"))
+    }
+
+    /// The `k`-th Parquet file of resource `n`'s Arrow items.
+    pub(crate) fn arrow_items_file(&self, n: usize, k: usize) -> (String, PathBuf) {
+        self.items_file_named(&format!("{n}.{k}.parquet"))
+    }
+
+    fn items_file_named(&self, name: &str) -> (String, PathBuf) {
+        let relative = format!("{ITEMS}/{name}");
         let path = self.dir.join(&relative);
         (relative, path)
     }

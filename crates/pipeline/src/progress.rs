@@ -107,6 +107,11 @@ impl Progress {
         self.items.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// `n` items at once (the rows of a record batch).
+    pub(crate) fn items(&self, n: u64) {
+        self.items.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Bytes written to an items file (counted as the file is written, in buffer-sized
     /// steps).
     pub(crate) fn bytes(&self, n: u64) {
@@ -115,6 +120,11 @@ impl Progress {
 
     pub(crate) fn row(&self) {
         self.rows.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` rows at once (a record batch).
+    pub(crate) fn rows(&self, n: u64) {
+        self.rows.fetch_add(n, Ordering::Relaxed);
     }
 
     /// A job file of `table` was started.

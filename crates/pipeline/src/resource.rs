@@ -10,6 +10,8 @@ use normalize::ResourceHints;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use columnar::arrow_array::RecordBatch;
+
 use crate::incremental::Incremental;
 use crate::PipelineError;
 
@@ -30,6 +32,8 @@ pub(crate) enum Items {
     /// Items as JSON text, one document per element (no line breaks inside).
     Lines(Box<dyn Iterator<Item = Result<Vec<u8>, ItemError>> + Send>),
     Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
+    /// Arrow record batches: columnar data, loaded with dlt's Arrow semantics.
+    Arrow(Box<dyn Iterator<Item = Result<RecordBatch, ItemError>> + Send>),
 }
 
 /// Who chose a resource's write strategy.
@@ -118,6 +122,61 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
         }
+    }
+
+    /// A resource of Arrow record batches, loaded with dlt's Arrow semantics: one column per
+    /// field (names through the naming convention, types from the Arrow types, struct, list
+    /// and map columns as `json`), no nested tables, and no `_dlt_load_id` / `_dlt_id`
+    /// columns unless `[normalize.parquet_normalizer] add_dlt_load_id` / `add_dlt_id` say
+    /// so. Batches may differ in their columns (a later one may add some).
+    pub fn from_record_batches<I>(table: &str, batches: I) -> Self
+    where
+        I: IntoIterator<Item = Result<RecordBatch, ItemError>>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Arrow(Box::new(batches.into_iter())),
+            strategy: StrategySource::Destination,
+            incremental: None,
+        }
+    }
+
+    /// A resource of the rows of Parquet files, read a bounded number of rows at a time
+    /// ([`Resource::from_record_batches`] semantics). A file that cannot be read is an
+    /// error naming it.
+    pub fn from_parquet_files(table: &str, files: Vec<std::path::PathBuf>) -> Self {
+        let batches = files.into_iter().flat_map(|path| {
+            let shown = path.display().to_string();
+            let opened = columnar::ParquetBatches::open(&path);
+            let (first, rest): (Option<Result<RecordBatch, ItemError>>, Option<_>) = match opened {
+                Ok(batches) => (None, Some(batches)),
+                Err(e) => (
+                    Some(Err(ItemError {
+                        source_name: shown.clone(),
+                        position: "file".into(),
+                        message: match e {
+                            columnar::ColumnarError::Parquet { source, .. } => {
+                                format!("not a readable Parquet file: {source}")
+                            }
+                            columnar::ColumnarError::Io { source, .. } => source.to_string(),
+                            other => other.to_string(),
+                        },
+                    })),
+                    None,
+                ),
+            };
+            first
+                .into_iter()
+                .chain(rest.into_iter().flatten().map(move |b| {
+                    b.map_err(|e| ItemError {
+                        source_name: shown.clone(),
+                        position: "row group".into(),
+                        message: e.to_string(),
+                    })
+                }))
+        });
+        Self::from_record_batches(table, batches)
     }
 
     /// A resource fed by an async stream.

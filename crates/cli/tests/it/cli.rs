@@ -70,12 +70,13 @@ fn check_conformance(extra: &str) {
     assert!(out.status.success() && text.contains(&want), "{text}");
 }
 
-/// Both formats in one test: the checker names its schemas after the cases, so two runs
+/// Every format in one test: the checker names its schemas after the cases, so two runs
 /// at once would load into the same schemas.
 #[test]
 fn conformance_cases_match_dlt_with_every_file_format() {
     check_conformance("[]");
     check_conformance(r#"["--loader-file-format", "csv"]"#);
+    check_conformance(r#"["--loader-file-format", "parquet"]"#);
 }
 
 #[tokio::test]

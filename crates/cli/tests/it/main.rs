@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod docs;
 mod faults;
+mod files;
 mod init;
 mod pipeline_cmd;
 mod sqlite;

@@ -43,7 +43,7 @@ async fn copy_rows(
     result
 }
 
-fn all_types_table(name: &str) -> TableSchema {
+pub(crate) fn all_types_table(name: &str) -> TableSchema {
     let mut t = TableSchema::new(name);
     t.columns = vec![
         Column::new("id", DataType::Bigint),
@@ -74,7 +74,7 @@ fn all_types_table(name: &str) -> TableSchema {
     t
 }
 
-fn all_types_rows() -> Vec<Vec<Value>> {
+pub(crate) fn all_types_rows() -> Vec<Vec<Value>> {
     let date = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
     let time = NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).unwrap();
     let mut rows = vec![

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod binary_copy;
 mod bound;
 mod csv;
 mod follow_up;

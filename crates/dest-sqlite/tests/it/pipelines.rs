@@ -808,3 +808,112 @@ async fn two_pipelines_merging_into_one_table_at_once_keep_every_row() {
         );
     }
 }
+
+/// Arrow record batches load into SQLite through `parquet` job files (the default for Arrow
+/// data where the destination loads them): every type in its stored form, struct and list
+/// columns as JSON, binary as a blob, a later batch adding a column.
+#[tokio::test]
+async fn arrow_batches_load_with_every_type() {
+    use pipeline::arrow_array::builder::{Int64Builder, ListBuilder};
+    use pipeline::arrow_array::{
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Float64Array, Int32Array, RecordBatch,
+        StringArray, TimestampMicrosecondArray,
+    };
+    use std::sync::Arc;
+
+    let env = Env::new();
+    let mut lists = ListBuilder::new(Int64Builder::new());
+    lists.values().append_value(7);
+    lists.append(true);
+    lists.append(false);
+    let first = RecordBatch::try_from_iter_with_nullable(vec![
+        (
+            "Id",
+            Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef,
+            true,
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from(vec![Some("it's"), Some("")])) as ArrayRef,
+            true,
+        ),
+        (
+            "f",
+            Arc::new(Float64Array::from(vec![Some(1.5), None])) as ArrayRef,
+            true,
+        ),
+        (
+            "b",
+            Arc::new(BooleanArray::from(vec![Some(true), None])) as ArrayRef,
+            true,
+        ),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![Some(1_704_103_445_123_456), None])
+                    .with_timezone("UTC"),
+            ) as ArrayRef,
+            true,
+        ),
+        (
+            "d",
+            Arc::new(Date32Array::from(vec![Some(19_723), None])) as ArrayRef,
+            true,
+        ),
+        (
+            "raw",
+            Arc::new(BinaryArray::from(vec![Some(&b"\x00\xff"[..]), None])) as ArrayRef,
+            true,
+        ),
+        ("l", Arc::new(lists.finish()) as ArrayRef, true),
+    ])
+    .unwrap();
+    let second = RecordBatch::try_from_iter_with_nullable(vec![
+        ("Id", Arc::new(Int32Array::from(vec![3])) as ArrayRef, true),
+        (
+            "extra",
+            Arc::new(StringArray::from(vec!["x"])) as ArrayRef,
+            true,
+        ),
+    ])
+    .unwrap();
+    for format in [None, Some("typed-jsonl")] {
+        let dataset = format!("arrow_{}", format.map_or("default", |_| "rows"));
+        let mut p = env.pipeline(&dataset, &dataset);
+        if let Some(f) = format {
+            p = Pipeline::builder(&dataset)
+                .destination("sqlite")
+                .dataset_name(&dataset)
+                .pipelines_dir(env.dir.path().join("pipelines"))
+                .credentials(env.db().to_str().unwrap())
+                .loader_file_format(f)
+                .config(
+                    dlt_config::Config::builder()
+                        .project_dir(env.dir.path())
+                        .no_global_dir()
+                        .env(false),
+                )
+                .build()
+                .unwrap();
+        }
+        p.run(vec![Resource::from_record_batches(
+            "t",
+            vec![Ok(first.clone()), Ok(second.clone())],
+        )])
+        .await
+        .unwrap();
+        let got = env.rows(
+            &dataset,
+            &format!("SELECT id, s, f, b, ts, d, raw, l, extra FROM {dataset}.t ORDER BY id"),
+        );
+        assert_eq!(
+            got,
+            [
+                "1|it's|1.5|1|2024-01-01 10:04:05.123456|2024-01-01|00ff|[7]|∅",
+                "2||∅|∅|∅|∅|∅|∅|∅",
+                "3|∅|∅|∅|∅|∅|∅|∅|x",
+            ],
+            "{format:?}"
+        );
+    }
+}
