@@ -86,9 +86,8 @@ cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N
                    byte for byte the harness's `gen.py --seed 42` output)
 
 The events data set is dlt's test page of GitHub events (dlt's
-tests/normalize/cases/github.events.load_page_1_duck.json), read from
-../shared/bench/data/ next to the workspace and repeated 20 times; without the file the
-events methods are skipped (and the report says so).";
+tests/normalize/cases/github.events.load_page_1_duck.json, Apache-2.0), shipped gzip'ed in
+xtask/bench/data/ and repeated 20 times.";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -1769,22 +1768,12 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&logs)
         .with_context(|| format!("could not create {}", logs.display()))?;
-    let events_source = bench_events::source_path(root);
-    let events_missing = format!(
-        "the events data set: {} is missing (put dlt's test page \
-         tests/normalize/cases/github.events.load_page_1_duck.json of the dlt repository there)",
-        events_source.display()
-    );
     if o.gen_only {
-        let events = events_source.exists();
-        if !events {
-            eprintln!("bench: not writing {events_missing}");
-        }
         let all = Wanted {
             flat: (true, true),
             nested: (true, true),
             typed: (true, true),
-            events,
+            events: true,
         };
         generate(root, &work, &o, all)?;
         return Ok(ExitCode::SUCCESS);
@@ -1825,15 +1814,6 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
             bail!("--only {regex:?} matches none of: {}", keys.join(", "));
         }
     }
-    if methods.iter().any(|m| m.data == Data::Events) && !events_source.exists() {
-        eprintln!("bench: SKIPPING {events_missing}");
-        skipped.push(events_missing.clone());
-        methods.retain(|m| m.data != Data::Events);
-        if methods.is_empty() && scale.is_empty() {
-            bail!("nothing left to run: {events_missing}");
-        }
-    }
-
     // build
     if o.build {
         let mut build = Command::new(crate::cargo());

@@ -1,7 +1,8 @@
 //! The benchmark's `events` data set: dlt's own test page of GitHub events, repeated.
 //!
 //! The page (`github.events.load_page_1_duck.json`, 100 events, one pretty-printed JSON array,
-//! from dlt's test data) is read from the shared benchmark folder and written as JSON Lines,
+//! from dlt's test data, Apache-2.0 like dlt) ships gzip'ed in `xtask/bench/data/` and is written
+//! as JSON Lines,
 //! [`REPEAT`] times over: every event one line, its text as in the page minus the whitespace
 //! between tokens (strings, numbers and key order untouched). The repeated rows are the same
 //! rows, ids included: every method loads exactly these lines. It normalizes into a wide root
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::bench_gen::{Out, Written};
 
 /// The page, relative to the workspace root.
-pub(crate) const SOURCE: &str = "../shared/bench/data/github.events.load_page_1_duck.json";
+pub(crate) const SOURCE: &str = "xtask/bench/data/github.events.load_page_1_duck.json.gz";
 /// How many times the page is repeated.
 pub(crate) const REPEAT: usize = 20;
 
@@ -94,7 +95,10 @@ pub(crate) fn array_elements(text: &str) -> Result<Vec<String>> {
 
 /// Writes the page at `source` [`REPEAT`] times as JSON Lines to `jsonl`.
 pub(crate) fn write_events(source: &Path, jsonl: &Path) -> Result<Written> {
-    let text = std::fs::read_to_string(source)
+    let mut text = String::new();
+    std::fs::File::open(source)
+        .map(flate2::read::GzDecoder::new)
+        .and_then(|mut gz| std::io::Read::read_to_string(&mut gz, &mut text))
         .with_context(|| format!("could not read {}", source.display()))?;
     let events =
         array_elements(&text).with_context(|| format!("could not read {}", source.display()))?;

@@ -26,7 +26,7 @@ use crate::types::{arrow_type, job_schema, UTC};
 /// Rows per row group (and per record batch when the file is read back).
 const ROW_GROUP_ROWS: usize = 16 * 1024;
 /// Bytes of values that close a row group early (long texts).
-const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 2 * 1024 * 1024;
 
 fn job_properties() -> WriterProperties {
     WriterProperties::builder()
@@ -179,6 +179,10 @@ impl JobWriter for Writer {
             self.flush()?;
         }
         Ok(())
+    }
+
+    fn buffered_bytes(&self) -> u64 {
+        self.bytes as u64
     }
 
     fn finish(mut self: Box<Self>) -> Result<Box<dyn Write + Send>> {

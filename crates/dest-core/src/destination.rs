@@ -306,6 +306,12 @@ pub trait LoadClient: Send + Sync {
     async fn recent_loads(&self, _limit: usize) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
         Err(unsupported("listing the loads of a dataset"))
     }
+    /// Drops those of `tables` that are in the dataset and hold no rows, in one transaction:
+    /// the tables a failed load created in transactions of their own (a laned table, see
+    /// `pipeline`'s streaming), which the next load must be free to create as it sees fit.
+    async fn drop_empty_tables(&self, _tables: &[String]) -> Result<()> {
+        Ok(())
+    }
     /// Drops `tables` from the dataset and from the staging dataset (missing tables are
     /// skipped) and deletes every stored version of schema `schema_name` (`_dlt_version`),
     /// as dlt's `pipeline drop` does: the tables are created again by the next load, whose
@@ -325,20 +331,35 @@ fn unsupported(what: &str) -> crate::Error {
     }
 }
 
-/// One transaction that loads the job files of one table chain as they are produced
+/// What [`LoadSession::prepare`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    /// The table was not there: the session created it.
+    Created,
+    /// The table was there (the session added the columns it lacked, if any).
+    Existed,
+}
+
+/// One transaction that loads job files of a table chain as they are produced
 /// (overlapping normalize and load). Nothing is visible to readers before [`commit`];
 /// dropping the session rolls everything back.
 ///
-/// The pipeline gives each chain its own session, so no two sessions touch the same
-/// table, and runs a table's schema changes in the session that loads it (schema changes
-/// are transactional), which keeps sessions from waiting on each other.
+/// The pipeline gives each chain its own session and runs a table's schema changes in the
+/// session that loads it (schema changes are transactional), which keeps sessions from
+/// waiting on each other; a table appended to in lanes (several sessions) is prepared in a
+/// session of its own, committed before the lanes load.
 ///
 /// [`commit`]: LoadSession::commit
 #[async_trait]
 pub trait LoadSession: Send {
     /// Makes `table` of `schema` exist in `target` with (at least) its complete columns:
     /// created, or widened with the missing columns, inside the session's transaction.
-    async fn prepare(&mut self, schema: &Schema, table: &str, target: LoadTarget) -> Result<()>;
+    async fn prepare(
+        &mut self,
+        schema: &Schema,
+        table: &str,
+        target: LoadTarget,
+    ) -> Result<Prepared>;
     /// Empties `tables` inside the session's transaction.
     async fn truncate(&mut self, tables: &[String], target: LoadTarget) -> Result<()>;
     /// Loads one job file (and records its key, as [`LoadClient::run_job`] does); returns

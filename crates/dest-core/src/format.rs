@@ -80,6 +80,11 @@ pub trait FileFormat: fmt::Debug + Send + Sync {
 pub trait JobWriter: Send {
     /// Writes one row; `row[i]` belongs to `columns[i]` of [`FileFormat::writer`].
     fn write_row(&mut self, row: &[Value]) -> Result<()>;
+    /// Bytes of rows held in memory, not yet written out (a row group being built), so the
+    /// caller can start the next file at the size it wants.
+    fn buffered_bytes(&self) -> u64 {
+        0
+    }
     /// Finishes the file; returns the underlying writer so the caller can flush and sync it.
     fn finish(self: Box<Self>) -> Result<Box<dyn Write + Send>>;
 }

@@ -24,7 +24,7 @@ mod value;
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
     staging_dataset_name, Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome,
-    LoadClient, LoadJob, LoadSession, StagingLock, StoredSchema, StoredState,
+    LoadClient, LoadJob, LoadSession, Prepared, StagingLock, StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,

@@ -147,6 +147,9 @@ pub struct Normalizer {
     /// raw key -> normalized name (keys repeat in every item; hashed with Fx, not SipHash:
     /// these are not attacker-sensitive lookups)
     key_cache: FxHashMap<String, (Arc<str>, bool)>,
+    /// Where each column of a table is, so a value finds its column of a wide table without
+    /// scanning it.
+    columns: ColumnIndex,
     changed: bool,
     /// The item being flattened has a key that may collide with another one: renamed by
     /// normalization, or holding the `__` separator.
@@ -176,6 +179,7 @@ impl Normalizer {
             max_len: max_identifier_length,
             roots: HashMap::new(),
             key_cache: FxHashMap::default(),
+            columns: ColumnIndex::default(),
             changed: false,
             suspect_keys: false,
             collisions: BTreeSet::new(),
@@ -633,14 +637,15 @@ impl Normalizer {
 
     /// A dict or list is kept whole (a `json` column) below the nesting limit or when its
     /// column is typed `json`.
-    fn keep_whole(&self, table: &str, column: &str, level: u32, max_nesting: u32) -> bool {
+    fn keep_whole(&mut self, table: &str, column: &str, level: u32, max_nesting: u32) -> bool {
         if level + 1 > max_nesting {
             return true;
         }
-        self.schema
-            .table(table)
-            .and_then(|t| t.column(column))
-            .is_some_and(|c| c.data_type == Some(DataType::Json))
+        self.schema.table(table).is_some_and(|t| {
+            self.columns
+                .find(t, column)
+                .is_some_and(|i| t.columns[i].data_type == Some(DataType::Json))
+        })
     }
 
     /// The normalized key, and whether it may collide with another key of its item.
@@ -706,7 +711,7 @@ impl Normalizer {
         let max_len = self.max_len;
         let changed = &mut self.changed;
         let t = table_of_mut(&mut self.schema, table)?;
-        let idx = match t.column_index(name) {
+        let idx = match self.columns.find(t, name) {
             Some(i) => i,
             None => {
                 let Some(ty) = infer_type(&value) else {
@@ -752,7 +757,7 @@ impl Normalizer {
             return Ok(());
         };
         let variant = make_path(&[name, &format!("v_{}", value_type.as_str())], max_len);
-        let vidx = match t.column_index(&variant) {
+        let vidx = match self.columns.find(t, &variant) {
             Some(i) => i,
             None => {
                 let mut c = default_column(&variant, column_type);
@@ -785,7 +790,7 @@ impl Normalizer {
         row: &mut Row,
     ) -> Result<(), NormalizeError> {
         let t = table_of_mut(&mut self.schema, table)?;
-        let idx = match t.column_index(name) {
+        let idx = match self.columns.find(t, name) {
             Some(i) => i,
             None => {
                 t.columns.push(system_column(name, ty));
@@ -795,6 +800,30 @@ impl Normalizer {
         };
         row.set(idx, value);
         Ok(())
+    }
+}
+
+/// Column positions by table and column name. An entry is checked against the table on
+/// every use, and a name not found is looked up in the table itself, so a stale entry (a
+/// column inserted in front, as scd2's validity columns are) costs one scan, never a wrong
+/// column.
+#[derive(Debug, Default)]
+struct ColumnIndex(FxHashMap<String, FxHashMap<String, usize>>);
+
+impl ColumnIndex {
+    fn find(&mut self, t: &TableSchema, name: &str) -> Option<usize> {
+        let positions = match self.0.get_mut(&t.name) {
+            Some(p) => p,
+            None => self.0.entry(t.name.clone()).or_default(),
+        };
+        if let Some(&i) = positions.get(name) {
+            if t.columns.get(i).is_some_and(|c| c.name == name) {
+                return Some(i);
+            }
+        }
+        let i = t.column_index(name)?;
+        positions.insert(name.to_string(), i);
+        Some(i)
     }
 }
 

@@ -516,6 +516,17 @@ struct OpenJob {
     origin: Segments,
 }
 
+impl OpenJob {
+    /// Bytes written to the file and held by its writer, not yet written.
+    fn size(&self) -> u64 {
+        let buffered = match &self.writer {
+            Writer::Rows(w) => w.buffered_bytes(),
+            Writer::Batches(_) => 0,
+        };
+        self.written.load(Ordering::Relaxed) + buffered
+    }
+}
+
 /// An [`OriginSegment`] while the file is written.
 #[derive(Debug, Clone, Copy)]
 struct Segment {
@@ -752,7 +763,7 @@ impl JobFiles {
         let max = self.max_bytes;
         let needs_new = match self.open.get(&table.name) {
             // a new column, or the file is full: start the next file of this table
-            Some(job) => !fits(job) || job.written.load(Ordering::Relaxed) >= max,
+            Some(job) => !fits(job) || job.size() >= max,
             None => true,
         };
         if needs_new {

@@ -16,13 +16,29 @@
 //! into the dataset; `truncate-and-insert` empties the chain's tables inside the session
 //! first (readers see the old rows until the commit); staged plans (merge, replace from
 //! staging) empty and load their staging tables, and the follow-up runs in the load step.
+//!
+//! Lanes: one `COPY` keeps one server process busy, and a wide table can keep it busier
+//! than normalizing keeps us (PostgreSQL forms and TOASTs every wide row). A table appended
+//! to the dataset therefore loads in
+//! [`lanes`] sessions at once, each taking the next file as it is free. Other sessions cannot
+//! see a table that one session created and has not committed, so a laned table is created
+//! or widened first, in a transaction of its own that commits at once (dlt and our load
+//! step migrate before loading too). When the package fails, the tables created so are
+//! dropped again (columns added to an existing table stay: nullable and empty, the next
+//! load uses them). Its files wait until its columns look complete
+//! ([`LANES_AFTER_FILES`] times `file_max_bytes` of files came without a new column); a
+//! table that never gets there is loaded by
+//! one session after normalizing, creating it inside that session as before. A file that
+//! needs a column added after the lanes began is left to the load step (the lanes hold
+//! the table, so no transaction could add it before they commit).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use dest_core::{
-    ChainPlan, LoadClient, LoadJob, LoadSession, LoadTarget, Schema, StagingLock, STATE_TABLE,
+    ChainPlan, LoadClient, LoadJob, LoadSession, LoadTarget, Prepared, Schema, StagingLock,
+    STATE_TABLE,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -47,6 +63,39 @@ struct Ready {
     file: String,
     table: String,
     schema: Arc<Schema>,
+}
+
+/// The files of one table as the sessions loading it take them (one session, or the lanes
+/// of a laned table).
+type Feed = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Ready>>>;
+
+/// A table appended to gets lanes once this many times `file_max_bytes` of its files came
+/// without a new column.
+const LANES_AFTER_FILES: u64 = 2;
+
+/// Sessions that load one laned table at once: the local cores, at least 2, at most 4.
+fn lanes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// Where the files of a table appended to the dataset go.
+enum Appended {
+    /// Waiting until the table's columns look complete: [`LANES_AFTER_FILES`] times
+    /// `file_max_bytes` of files (`stable` bytes) came without a new column (of `columns`).
+    Waiting {
+        files: Vec<Ready>,
+        stable: u64,
+        columns: usize,
+    },
+    /// To its lanes, created or widened to `columns` complete columns.
+    Laned {
+        feed: mpsc::UnboundedSender<Ready>,
+        columns: usize,
+    },
+    /// To the one session of the table.
+    Single(mpsc::UnboundedSender<Ready>),
+    /// Nowhere: no session was free, the load step loads them.
+    Left,
 }
 
 struct ChainOutcome {
@@ -105,10 +154,56 @@ pub(crate) async fn normalize_and_load(
 
     let mut plans: HashMap<String, Option<ChainPlan>> = HashMap::new();
     let mut sessions: HashMap<String, mpsc::UnboundedSender<Ready>> = HashMap::new();
+    let mut appended: HashMap<String, Appended> = HashMap::new();
+    // tables created for lanes (dropped again, if still empty, when the package fails)
+    let mut created: Vec<String> = Vec::new();
     let mut tasks: Vec<JoinHandle<ChainOutcome>> = Vec::new();
     let mut initialized: Option<bool> = None;
     // roots of chains with a table that got no session
     let mut capped: HashSet<String> = HashSet::new();
+    let spawn = |tasks: &mut Vec<JoinHandle<ChainOutcome>>,
+                 root: &str,
+                 plan: ChainPlan,
+                 feed: &Feed,
+                 prepared: HashMap<String, usize>| {
+        let start = ChainOutcome {
+            root: root.to_string(),
+            plan,
+            session: None,
+            files: Vec::new(),
+            rows: 0,
+            prepared,
+            truncated: HashSet::new(),
+            failed: false,
+        };
+        tasks.push(tokio::spawn(load_chain(
+            client.clone(),
+            jobs_dir.clone(),
+            load_id.to_string(),
+            start,
+            feed.clone(),
+            opts.progress.clone(),
+        )));
+    };
+    // one session for `files` and those that follow
+    let single = |tasks: &mut Vec<JoinHandle<ChainOutcome>>,
+                  root: &str,
+                  plan: ChainPlan,
+                  files: Vec<Ready>| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        spawn(
+            tasks,
+            root,
+            plan,
+            &Arc::new(tokio::sync::Mutex::new(rx)),
+            HashMap::new(),
+        );
+        for f in files {
+            let _ = tx.send(f);
+        }
+        tx
+    };
+    let max_sessions = max_sessions.max(1);
     while let Some(ready) = ready_rx.recv().await {
         tracing::debug!(file = %ready.file, "ready");
         if ready.table == STATE_TABLE {
@@ -129,6 +224,69 @@ pub(crate) async fn normalize_and_load(
             }
         };
         let Some(plan) = plan else { continue };
+        if plan.target == LoadTarget::Dataset && !plan.truncate_before {
+            let table = ready.table.clone();
+            let state = appended.entry(table.clone()).or_insert(Appended::Waiting {
+                files: Vec::new(),
+                stable: 0,
+                columns: 0,
+            });
+            match state {
+                Appended::Laned { feed, columns } => {
+                    if complete_columns(&ready.schema, &table) > *columns {
+                        tracing::debug!(file = %ready.file, "a column came after the lanes began: left to the load step");
+                    } else {
+                        let _ = feed.send(ready);
+                    }
+                }
+                Appended::Single(tx) => {
+                    let _ = tx.send(ready);
+                }
+                Appended::Left => {}
+                Appended::Waiting {
+                    files,
+                    stable,
+                    columns,
+                } => {
+                    let now = complete_columns(&ready.schema, &table);
+                    if now > *columns {
+                        *columns = now;
+                        *stable = 0;
+                    }
+                    *stable += std::fs::metadata(jobs_dir.join(&ready.file)).map_or(0, |m| m.len());
+                    files.push(ready);
+                    if *stable < LANES_AFTER_FILES.saturating_mul(opts.file_max_bytes) {
+                        continue;
+                    }
+                    let files = std::mem::take(files);
+                    let free = max_sessions.saturating_sub(tasks.len());
+                    if free == 0 {
+                        capped.insert(root);
+                        *state = Appended::Left;
+                        continue;
+                    }
+                    *state = match prepare_lanes(client.as_ref(), &files, &table).await {
+                        Some((columns, prepared)) => {
+                            if prepared == Prepared::Created {
+                                created.push(table.clone());
+                            }
+                            let (tx, rx) = mpsc::unbounded_channel();
+                            let feed: Feed = Arc::new(tokio::sync::Mutex::new(rx));
+                            for _ in 0..lanes().min(free) {
+                                let prepared = HashMap::from([(table.clone(), columns)]);
+                                spawn(&mut tasks, &root, plan, &feed, prepared);
+                            }
+                            for f in files {
+                                let _ = tx.send(f);
+                            }
+                            Appended::Laned { feed: tx, columns }
+                        }
+                        None => Appended::Single(single(&mut tasks, &root, plan, files)),
+                    };
+                }
+            }
+            continue;
+        }
         // a replaced chain is emptied and loaded in one transaction; other tables load in
         // a session each (they run in parallel)
         let key = match plan.truncate_before {
@@ -137,20 +295,30 @@ pub(crate) async fn normalize_and_load(
         };
         // at most `max_sessions` connections (a hundred nested tables would take a hundred
         // and exhaust the server's); the other tables' chains load after normalizing
-        if !sessions.contains_key(&key) && sessions.len() >= max_sessions.max(1) {
+        if !sessions.contains_key(&key) && tasks.len() >= max_sessions {
             capped.insert(root.clone());
             continue;
         }
-        let session = sessions.entry(key).or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (client, dir, id) = (client.clone(), jobs_dir.clone(), load_id.to_string());
-            let progress = opts.progress.clone();
-            tasks.push(tokio::spawn(load_chain(
-                client, dir, id, root, plan, rx, progress,
-            )));
-            tx
-        });
+        let session = sessions
+            .entry(key)
+            .or_insert_with(|| single(&mut tasks, &root, plan, Vec::new()));
         let _ = session.send(ready);
+    }
+    // tables whose files stayed below the size for lanes: one session each, now
+    for (table, state) in appended.drain() {
+        let Appended::Waiting { files, .. } = state else {
+            continue;
+        };
+        let Some(first) = files.first() else { continue };
+        let root = first.schema.root_of(&table).to_string();
+        let Some(Some(plan)) = plans.get(&root).copied() else {
+            continue;
+        };
+        if tasks.len() >= max_sessions {
+            capped.insert(root);
+            continue;
+        }
+        single(&mut tasks, &root, plan, files);
     }
     drop(sessions);
     let normalized = normalizing
@@ -161,9 +329,7 @@ pub(crate) async fn normalize_and_load(
         Ok(schema) => schema,
         Err(e) => {
             // nothing is committed: the sessions end with their tasks and roll back
-            for task in &tasks {
-                task.abort();
-            }
+            undo(client.as_ref(), tasks, &created).await;
             return Err(e);
         }
     };
@@ -191,7 +357,10 @@ pub(crate) async fn normalize_and_load(
         }
     }
 
-    publish(storage, load_id)?;
+    if let Err(e) = publish(storage, load_id) {
+        undo(client.as_ref(), Vec::new(), &created).await;
+        return Err(e);
+    }
 
     let package = LoadPackage::of(storage, NORMALIZED, load_id);
     package.create_job_folder(JobFolder::Completed)?;
@@ -261,27 +430,21 @@ async fn initialize(client: &dyn LoadClient, done: &mut Option<bool>, plan: Chai
     }
 }
 
-/// Loads the files of one chain in one session, in the order they were completed.
+/// Loads files of one chain in one session, in the order it takes them from `files`
+/// (`o` as it starts: its `prepared` lists the tables created or widened already).
 async fn load_chain(
     client: Arc<dyn LoadClient>,
     jobs_dir: PathBuf,
     load_id: String,
-    root: String,
-    plan: ChainPlan,
-    mut files: mpsc::UnboundedReceiver<Ready>,
+    mut o: ChainOutcome,
+    files: Feed,
     progress: Arc<Progress>,
 ) -> ChainOutcome {
-    let mut o = ChainOutcome {
-        root,
-        plan,
-        session: None,
-        files: Vec::new(),
-        rows: 0,
-        prepared: HashMap::new(),
-        truncated: HashSet::new(),
-        failed: false,
-    };
-    while let Some(ready) = files.recv().await {
+    loop {
+        // the lock is held while waiting, so the next file goes to a free session
+        let Some(ready) = files.lock().await.recv().await else {
+            break;
+        };
         if o.failed {
             continue;
         }
@@ -356,7 +519,59 @@ async fn load_one(
     Ok(())
 }
 
-/// Creates or widens `table` unless the session already did for as many columns.
+/// The complete columns of `table` in `schema`.
+fn complete_columns(schema: &Schema, table: &str) -> usize {
+    schema
+        .table(table)
+        .map_or(0, |t| t.complete_columns().count())
+}
+
+/// Creates or widens `table` for the lanes, as the last of `files` needs it, in a
+/// transaction of its own; returns its complete column count and whether it was created,
+/// or `None` when that fails (the table is then loaded by one session, which migrates it
+/// inside its transaction).
+async fn prepare_lanes(
+    client: &dyn LoadClient,
+    files: &[Ready],
+    table: &str,
+) -> Option<(usize, Prepared)> {
+    let schema = &files.last()?.schema;
+    let columns = complete_columns(schema, table);
+    let migrated = async {
+        let mut session = client.session().await?.ok_or_else(|| {
+            dest_core::Error::Internal("the destination has no load sessions".into())
+        })?;
+        let prepared = session.prepare(schema, table, LoadTarget::Dataset).await?;
+        session.commit().await?;
+        Ok::<_, dest_core::Error>(prepared)
+    };
+    match migrated.await {
+        Ok(prepared) => Some((columns, prepared)),
+        Err(e) => {
+            tracing::debug!(table, error = %e, "no lanes: the table cannot be prepared now");
+            None
+        }
+    }
+}
+
+/// A failed package: ends the sessions of `tasks` (rolling them back) and drops the tables
+/// created for lanes that are still empty, so the package leaves nothing behind.
+async fn undo(client: &dyn LoadClient, tasks: Vec<JoinHandle<ChainOutcome>>, created: &[String]) {
+    for task in &tasks {
+        task.abort();
+    }
+    // the connections close as the tasks end, which releases the tables
+    for task in tasks {
+        let _ = task.await;
+    }
+    if !created.is_empty() {
+        if let Err(e) = client.drop_empty_tables(created).await {
+            tracing::warn!(tables = ?created, error = %e, "could not drop the empty tables of a failed load");
+        }
+    }
+}
+
+/// Creates or widens `table` unless the session already did for as many columns or more.
 async fn prepare(
     session: &mut dyn LoadSession,
     prepared: &mut HashMap<String, usize>,
@@ -364,11 +579,8 @@ async fn prepare(
     table: &str,
     target: LoadTarget,
 ) -> Result<(), dest_core::Error> {
-    let columns = schema
-        .table(table)
-        .map(|t| t.complete_columns().count())
-        .unwrap_or(0);
-    if prepared.get(table) != Some(&columns) {
+    let columns = complete_columns(schema, table);
+    if prepared.get(table).is_none_or(|&done| done < columns) {
         session.prepare(schema, table, target).await?;
         prepared.insert(table.to_string(), columns);
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     DatasetRef, Error, FollowUp, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession,
-    LoadTarget, ReplaceStrategy, Result, Schema, StagingLock, StoredSchema, StoredState,
+    LoadTarget, Prepared, ReplaceStrategy, Result, Schema, StagingLock, StoredSchema, StoredState,
     TableDisposition, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 
@@ -137,7 +137,7 @@ impl<D: Driver> SqlClient<D> {
     }
 
     /// Creates `tables` in `target` or adds their missing columns, inside the open
-    /// transaction of `conn`; returns the statements run.
+    /// transaction of `conn`; returns the statements run and whether every table existed.
     pub(crate) async fn migrate(
         &self,
         conn: &mut D::Conn,
@@ -145,7 +145,7 @@ impl<D: Driver> SqlClient<D> {
         tables: &[&TableSchema],
         target: LoadTarget,
         ctx: &str,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Prepared)> {
         let ds = self.dataset_of(target);
         let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         let existing = conn.existing_columns(ds, &names).await.map_err(db(ctx))?;
@@ -155,7 +155,11 @@ impl<D: Driver> SqlClient<D> {
                 .await
                 .map_err(db(format!("{ctx}, running `{}`", excerpt(stmt))))?;
         }
-        Ok(statements)
+        let prepared = match names.iter().all(|n| existing.contains_key(*n)) {
+            true => Prepared::Existed,
+            false => Prepared::Created,
+        };
+        Ok((statements, prepared))
     }
 
     fn migration_sql(
@@ -233,7 +237,7 @@ impl<D: Driver> SqlClient<D> {
         self.begin(conn, ctx).await?;
         // one migration per dataset at a time
         self.lock(conn, ds, ctx).await?;
-        let statements = self.migrate(conn, schema, wanted, target, ctx).await?;
+        let (statements, _) = self.migrate(conn, schema, wanted, target, ctx).await?;
         // another loader may have stored this version while we waited for the lock
         if !self
             .version_stored(conn, ds, &schema.version_hash, ctx)
@@ -749,6 +753,35 @@ impl<D: Driver> LoadClient for SqlClient<D> {
                 ))
             })
             .collect()
+    }
+
+    async fn drop_empty_tables(&self, tables: &[String]) -> Result<()> {
+        let d = self.d();
+        let ctx = format!(
+            "dropping the empty tables a failed load created in `{}`",
+            self.dataset
+        );
+        let mut conn = self.driver.acquire().await?;
+        self.begin(&mut conn, &ctx).await?;
+        self.lock(&mut conn, &self.dataset, &ctx).await?;
+        let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+        let existing = conn
+            .existing_columns(&self.dataset, &names)
+            .await
+            .map_err(db(&ctx))?;
+        for t in tables.iter().filter(|t| existing.contains_key(*t)) {
+            let rows = conn
+                .query(&system::row_count(d, &self.dataset, t), &[])
+                .await
+                .map_err(db(&ctx))?;
+            let n = rows.first().map(|r| int(r, 0, &ctx)).transpose()?;
+            if n.unwrap_or(0) == 0 {
+                conn.batch(&system::drop_table(d, &self.dataset, t))
+                    .await
+                    .map_err(db(&ctx))?;
+            }
+        }
+        self.commit(conn, &ctx).await
     }
 
     /// Drops `tables` from the dataset and staging and deletes the stored versions of

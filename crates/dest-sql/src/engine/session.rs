@@ -4,7 +4,7 @@
 //! rolls it back.
 
 use async_trait::async_trait;
-use dest_core::{Error, LoadJob, LoadSession, LoadTarget, Result, Schema};
+use dest_core::{Error, LoadJob, LoadSession, LoadTarget, Prepared, Result, Schema};
 
 use super::client::{db, SqlClient};
 use super::driver::{Connection, Driver};
@@ -48,7 +48,12 @@ impl<D: Driver> SqlClient<D> {
 #[async_trait]
 impl<D: Driver> LoadSession for SqlSession<D> {
     /// Creates `table` or adds its missing columns, inside the session's transaction.
-    async fn prepare(&mut self, schema: &Schema, table: &str, target: LoadTarget) -> Result<()> {
+    async fn prepare(
+        &mut self,
+        schema: &Schema,
+        table: &str,
+        target: LoadTarget,
+    ) -> Result<Prepared> {
         let ds = self.client.dataset_of(target);
         let ctx = format!("creating or altering `{ds}`.`{table}`");
         let t = schema.table(table).ok_or_else(|| {
@@ -57,10 +62,11 @@ impl<D: Driver> LoadSession for SqlSession<D> {
                 schema.name
             ))
         })?;
-        self.client
+        let (_, prepared) = self
+            .client
             .migrate(&mut self.conn, schema, &[t], target, &ctx)
             .await?;
-        Ok(())
+        Ok(prepared)
     }
 
     async fn truncate(&mut self, tables: &[String], target: LoadTarget) -> Result<()> {
