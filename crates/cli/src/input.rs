@@ -179,6 +179,8 @@ fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
     };
     // skip leading whitespace (counting its lines) to see how the file starts
     let mut skipped_lines = 0u64;
+    // what was skipped of standard input, given back to a CSV parser so it counts lines
+    let mut skipped_stdin = Vec::new();
     let first = loop {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
@@ -196,6 +198,9 @@ fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
         let blank = buf.iter().position(|b| !b.is_ascii_whitespace());
         let n = blank.unwrap_or(buf.len());
         skipped_lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        if is_stdin(&path) {
+            skipped_stdin.extend_from_slice(&buf[..n]);
+        }
         let first = blank.map(|i| buf[i]);
         reader.consume(n);
         if first.is_some() {
@@ -225,7 +230,8 @@ fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
                      pass the path of an uncompressed Parquet file",
                 )))));
             }
-            let reader = unread(head, reader);
+            skipped_stdin.extend_from_slice(&head);
+            let reader = unread(skipped_stdin, reader);
             let stdin = is_stdin(&path).then_some(reader);
             csv_items(path, stdin)
         }

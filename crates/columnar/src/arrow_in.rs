@@ -20,9 +20,10 @@ use std::sync::Arc;
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, ArrayRef, NullArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, NullArray, RecordBatch};
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType as Arrow, Field, TimeUnit};
@@ -201,11 +202,7 @@ fn bad(column: &str, message: String) -> ColumnarError {
 /// Row `row` of `array` as a JSON value: numbers as numbers (decimals with every digit),
 /// text as strings, binary as base64, dates and times as ISO text, structs and maps with
 /// string keys as objects, lists as arrays.
-pub(crate) fn json_value(
-    array: &dyn Array,
-    row: usize,
-    column: &str,
-) -> Result<Json, ColumnarError> {
+pub fn json_value(array: &dyn Array, row: usize, column: &str) -> Result<Json, ColumnarError> {
     if array.is_null(row) {
         return Ok(Json::Null);
     }
@@ -276,8 +273,43 @@ pub(crate) fn json_value(
                 })?;
             json_value(d.values().as_ref(), key, column)?
         }
-        // dates, times, timestamps, durations, intervals: Arrow's ISO display
+        // an instant, whatever zone it is shown in (Arrow's display needs zone names it
+        // does not know: `UTC`, `Europe/Berlin`)
+        Arrow::Timestamp(unit, Some(_)) => {
+            let v = match unit {
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row),
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(row)
+                }
+                TimeUnit::Microsecond => {
+                    array.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
+                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
+            };
+            let (secs, nanos) = match unit {
+                TimeUnit::Second => (v, 0),
+                TimeUnit::Millisecond => (v.div_euclid(1_000), v.rem_euclid(1_000) * 1_000_000),
+                TimeUnit::Microsecond => (v.div_euclid(1_000_000), v.rem_euclid(1_000_000) * 1_000),
+                TimeUnit::Nanosecond => (v.div_euclid(1_000_000_000), v.rem_euclid(1_000_000_000)),
+            };
+            let at = u32::try_from(nanos)
+                .ok()
+                .and_then(|n| chrono::DateTime::from_timestamp(secs, n))
+                .ok_or_else(|| bad(column, format!("row {row}: timestamp out of range")))?;
+            Json::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        }
+        // dates, times, naive timestamps, durations, intervals: Arrow's ISO display
         _ => Json::String(display(array, row, column)?),
+    })
+}
+
+/// The rows of `batch` whose entry in `keep` is true.
+pub fn filter_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch, ColumnarError> {
+    arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep)).map_err(|source| {
+        ColumnarError::Arrow {
+            context: "filtering rows".into(),
+            source,
+        }
     })
 }
 
@@ -364,5 +396,30 @@ mod tests {
         assert!(e.to_string().contains("column `n`"), "{e}");
         let ok = to_job_array(&big, &Column::new("n", DataType::Decimal)).unwrap();
         assert_eq!(ok.as_string::<i32>().value(0), "18446744073709551615");
+    }
+
+    #[test]
+    fn zoned_timestamps_are_instants_in_json() {
+        use arrow_array::{TimestampMillisecondArray, TimestampSecondArray};
+        // 2024-01-02T03:04:05.678Z
+        let ms = 1_704_164_645_678;
+        for tz in ["UTC", "Europe/Berlin", "+02:00"] {
+            let a = TimestampMillisecondArray::from(vec![ms]).with_timezone(tz);
+            assert_eq!(
+                json_value(&a, 0, "t").unwrap(),
+                Json::String("2024-01-02T03:04:05.678+00:00".into()),
+                "{tz}"
+            );
+        }
+        let before_1970 = TimestampSecondArray::from(vec![-1]).with_timezone("UTC");
+        assert_eq!(
+            json_value(&before_1970, 0, "t").unwrap(),
+            Json::String("1969-12-31T23:59:59+00:00".into())
+        );
+        let naive = TimestampMillisecondArray::from(vec![ms]);
+        assert_eq!(
+            json_value(&naive, 0, "t").unwrap(),
+            Json::String("2024-01-02T03:04:05.678".into())
+        );
     }
 }

@@ -8,6 +8,8 @@
 //!   rows at a time (destinations load job files with it);
 //! - [`column_of`] / [`to_job_array`]: Arrow input with dlt's semantics: the dlt column of
 //!   an Arrow field, and an array of any Arrow type as the job type of its column;
+//! - [`json_value`] / [`filter_rows`]: a cell of any Arrow type as JSON, and the rows of a
+//!   batch kept by a filter (incremental cursors on Arrow data);
 //! - [`ParquetBatchWriter`]: record batches into a Parquet file as they come;
 //! - [`cell`]: one cell of a job-typed array as a [`dest_core::Value`] (destinations that bind
 //!   values one by one, such as SQLite).
@@ -38,7 +40,7 @@ mod read;
 mod types;
 mod write;
 
-pub use arrow_in::{column_of, to_job_array};
+pub use arrow_in::{column_of, filter_rows, json_value, to_job_array};
 pub use read::ParquetBatches;
 pub use types::{arrow_type, cell, job_batch, job_schema, DATA_TYPE_KEY};
 pub use write::{Parquet, ParquetBatchWriter};

@@ -317,7 +317,8 @@ impl Normalizer {
 
     /// Adds the columns of Arrow data (dlt's columns of its fields, named as in the data) to
     /// root table `root` (a name returned by [`Self::apply_hints`]), with `_dlt_load_id`
-    /// and `_dlt_id` when asked to; marks the table as having data. Returns the table's
+    /// and `_dlt_id` when asked to (always for scd2, where it is the row version hash the
+    /// caller computes); marks the table as having data. Returns the table's
     /// column each given column loads into, then the added system columns: a column the
     /// table already has keeps its type (the data is cast to it); a hinted column without a
     /// type takes the data's.
@@ -349,8 +350,19 @@ impl Normalizer {
         if add_load_id {
             wanted.push(system_column(C_DLT_LOAD_ID, DataType::Text));
         }
-        if add_row_id {
-            wanted.push(system_column(C_DLT_ID, DataType::Text));
+        // scd2: `_dlt_id` is the row version hash (made by the caller from the row's values)
+        let row_hash = self
+            .roots
+            .get(root)
+            .is_some_and(|s| s.row_id == RowIdKind::RowHash);
+        if add_row_id || row_hash {
+            let mut c = system_column(C_DLT_ID, DataType::Text);
+            if row_hash {
+                c.unique = false;
+                c.row_key = false;
+                c.row_version = true;
+            }
+            wanted.push(c);
         }
         let table = table_of_mut(&mut self.schema, root)?;
         // a column new to a table that has columns already holds NULL in the rows before
@@ -369,7 +381,17 @@ impl Normalizer {
                     changed = true;
                     out.push(existing.clone());
                 }
-                Some(existing) => out.push(existing.clone()),
+                Some(existing) => {
+                    if c.row_version
+                        && (existing.unique || existing.row_key || !existing.row_version)
+                    {
+                        existing.unique = false;
+                        existing.row_key = false;
+                        existing.row_version = true;
+                        changed = true;
+                    }
+                    out.push(existing.clone())
+                }
                 None => {
                     changed = true;
                     table.columns.push(c.clone());

@@ -14,7 +14,7 @@ use dest_core::{Merge, MergeStrategy, TableDisposition, WriteDisposition};
 use futures_util::StreamExt;
 use normalize::ResourceHints;
 
-use crate::incremental::state_path;
+use crate::incremental::{state_path, IncrementalRun};
 use crate::package::{ItemsFormat, LoadPackage, Manifest, ResourceSpec};
 use crate::progress::Progress as RunProgress;
 use crate::resource::{Items, Resource};
@@ -234,8 +234,25 @@ async fn extract_into(
     let mut specs = Vec::with_capacity(resources.len());
     let mut total = 0u64;
     for (i, r) in resources.into_iter().enumerate() {
+        let table = r.hints.table_name.clone();
+        let cursor_path = r
+            .incremental
+            .as_ref()
+            .map(|inc| state_path(&table, inc.cursor_path()));
+        let mut cursor = match (&r.incremental, &cursor_path) {
+            (Some(inc), Some(path)) => Some(
+                inc.begin(state.resource_value(source, path))
+                    .map_err(|e| cursor_error(&table, 0, &e))?,
+            ),
+            _ => None,
+        };
         if matches!(r.items, Items::Arrow(_)) {
-            let spec = extract_arrow(package, i, r, live, progress)?;
+            let spec = extract_arrow(package, i, r, cursor.as_mut(), live, progress)?;
+            if let (Some(run), Some(p)) = (cursor, &cursor_path) {
+                if run.saves_state() {
+                    state.set_resource_value(source, p, run.into_state());
+                }
+            }
             total += spec.items;
             specs.push(spec);
             continue;
@@ -270,18 +287,6 @@ async fn extract_into(
             },
         );
         let mut count = 0u64;
-        let table = r.hints.table_name.clone();
-        let cursor_path = r
-            .incremental
-            .as_ref()
-            .map(|inc| state_path(&table, inc.cursor_path()));
-        let mut cursor = match (&r.incremental, &cursor_path) {
-            (Some(inc), Some(path)) => Some(
-                inc.begin(state.resource_value(source, path))
-                    .map_err(|e| cursor_error(&table, 0, &e))?,
-            ),
-            _ => None,
-        };
         let mut seen = 0u64;
         // `raw`: the item's JSON text when the source gave it (written as is)
         let mut write = |item: Option<serde_json::Value>,
@@ -405,24 +410,25 @@ fn extract_arrow(
     package: &LoadPackage,
     n: usize,
     r: Resource,
+    mut cursor: Option<&mut IncrementalRun>,
     live: Option<&LiveSink>,
     progress: &RunProgress,
 ) -> Result<ResourceSpec, PipelineError> {
     let table = r.hints.table_name.clone();
-    if r.incremental.is_some() {
-        return Err(PipelineError::Config(format!(
-            "resource `{table}`: incremental cursors on Arrow data are not supported yet; \
-             filter the record batches at the source"
-        )));
-    }
     let Items::Arrow(batches) = r.items else {
         return Err(PipelineError::Internal("not an Arrow resource".into()));
     };
     let mut files: Vec<String> = Vec::new();
     let mut current: Option<ArrowFile> = None;
     let mut rows = 0u64;
+    let mut seen = 0u64;
     for batch in batches {
-        let batch = batch?;
+        let mut batch = batch?;
+        if let Some(run) = cursor.as_deref_mut() {
+            let n = batch.num_rows() as u64;
+            batch = keep_rows(run, &batch, &table, seen)?;
+            seen += n;
+        }
         if batch.num_rows() == 0 {
             continue;
         }
@@ -485,6 +491,53 @@ fn extract_arrow(
         }
     }
     Ok(spec)
+}
+
+/// The rows of an Arrow `batch` the incremental cursor keeps, in order: each row is offered
+/// to [`IncrementalRun::keep`] as a JSON object of the fields it reads (the cursor must be a
+/// column name). `seen`: rows of the resource before this batch, for error messages.
+fn keep_rows(
+    run: &mut IncrementalRun,
+    batch: &columnar::arrow_array::RecordBatch,
+    table: &str,
+    seen: u64,
+) -> Result<columnar::arrow_array::RecordBatch, PipelineError> {
+    let schema = batch.schema();
+    let fields = run.item_fields();
+    let columns: Vec<(&String, &columnar::arrow_array::ArrayRef)> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(f, _)| {
+            fields
+                .as_ref()
+                .is_none_or(|w| w.contains(&f.name().as_str()))
+        })
+        .map(|(f, a)| (f.name(), a))
+        .collect();
+    let mut keep = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut item = serde_json::Map::with_capacity(columns.len());
+        for (name, array) in &columns {
+            let value = columnar::json_value(array.as_ref(), row, name).map_err(|e| {
+                PipelineError::Extract(crate::ItemError {
+                    source_name: format!("resource `{table}`"),
+                    position: format!("item {}", seen + row as u64 + 1),
+                    message: e.to_string(),
+                })
+            })?;
+            item.insert((*name).clone(), value);
+        }
+        let item = serde_json::Value::Object(item);
+        keep.push(
+            run.keep(&item)
+                .map_err(|e| cursor_error(table, seen + row as u64 + 1, &e))?,
+        );
+    }
+    if keep.iter().all(|k| *k) {
+        return Ok(batch.clone());
+    }
+    Ok(columnar::filter_rows(batch, keep).map_err(dest_core::Error::from)?)
 }
 
 fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {

@@ -387,6 +387,28 @@ impl IncrementalRun {
         Ok(true)
     }
 
+    /// The top-level fields [`Self::keep`] reads of an item: the cursor's first field and the
+    /// primary key columns; `None` when it hashes whole items (boundary deduplication
+    /// without a primary key). Lets tabular data build only those fields.
+    pub fn item_fields(&self) -> Option<Vec<&str>> {
+        if self.dedup && self.primary_key.is_none() {
+            return None;
+        }
+        let mut fields: Vec<&str> = self
+            .path
+            .first()
+            .and_then(|t| match t {
+                PathToken::Field(k) => Some(k.as_str()),
+                _ => None,
+            })
+            .into_iter()
+            .collect();
+        if self.dedup {
+            fields.extend(self.primary_key.iter().flatten().map(String::as_str));
+        }
+        Some(fields)
+    }
+
     /// Whether the state of this run is to be saved: `false` for a backfill with
     /// `end_value`, where [`IncrementalRun::into_state`] gives back the state it began with.
     pub fn saves_state(&self) -> bool {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use dest_core::{
-    Column, FileFormat, JobWriter, LoaderFileFormat, MergeStrategy, Schema, TableDisposition,
-    TableSchema, Value, STATE_TABLE,
+    Column, FileFormat, JobWriter, LoaderFileFormat, MergeStrategy, RowIdKind, Schema,
+    TableDisposition, TableSchema, Value, STATE_TABLE,
 };
 use normalize::{Normalizer, Row, RowSink};
 
@@ -351,6 +351,8 @@ fn normalize_arrow(
         };
         let add_load_id = opts.arrow_load_id || has(C_DLT_LOAD_ID);
         let add_row_id = opts.arrow_row_id || has(C_DLT_ID);
+        // scd2: `_dlt_id` is a hash of the row's values (dlt leaves that to the user)
+        let row_hash = hints.disposition.row_id() == RowIdKind::RowHash;
         let targets = normalizer
             .arrow_columns(&root, &derived, add_load_id, add_row_id)
             .map_err(|e| PipelineError::Normalize {
@@ -370,10 +372,12 @@ fn normalize_arrow(
             .filter(|(_, c)| c.is_complete())
             .collect();
         let job_columns: Vec<Column> = loaded.iter().map(|(_, c)| (*c).clone()).collect();
+        let job_fields = columnar::job_schema(&job_columns).fields().clone();
         for batch in batches {
             let batch = batch.map_err(resource_err)?;
             let n = batch.num_rows();
             let mut arrays = Vec::with_capacity(loaded.len());
+            let mut row_id_at = None;
             for (i, target) in &loaded {
                 let array = match batch.columns().get(*i) {
                     Some(a) => columnar::to_job_array(a, target).map_err(resource_err)?,
@@ -381,11 +385,20 @@ fn normalize_arrow(
                         Arc::new(columnar::arrow_array::StringArray::from(vec![load_id; n]))
                             as columnar::arrow_array::ArrayRef
                     }
+                    None if row_hash => {
+                        // filled in below, from the other columns
+                        row_id_at = Some(arrays.len());
+                        Arc::new(columnar::arrow_array::NullArray::new(n))
+                    }
                     None => Arc::new(columnar::arrow_array::StringArray::from_iter_values(
                         (0..n).map(|_| ::normalize::ids::random_row_id()),
                     )),
                 };
                 arrays.push(array);
+            }
+            if let Some(at) = row_id_at {
+                let ids = row_hashes(&job_fields, &arrays, n).map_err(resource_err)?;
+                arrays[at] = Arc::new(ids);
             }
             let batch = columnar::job_batch(&job_columns, arrays).map_err(resource_err)?;
             sink.write_batch(&table, batch, resource, item)?;
@@ -397,6 +410,62 @@ fn normalize_arrow(
         }
     }
     Ok(())
+}
+
+/// The scd2 row version hashes of `n` rows of job-typed `arrays` (of `fields`): SHAKE-128,
+/// as every `_dlt_id`, of the row's non-NULL values with their column names, in name order,
+/// leaving out dlt's own columns. A NULL counts as absent, so a column added later does not
+/// make every stored row look changed.
+fn row_hashes(
+    fields: &columnar::arrow_schema::Fields,
+    arrays: &[columnar::arrow_array::ArrayRef],
+    n: usize,
+) -> Result<columnar::arrow_array::StringArray, columnar::ColumnarError> {
+    let mut order: Vec<usize> = (0..fields.len().min(arrays.len()))
+        .filter(|&i| !fields[i].name().starts_with("_dlt"))
+        .collect();
+    order.sort_by(|&a, &b| fields[a].name().cmp(fields[b].name()));
+    let mut text = Vec::with_capacity(256);
+    let mut ids = Vec::with_capacity(n);
+    for row in 0..n {
+        text.clear();
+        for &i in &order {
+            let value = columnar::cell(&fields[i], arrays[i].as_ref(), row)?;
+            if value.is_null() {
+                continue;
+            }
+            text.extend_from_slice(fields[i].name().as_bytes());
+            text.push(0x1f);
+            hash_text(&value, &mut text);
+            text.push(0x1e);
+        }
+        ids.push(::normalize::ids::digest128(
+            &text,
+            ::normalize::ids::DLT_ID_LENGTH_BYTES,
+        ));
+    }
+    Ok(columnar::arrow_array::StringArray::from(ids))
+}
+
+/// A value's text in a row hash: stable across versions (no `Debug`), JSON with sorted keys.
+fn hash_text(value: &Value, out: &mut Vec<u8>) {
+    // writing into a Vec cannot fail
+    let _ = match value {
+        Value::Null => Ok(()),
+        Value::Bool(b) => write!(out, "{b}"),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Double(d) => write!(out, "{d:e}"),
+        Value::Number(t) | Value::Text(t) => out.write_all(t.as_bytes()),
+        Value::Timestamp(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        Value::NaiveTimestamp(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6f")),
+        Value::Date(d) => write!(out, "{}", d.format("%Y-%m-%d")),
+        Value::Time(t) => write!(out, "{}", t.format("%H:%M:%S%.6f")),
+        Value::Binary(b) => {
+            b.iter().for_each(|&x| dest_core::push_hex(out, x));
+            Ok(())
+        }
+        Value::Json(j) => out.write_all(::normalize::coerce::to_json_text(j, true).as_bytes()),
+    };
 }
 
 /// The paths of the Parquet files of an Arrow resource in package `src`.

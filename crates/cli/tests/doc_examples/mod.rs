@@ -6,6 +6,7 @@
 
 pub(super) mod configuration_in_code;
 pub(super) mod extending_sqlite;
+pub(super) mod postgres_parquet;
 pub(super) mod postgres_timestamps;
 pub(super) mod write_dispositions_in_code;
 
@@ -21,6 +22,10 @@ pub(super) const EXAMPLES: &[(&str, Example)] = &[
     (
         "crates/cli/tests/doc_examples/extending_sqlite.rs",
         extending_sqlite::run,
+    ),
+    (
+        "crates/cli/tests/doc_examples/postgres_parquet.rs",
+        postgres_parquet::run,
     ),
     (
         "crates/cli/tests/doc_examples/postgres_timestamps.rs",

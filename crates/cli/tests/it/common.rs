@@ -12,8 +12,14 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_dlt-rs");
 
 /// Runs the binary in an isolated folder: no `.dlt/` files, no inherited dlt variables.
 pub(crate) fn dlt_rs(args: &[&str], cwd: &Path) -> Output {
+    dlt_rs_reading(args, cwd, std::process::Stdio::null())
+}
+
+/// [`dlt_rs`] with `stdin` as its standard input.
+pub(crate) fn dlt_rs_reading(args: &[&str], cwd: &Path, stdin: std::process::Stdio) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
+        .stdin(stdin)
         .current_dir(cwd)
         .env("HOME", cwd)
         .env_remove("DLT_DATA_DIR");

@@ -15,6 +15,17 @@ use crate::common::*;
 
 /// `dlt-rs load FILES... --table t` into dataset `ds`, with `extra` flags.
 fn load(dir: &Path, ds: &str, files: &[&Path], extra: &[&str]) -> std::process::Output {
+    load_reading(dir, ds, files, extra, std::process::Stdio::null())
+}
+
+/// [`load`] with `stdin` as standard input (a file `-` reads it).
+fn load_reading(
+    dir: &Path,
+    ds: &str,
+    files: &[&Path],
+    extra: &[&str],
+    stdin: std::process::Stdio,
+) -> std::process::Output {
     let url = pg_url();
     let pipes = dir.join("pipes").join(ds);
     let pipes = pipes.to_string_lossy().into_owned();
@@ -39,7 +50,7 @@ fn load(dir: &Path, ds: &str, files: &[&Path], extra: &[&str]) -> std::process::
         "t",
     ]);
     args.extend_from_slice(extra);
-    dlt_rs(&args, dir)
+    dlt_rs_reading(&args, dir, stdin)
 }
 
 fn ok(out: &std::process::Output) {
@@ -206,6 +217,20 @@ async fn a_bad_csv_row_names_file_and_line_and_loads_nothing() {
     )
     .await;
     assert_eq!(tables, ["0"], "nothing was loaded");
+
+    // on standard input too, blank lines before the header included
+    let piped = dir.path().join("piped");
+    std::fs::write(&piped, "\n\n id,v\n1,a\n3,c,extra\n").unwrap();
+    let out = load_reading(
+        dir.path(),
+        &ds,
+        &[Path::new("-")],
+        &[],
+        std::fs::File::open(&piped).unwrap().into(),
+    );
+    assert!(!out.status.success());
+    let line = last_error_line(&out);
+    assert!(line.contains("line 5"), "{line}");
 
     // an unterminated quote names the line where the field began
     let open = dir.path().join("open.csv");
