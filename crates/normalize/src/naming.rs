@@ -15,8 +15,6 @@
 //! a single byte scan and returned as is.
 
 use base64::Engine as _;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
-use sha3::Shake128;
 
 /// Separator of path fragments in table and column names (`parent__child`).
 pub const PATH_SEPARATOR: &str = "__";
@@ -153,10 +151,10 @@ pub fn is_normalized_identifier(name: &str, max_len: usize) -> bool {
 /// The 6 character tag of a shortened name: base64 of 4 bytes of SHAKE-128 of `source`,
 /// padding stripped, `/`→`a`, `+`→`b`, lowercased.
 pub fn compute_tag(source: &str) -> String {
-    let mut hasher = Shake128::default();
+    let mut hasher = crate::ids::Shake128::new();
     hasher.update(source.as_bytes());
     let mut digest = [0u8; 4];
-    hasher.finalize_xof().read(&mut digest);
+    hasher.finish(&mut digest);
     let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest);
     encoded
         .chars()

@@ -147,6 +147,9 @@ pub struct Normalizer {
     /// raw key -> normalized name (keys repeat in every item; hashed with Fx, not SipHash:
     /// these are not attacker-sensitive lookups)
     key_cache: FxHashMap<String, (Arc<str>, bool)>,
+    /// normalized key path -> column name (`make_path` of the fragments), for keys of
+    /// nested objects
+    path_cache: FxHashMap<Box<[Arc<str>]>, Arc<str>>,
     /// Where each column of a table is, so a value finds its column of a wide table without
     /// scanning it.
     columns: ColumnIndex,
@@ -179,6 +182,7 @@ impl Normalizer {
             max_len: max_identifier_length,
             roots: HashMap::new(),
             key_cache: FxHashMap::default(),
+            path_cache: FxHashMap::default(),
             columns: ColumnIndex::default(),
             changed: false,
             suspect_keys: false,
@@ -625,9 +629,10 @@ impl Normalizer {
             let col_name: Arc<str> = if path.is_empty() {
                 norm.clone()
             } else {
-                let mut frags: Vec<&str> = path.iter().map(|p| &**p).collect();
-                frags.push(&norm);
-                make_path(&frags, self.max_len).into()
+                path.push(norm.clone());
+                let name = self.path_name(path);
+                path.pop();
+                name
             };
             match v {
                 Json::Object(_) | Json::Array(_)
@@ -668,6 +673,19 @@ impl Normalizer {
                 .find(t, column)
                 .is_some_and(|i| t.columns[i].data_type == Some(DataType::Json))
         })
+    }
+
+    /// The column name of the normalized key path `path`.
+    fn path_name(&mut self, path: &[Arc<str>]) -> Arc<str> {
+        if let Some(n) = self.path_cache.get(path) {
+            return n.clone();
+        }
+        let frags: Vec<&str> = path.iter().map(|p| &**p).collect();
+        let n: Arc<str> = make_path(&frags, self.max_len).into();
+        if self.path_cache.len() < 100_000 {
+            self.path_cache.insert(path.into(), n.clone());
+        }
+        n
     }
 
     /// The normalized key, and whether it may collide with another key of its item.

@@ -25,8 +25,9 @@
 //! or widened first, in a transaction of its own that commits at once (dlt and our load
 //! step migrate before loading too). When the package fails, the tables created so are
 //! dropped again (columns added to an existing table stay: nullable and empty, the next
-//! load uses them). Its files wait until its columns look complete
-//! ([`LANES_AFTER_FILES`] times `file_max_bytes` of files came without a new column); a
+//! load uses them). Its files wait until its columns look complete (`file_max_bytes` of
+//! files came without a new column: a first file cut for its size, where new columns cut
+//! the first files of wide data short); a
 //! table that never gets there is loaded by
 //! one session after normalizing, creating it inside that session as before. A file that
 //! needs a column added after the lanes began is left to the load step (the lanes hold
@@ -69,10 +70,6 @@ struct Ready {
 /// of a laned table).
 type Feed = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Ready>>>;
 
-/// A table appended to gets lanes once this many times `file_max_bytes` of its files came
-/// without a new column.
-const LANES_AFTER_FILES: u64 = 2;
-
 /// Sessions that load one laned table at once: the local cores, at least 2, at most 4.
 fn lanes() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
@@ -80,8 +77,8 @@ fn lanes() -> usize {
 
 /// Where the files of a table appended to the dataset go.
 enum Appended {
-    /// Waiting until the table's columns look complete: [`LANES_AFTER_FILES`] times
-    /// `file_max_bytes` of files (`stable` bytes) came without a new column (of `columns`).
+    /// Waiting until the table's columns look complete: `file_max_bytes` of files
+    /// (`stable` bytes) came without a new column (of `columns`).
     Waiting {
         files: Vec<Ready>,
         stable: u64,
@@ -255,7 +252,7 @@ pub(crate) async fn normalize_and_load(
                     }
                     *stable += std::fs::metadata(jobs_dir.join(&ready.file)).map_or(0, |m| m.len());
                     files.push(ready);
-                    if *stable < LANES_AFTER_FILES.saturating_mul(opts.file_max_bytes) {
+                    if *stable < opts.file_max_bytes {
                         continue;
                     }
                     let files = std::mem::take(files);
