@@ -13,7 +13,7 @@
 //!    - `events.jsonl` ([`crate::bench_events`]: dlt's test page of 100 GitHub events, 20
 //!      times; a 596-column root table and six child tables), when the page is there;
 //! 3. `cargo build --release -p cli` once; set up real dlt in `target/bench/dltvenv`
-//!    (`pip install 'dlt[postgres]' pyarrow`) unless it is there, `--no-dlt` is given or pip
+//!    (`pip install 'dlt[postgres]==1.31.0' pyarrow`) unless it is there, `--no-dlt` is given or pip
 //!    fails; for the events floor, load the events once with `dlt-rs` (csv, job files kept)
 //!    and keep its CSV job files and its tables' DDL (untimed);
 //! 4. run every method `--rounds` times in alternation (A B C … A B C …), each run cold: its
@@ -1302,7 +1302,7 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
         }
     }
     eprintln!(
-        "bench: setting up real dlt: {}/bin/pip install 'dlt[postgres]' pyarrow",
+        "bench: setting up real dlt: {}/bin/pip install 'dlt[postgres]==1.31.0' pyarrow",
         venv.display()
     );
     let out = Command::new(venv.join("bin").join("pip"))
@@ -1310,14 +1310,14 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
             "install",
             "-q",
             "--disable-pip-version-check",
-            "dlt[postgres]",
+            "dlt[postgres]==1.31.0",
             "pyarrow",
         ])
         .output()
         .map_err(|e| format!("could not run pip: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "pip install 'dlt[postgres]' pyarrow failed: {}",
+            "pip install 'dlt[postgres]==1.31.0' pyarrow failed: {}",
             tail(&String::from_utf8_lossy(&out.stderr), 5)
         ));
     }

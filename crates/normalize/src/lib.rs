@@ -11,9 +11,11 @@
 
 pub mod coerce;
 pub mod ids;
+mod item;
 pub mod naming;
 mod relational;
 
+pub use item::{parse_item, Entries, Item};
 pub use relational::{
     check_unbound_columns, KeyCollision, NormalizeError, Normalizer, ResourceHints, Row, RowSink,
 };

@@ -7,10 +7,11 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::coerce::{coerce, infer_type, value_type};
 use crate::ids::{key_hash_row_id, nested_row_id, random_row_id, row_hash_row_id};
+use crate::item::{to_map, Entries, Item};
 use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
 
 /// `_dlt_id`: the row key of every row.
@@ -411,7 +412,7 @@ impl Normalizer {
     pub fn normalize_item(
         &mut self,
         root: &str,
-        item: Json,
+        item: impl Into<Item>,
         sink: &mut dyn RowSink,
     ) -> Result<(), NormalizeError> {
         let settings = self
@@ -419,20 +420,16 @@ impl Normalizer {
             .get(root)
             .cloned()
             .ok_or_else(|| NormalizeError::UnknownTable(root.to_string()))?;
-        let map = match item {
-            Json::Object(m) => m,
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other);
-                m
-            }
+        let map = match item.into() {
+            Item::Object(m) => m,
+            other => vec![("value".into(), other)],
         };
-        let own_id = match map.get(C_DLT_ID) {
-            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+        let own_id = map.iter().find_map(|(k, v)| match v {
+            Item::String(s) if k == C_DLT_ID && !s.is_empty() => Some(s.clone()),
             _ => None,
-        };
+        });
         let row_hash = match (&own_id, settings.row_id) {
-            (None, RowIdKind::RowHash) => Some(row_hash_row_id(&map)),
+            (None, RowIdKind::RowHash) => Some(row_hash_row_id(&to_map(&map))),
             _ => None,
         };
         let fragments = vec![root.to_string()];
@@ -457,15 +454,15 @@ impl Normalizer {
         &mut self,
         table: &str,
         fragments: &Fragments,
-        map: Map<String, Json>,
+        map: Entries,
         level: u32,
         parent: Option<(&str, usize)>,
         given_id: Option<String>,
         ctx: &RowCtx<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), NormalizeError> {
-        let mut scalars: Vec<(Arc<str>, Json)> = Vec::with_capacity(map.len());
-        let mut lists: Vec<(String, Vec<Json>)> = Vec::new();
+        let mut scalars: Vec<(Arc<str>, Item)> = Vec::with_capacity(map.len());
+        let mut lists: Vec<(String, Vec<Item>)> = Vec::new();
         self.flatten(
             table,
             map,
@@ -485,7 +482,7 @@ impl Normalizer {
             (None, None) => match ctx.settings.row_id {
                 RowIdKind::KeyHash => {
                     let t = table_of(&self.schema, table)?;
-                    let keys: Vec<(&str, &Json)> = t
+                    let keys: Vec<(&str, Json)> = t
                         .columns
                         .iter()
                         .filter(|c| c.primary_key)
@@ -494,9 +491,10 @@ impl Normalizer {
                                 .iter()
                                 .rev()
                                 .find(|(n, _)| **n == *c.name)
-                                .map(|(n, v)| (&**n, v))
+                                .map(|(n, v)| (&**n, v.to_json()))
                         })
                         .collect();
+                    let keys: Vec<(&str, &Json)> = keys.iter().map(|(n, v)| (*n, v)).collect();
                     key_hash_row_id(&keys)
                 }
                 _ => random_row_id(),
@@ -578,17 +576,9 @@ impl Normalizer {
             };
             for (idx, element) in elements.into_iter().enumerate() {
                 let map = match element {
-                    Json::Object(m) => m,
-                    Json::Array(inner) => {
-                        let mut m = Map::new();
-                        m.insert("list".into(), Json::Array(inner));
-                        m
-                    }
-                    scalar => {
-                        let mut m = Map::new();
-                        m.insert("value".into(), scalar);
-                        m
-                    }
+                    Item::Object(m) => m,
+                    Item::Array(inner) => vec![("list".into(), Item::Array(inner))],
+                    scalar => vec![("value".into(), scalar)],
                 };
                 self.normalize_row(
                     &child,
@@ -612,14 +602,14 @@ impl Normalizer {
     fn flatten(
         &mut self,
         table: &str,
-        map: Map<String, Json>,
+        map: Entries,
         level: u32,
         max_nesting: u32,
         path: &mut Vec<Arc<str>>,
-        scalars: &mut Vec<(Arc<str>, Json)>,
-        lists: &mut Vec<(String, Vec<Json>)>,
+        scalars: &mut Vec<(Arc<str>, Item)>,
+        lists: &mut Vec<(String, Vec<Item>)>,
     ) {
-        let mut dicts: Vec<(Arc<str>, Map<String, Json>)> = Vec::new();
+        let mut dicts: Vec<(Arc<str>, Entries)> = Vec::new();
         for (k, v) in map {
             if path.is_empty() && k == C_DLT_ID {
                 continue;
@@ -635,17 +625,17 @@ impl Normalizer {
                 name
             };
             match v {
-                Json::Object(_) | Json::Array(_)
+                Item::Object(_) | Item::Array(_)
                     if self.keep_whole(table, &col_name, level, max_nesting) =>
                 {
                     scalars.push((col_name, v));
                 }
-                Json::Object(m) => {
+                Item::Object(m) => {
                     if !m.is_empty() {
                         dicts.push((norm, m));
                     }
                 }
-                Json::Array(items) => {
+                Item::Array(items) => {
                     if !items.is_empty() {
                         let mut frags: Vec<&str> = path.iter().map(|p| &**p).collect();
                         frags.push(&norm);
@@ -705,8 +695,8 @@ impl Normalizer {
     fn note_collisions(
         &mut self,
         table: &str,
-        scalars: &[(Arc<str>, Json)],
-        lists: &[(String, Vec<Json>)],
+        scalars: &[(Arc<str>, Item)],
+        lists: &[(String, Vec<Item>)],
     ) {
         let columns = duplicates(scalars.iter().map(|(n, _)| &**n));
         let nested = duplicates(lists.iter().map(|(n, _)| n.as_str()));
@@ -742,16 +732,36 @@ impl Normalizer {
         &mut self,
         table: &str,
         name: &str,
-        value: Json,
+        value: Item,
         row: &mut Row,
     ) -> Result<(), NormalizeError> {
-        if value.is_null() {
+        if let Item::Null = value {
             return Ok(());
         }
         let max_len = self.max_len;
         let changed = &mut self.changed;
         let t = table_of_mut(&mut self.schema, table)?;
-        let idx = match self.columns.find(t, name) {
+        let found = self.columns.find(t, name);
+        // the common cases move the value instead of converting a copy
+        let value = match found.map(|i| (i, &t.columns[i])) {
+            Some((idx, col)) => match (col.data_type, value) {
+                (Some(DataType::Text), Item::String(s)) => {
+                    row.set(idx, Value::Text(s));
+                    return Ok(());
+                }
+                (Some(DataType::Bool), Item::Bool(b)) => {
+                    row.set(idx, Value::Bool(b));
+                    return Ok(());
+                }
+                (Some(DataType::Bigint), Item::Int(i)) if col.precision.is_none() => {
+                    row.set(idx, Value::Int(i));
+                    return Ok(());
+                }
+                (_, v) => v.into_json(),
+            },
+            None => value.into_json(),
+        };
+        let idx = match found {
             Some(i) => i,
             None => {
                 let Some(ty) = infer_type(&value) else {
@@ -767,25 +777,6 @@ impl Normalizer {
             col.data_type = infer_type(&value);
             *changed = true;
         }
-        // the common cases move the value instead of converting a copy
-        let value = match (col.data_type, value) {
-            (Some(DataType::Text), Json::String(s)) => {
-                row.set(idx, Value::Text(s));
-                return Ok(());
-            }
-            (Some(DataType::Bool), Json::Bool(b)) => {
-                row.set(idx, Value::Bool(b));
-                return Ok(());
-            }
-            (Some(DataType::Bigint), Json::Number(n)) if col.precision.is_none() && n.is_i64() => {
-                if let Some(i) = n.as_i64() {
-                    row.set(idx, Value::Int(i));
-                    return Ok(());
-                }
-                Json::Number(n)
-            }
-            (_, v) => v,
-        };
         if let Ok(v) = coerce(&value, col) {
             row.set(idx, v);
             return Ok(());

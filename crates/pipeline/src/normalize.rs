@@ -279,7 +279,7 @@ fn normalize_items(
     for (n, line) in items.lines().enumerate() {
         let line = line.map_err(io_err("reading an items file", path))?;
         sink.item = Some((resource, n as u64 + 1));
-        let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+        let item = ::normalize::parse_item(&line).map_err(|e| {
             PipelineError::Extract(crate::ItemError {
                 source_name: format!("resource `{}`", spec.table_name),
                 position: format!("item {}", n + 1),
