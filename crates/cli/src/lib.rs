@@ -8,6 +8,7 @@ pub mod init;
 pub mod input;
 pub mod pipeline_cmd;
 pub mod progress;
+pub mod sql_source;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// Load JSON Lines, JSON array and CSV files (optionally gzip-compressed) and Parquet
     /// files into a table.
     Load(LoadArgs),
+    /// Load the tables of a database (PostgreSQL) with dlt's `sql_database` semantics: one
+    /// table per source table, column types, nullability and primary keys reflected.
+    SqlDatabase(sql_source::SqlDatabaseArgs),
     /// List the destinations this binary knows.
     Destinations,
     /// Inspect a pipeline (working folder, dataset, last run), repair it, drop resources or
@@ -136,6 +140,26 @@ pub struct LoadArgs {
     /// files (sorted by name); a quoted pattern (`'data/*.jsonl'`) the files it matches.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Root table name.
+    #[arg(long)]
+    pub table: String,
+    /// Below this nesting depth data stays JSON instead of becoming child tables.
+    #[arg(long)]
+    pub max_table_nesting: Option<u32>,
+    /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// The delimiter of CSV input files: one character, or `tab` (default `,`; `.tsv` files:
+    /// tab).
+    #[arg(long, value_parser = parse_delimiter)]
+    pub csv_delimiter: Option<u8>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The options every command that loads data has: where to, into which pipeline, and how.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Destination name.
     #[arg(long, default_value = "postgres")]
     pub destination: String,
@@ -152,9 +176,6 @@ pub struct LoadArgs {
     /// Dataset (a PostgreSQL schema, an attached SQLite file); default `<pipeline>_dataset`.
     #[arg(long)]
     pub dataset: Option<String>,
-    /// Root table name.
-    #[arg(long)]
-    pub table: String,
     /// append, replace or merge.
     #[arg(long, default_value = "append")]
     pub write_disposition: String,
@@ -170,21 +191,79 @@ pub struct LoadArgs {
     /// Merge key columns, comma separated.
     #[arg(long, value_delimiter = ',')]
     pub merge_key: Vec<String>,
-    /// Below this nesting depth data stays JSON instead of becoming child tables.
-    #[arg(long)]
-    pub max_table_nesting: Option<u32>,
-    /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
-    #[arg(long)]
-    pub columns: Option<String>,
     /// postgres: insert_values (default for JSON and CSV: multi-row INSERTs, as dlt), csv
     /// (COPY, faster) or parquet (binary COPY, fastest; default for Parquet files); sqlite:
     /// typed-jsonl or parquet.
     #[arg(long)]
     pub loader_file_format: Option<String>,
-    /// The delimiter of CSV input files: one character, or `tab` (default `,`; `.tsv` files:
-    /// tab).
-    #[arg(long, value_parser = parse_delimiter)]
-    pub csv_delimiter: Option<u8>,
+}
+
+impl RunArgs {
+    /// The write disposition and strategy the options give.
+    fn disposition(&self) -> Result<(&str, Option<&str>)> {
+        let pair = match (&self.merge_strategy, &self.replace_strategy) {
+            (Some(_), Some(_)) => {
+                bail!("--merge-strategy and --replace-strategy exclude each other")
+            }
+            (Some(m), None) => ("merge", Some(m.as_str())),
+            (None, Some(r)) => (self.write_disposition.as_str(), Some(r.as_str())),
+            (None, None) => (self.write_disposition.as_str(), None),
+        };
+        if self.replace_strategy.is_some() && pair.0 != "replace" {
+            bail!("--replace-strategy needs --write-disposition replace");
+        }
+        Ok(pair)
+    }
+
+    /// `resource` with the disposition and keys of the options (keys only where given).
+    fn hint(&self, resource: Resource) -> Result<Resource> {
+        let (disposition, strategy) = self.disposition()?;
+        let mut resource = resource.write_disposition(disposition, strategy)?;
+        let given = |keys: &[String]| -> Vec<String> {
+            keys.iter().filter(|s| !s.is_empty()).cloned().collect()
+        };
+        let primary_key = given(&self.primary_key);
+        if !primary_key.is_empty() {
+            resource = resource.primary_key(primary_key);
+        }
+        let merge_key = given(&self.merge_key);
+        if !merge_key.is_empty() {
+            resource = resource.merge_key(merge_key);
+        }
+        Ok(resource)
+    }
+
+    /// The pipeline the options name.
+    fn pipeline(&self) -> Result<Pipeline> {
+        let mut builder = Pipeline::builder(&self.pipeline).destination(&self.destination);
+        if let Some(d) = &self.dataset {
+            builder = builder.dataset_name(d);
+        }
+        if let Some(d) = &self.pipelines_dir {
+            builder = builder.pipelines_dir(d);
+        }
+        if let Some(c) = &self.credentials {
+            builder = builder.credentials(c.expose());
+        }
+        if let Some(f) = &self.loader_file_format {
+            builder = builder.loader_file_format(f);
+        }
+        Ok(builder.build()?)
+    }
+
+    /// The hint after a load failed in the load step: how to load the failed jobs again.
+    fn retry_hint(&self) -> String {
+        let dir = self
+            .pipelines_dir
+            .as_ref()
+            .map(|d| format!(" --pipelines-dir {}", d.display()))
+            .unwrap_or_default();
+        format!(
+            "after fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads the failed \
+             jobs again; `dlt-rs pipeline {}{dir} info` lists the packages",
+            self.pipeline, self.pipeline
+        )
+    }
 }
 
 fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
@@ -203,6 +282,7 @@ fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Load(args) => load(args, cli.quiet).await,
+        Command::SqlDatabase(args) => sql_source::run(args, cli.quiet).await,
         Command::Pipeline(args) => pipeline_cmd::run(args, cli.verbose > 0).await,
         Command::Init(args) => init_command(&args),
         Command::Dbt(DbtArgs {
@@ -327,17 +407,17 @@ fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
     }
     let mut id = serde_json::json!({
         "files": files,
-        "destination": a.destination,
-        "dataset": a.dataset,
+        "destination": a.run.destination,
+        "dataset": a.run.dataset,
         "table": a.table,
-        "write_disposition": a.write_disposition,
-        "merge_strategy": a.merge_strategy,
-        "replace_strategy": a.replace_strategy,
-        "primary_key": a.primary_key,
-        "merge_key": a.merge_key,
+        "write_disposition": a.run.write_disposition,
+        "merge_strategy": a.run.merge_strategy,
+        "replace_strategy": a.run.replace_strategy,
+        "primary_key": a.run.primary_key,
+        "merge_key": a.run.merge_key,
         "max_table_nesting": a.max_table_nesting,
         "columns": a.columns,
-        "loader_file_format": a.loader_file_format,
+        "loader_file_format": a.run.loader_file_format,
     });
     if unique {
         let now = std::time::SystemTime::now()
@@ -494,15 +574,7 @@ impl Signals {
 async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
     // from here on Ctrl-C and SIGTERM end the run with a message instead of silently
     let mut signals = Signals::listen()?;
-    let (disposition, strategy) = match (&a.merge_strategy, &a.replace_strategy) {
-        (Some(_), Some(_)) => bail!("--merge-strategy and --replace-strategy exclude each other"),
-        (Some(m), None) => ("merge", Some(m.as_str())),
-        (None, Some(r)) => (a.write_disposition.as_str(), Some(r.as_str())),
-        (None, None) => (a.write_disposition.as_str(), None),
-    };
-    if a.replace_strategy.is_some() && disposition != "replace" {
-        bail!("--replace-strategy needs --write-disposition replace");
-    }
+    a.run.disposition()?;
     // directories and patterns name files before the input is identified
     let all = input::expand(&a.files)?;
     let from_stdin = all.iter().any(|f| input::is_stdin(f));
@@ -516,11 +588,8 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         ),
         None => None,
     };
-    let hinted = |mut resource: Resource| -> Result<Resource> {
-        resource = resource
-            .write_disposition(disposition, strategy)?
-            .primary_key(a.primary_key.iter().filter(|s| !s.is_empty()).cloned())
-            .merge_key(a.merge_key.iter().filter(|s| !s.is_empty()).cloned());
+    let hinted = |resource: Resource| -> Result<Resource> {
+        let mut resource = a.run.hint(resource)?;
         if let Some(n) = a.max_table_nesting {
             resource = resource.max_table_nesting(n);
         }
@@ -547,43 +616,23 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         ))?);
     }
 
-    let mut builder = Pipeline::builder(&a.pipeline).destination(&a.destination);
-    if let Some(d) = &a.dataset {
-        builder = builder.dataset_name(d);
-    }
-    if let Some(d) = &a.pipelines_dir {
-        builder = builder.pipelines_dir(d);
-    }
-    if let Some(c) = &a.credentials {
-        builder = builder.credentials(c.expose());
-    }
-    if let Some(f) = &a.loader_file_format {
-        builder = builder.loader_file_format(f);
-    }
-    let mut p = builder.build()?;
+    let mut p = a.run.pipeline()?;
     let id = input_id(&a, &[files.as_slice(), parquet.as_slice()].concat())?;
     let display = progress::Display::start(p.progress(), progress::Mode::detect(quiet));
     // a signal drops the run where it is: as a crash at that moment, which the next run
     // recovers from (the caller exits at once, not waiting for the run's threads)
     let result = tokio::select! {
         result = p.run_input(resources, &id) => Ok(result),
-        signal = signals.recv() => Err(Interrupted { signal, from_stdin, pipeline: a.pipeline.clone() }),
+        signal = signals.recv() => Err(Interrupted { signal, from_stdin, pipeline: a.run.pipeline.clone() }),
     };
     display.finish().await;
     let info = match result? {
         Ok(info) => info,
         Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
-            let dir = a
-                .pipelines_dir
-                .as_ref()
-                .map(|d| format!(" --pipelines-dir {}", d.display()))
-                .unwrap_or_default();
             bail!(
-                "{}\nafter fixing the cause, `dlt-rs pipeline {}{dir} retry <load id>` loads \
-                 the failed jobs again; `dlt-rs pipeline {}{dir} info` lists the packages",
+                "{}\n{}",
                 with_input_position(&e, &a.table, &id, &files, &csv),
-                a.pipeline,
-                a.pipeline
+                a.run.retry_hint()
             );
         }
         Err(e) if e.item().is_some() => {

@@ -50,6 +50,20 @@ pub use tls::{TlsMode, TlsSettings};
 /// The registry name.
 pub const NAME: &str = "postgres";
 
+/// Opens one connection to the server `credentials` name, with TLS as their `sslmode` asks
+/// (as the destination connects): for code that reads from PostgreSQL, such as the
+/// `sql_database` source. Errors name host, port and database, never the password.
+pub async fn connect(credentials: &PostgresCredentials) -> Result<tokio_postgres::Client> {
+    let config = credentials.to_pg_config()?;
+    let tls = credentials.tls_settings()?.connector()?;
+    client::connect(&config, tls.as_ref(), &target(credentials)).await
+}
+
+/// `host:port/database`, for messages.
+fn target(c: &PostgresCredentials) -> String {
+    format!("{}:{}/{}", c.host, c.port, c.database)
+}
+
 /// An example `.dlt/secrets.toml` / `.dlt/config.toml` for this destination.
 pub const EXAMPLE_CONFIG: &str = r#"# .dlt/secrets.toml
 [destination.postgres.credentials]
@@ -148,12 +162,8 @@ impl Destination for Postgres {
 
     async fn client(&self, dataset: &DatasetRef) -> Result<Arc<dyn LoadClient>> {
         let config = self.credentials.to_pg_config()?;
-        let target = format!(
-            "{}:{}/{}",
-            self.credentials.host, self.credentials.port, self.credentials.database
-        );
         let tls = self.credentials.tls_settings()?.connector()?;
-        let pool = client::Pool::new(config, tls, target);
+        let pool = client::Pool::new(config, tls, target(&self.credentials));
         // connect once now, so bad credentials fail before any work
         let first = pool.get().await?;
         pool.put(first);

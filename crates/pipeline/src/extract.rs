@@ -346,6 +346,11 @@ async fn extract_into(
                     write(Some(item?), None)?;
                 }
             }
+            Items::LineStream(mut s) => {
+                while let Some(line) = s.next().await {
+                    write(None, Some(&line?))?;
+                }
+            }
             Items::Arrow(_) => {
                 return Err(PipelineError::Internal(
                     "Arrow items reached the JSON extractor".into(),

@@ -32,6 +32,8 @@ pub(crate) enum Items {
     /// Items as JSON text, one document per element (no line breaks inside).
     Lines(Box<dyn Iterator<Item = Result<Vec<u8>, ItemError>> + Send>),
     Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
+    /// Items as JSON text (as `Lines`) from an async stream.
+    LineStream(Pin<Box<dyn Stream<Item = Result<Vec<u8>, ItemError>> + Send>>),
     /// Arrow record batches: columnar data, loaded with dlt's Arrow semantics.
     Arrow(Box<dyn Iterator<Item = Result<RecordBatch, ItemError>> + Send>),
 }
@@ -119,6 +121,19 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::Lines(Box::new(lines.into_iter())),
+            strategy: StrategySource::Destination,
+            incremental: None,
+        }
+    }
+
+    /// [`Resource::from_json_lines`] from an async stream (a database cursor, a socket).
+    pub fn from_json_line_stream<S>(table: &str, lines: S) -> Self
+    where
+        S: Stream<Item = Result<Vec<u8>, ItemError>> + Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::LineStream(Box::pin(lines)),
             strategy: StrategySource::Destination,
             incremental: None,
         }

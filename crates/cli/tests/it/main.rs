@@ -12,4 +12,5 @@ mod faults;
 mod files;
 mod init;
 mod pipeline_cmd;
+mod sql_database;
 mod sqlite;

@@ -1,0 +1,90 @@
+//! `dlt-rs sql-database URL [TABLE...]`: a PostgreSQL schema's tables loaded without code,
+//! merged on their reflected primary keys; an unknown table is named and nothing loads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use test_support::{connect, fresh_schema, pg_url, quote_ident};
+
+use crate::common::{contents, dlt_rs};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_database_loads_a_schema_and_merges_on_its_primary_keys() {
+    let db = connect().await;
+    let test = "cli sql_database";
+    let source = fresh_schema(&db, &format!("{test} source")).await;
+    let dataset = fresh_schema(&db, test).await;
+    let s = quote_ident(&source);
+    db.batch_execute(&format!(
+        "CREATE SCHEMA {s}; \
+         CREATE TABLE {s}.users (id int PRIMARY KEY, name text NOT NULL, paid numeric(8,2)); \
+         INSERT INTO {s}.users VALUES (1, 'ann', 1.50), (2, 'bob', NULL); \
+         CREATE TABLE {s}.notes (body text); INSERT INTO {s}.notes VALUES ('x');"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pipes = dir.path().join("pipes").to_string_lossy().to_string();
+    let url = pg_url();
+    let run = |tables: &[&str]| {
+        let mut args = vec!["sql-database", url.as_str()];
+        args.extend_from_slice(tables);
+        args.extend_from_slice(&[
+            "--schema",
+            &source,
+            "--credentials",
+            &url,
+            "--pipeline",
+            "cli_sql",
+            "--pipelines-dir",
+            &pipes,
+            "--dataset",
+            &dataset,
+            "--write-disposition",
+            "merge",
+        ]);
+        dlt_rs(&args, dir.path())
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{out:?}");
+    db.batch_execute(&format!(
+        "UPDATE {s}.users SET paid = 2.00 WHERE id = 2; INSERT INTO {s}.users VALUES (3, 'cy', 0);"
+    ))
+    .await
+    .unwrap();
+    let out = run(&["users"]);
+    assert!(out.status.success(), "{out:?}");
+    let d = quote_ident(&dataset);
+    assert_eq!(
+        contents(
+            &db,
+            &format!("SELECT id, name, paid FROM {d}.users ORDER BY id")
+        )
+        .await,
+        ["1|ann|1.50", "2|bob|2.00", "3|cy|0.00"]
+    );
+    assert_eq!(
+        contents(&db, &format!("SELECT body FROM {d}.notes")).await,
+        ["x"]
+    );
+    assert_eq!(
+        contents(
+            &db,
+            &format!(
+                "SELECT column_name, is_nullable, data_type FROM information_schema.columns \
+                 WHERE table_schema = '{dataset}' AND table_name = 'users' ORDER BY ordinal_position"
+            )
+        )
+        .await[..3],
+        ["id|NO|bigint", "name|NO|character varying", "paid|YES|numeric"]
+    );
+
+    // an unknown table: named, and nothing of the run loads
+    let out = run(&["users", "nope"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`nope`"), "{err}");
+    assert_eq!(
+        contents(&db, &format!("SELECT count(*) FROM {d}.users")).await,
+        ["3"]
+    );
+}
