@@ -1,7 +1,7 @@
 //! `dlt-rs sql-database`: the tables of a database loaded with dlt's `sql_database` semantics
 //! (one resource per table, columns and primary keys reflected), no code needed.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use source_sql::SqlDatabase;
 
@@ -17,6 +17,11 @@ pub struct SqlDatabaseArgs {
     /// The source schema (default: the connection's current schema, usually `public`).
     #[arg(long)]
     pub schema: Option<String>,
+    /// Load TABLE incrementally on COLUMN (repeatable): only rows with COLUMN at or past the
+    /// last value loaded are read, as dlt's `incremental`; the last value is kept in the
+    /// pipeline state.
+    #[arg(long, value_name = "TABLE.COLUMN")]
+    pub incremental: Vec<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -29,10 +34,31 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
     if let Some(schema) = &a.schema {
         db = db.with_schema(schema);
     }
+    let mut cursors = Vec::new();
+    for spec in &a.incremental {
+        match spec.split_once('.') {
+            Some((table, column)) if !table.is_empty() && !column.is_empty() => {
+                cursors.push((table, column));
+            }
+            _ => bail!("--incremental `{spec}`: expected TABLE.COLUMN"),
+        }
+    }
     let tables = db.reflect(&a.tables).await?;
+    if let Some((table, _)) = cursors
+        .iter()
+        .find(|(name, _)| !tables.iter().any(|t| t.name == *name))
+    {
+        bail!("--incremental names table `{table}`, which this run does not load");
+    }
     let resources = tables
         .iter()
-        .map(|t| a.run.hint(db.resource(t)))
+        .map(|t| {
+            let resource = match cursors.iter().find(|(name, _)| *name == t.name) {
+                Some((_, column)) => db.incremental_resource(t, column, None)?,
+                None => db.resource(t),
+            };
+            a.run.hint(resource)
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut p = a.run.pipeline()?;
     let display =
@@ -45,7 +71,7 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
     let info = match result? {
         Ok(info) => info,
         Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
-            anyhow::bail!("{e}\n{}", a.run.retry_hint())
+            bail!("{e}\n{}", a.run.retry_hint())
         }
         Err(e) => return Err(e.into()),
     };

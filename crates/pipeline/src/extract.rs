@@ -233,7 +233,7 @@ async fn extract_into(
     package.create_items_folder()?;
     let mut specs = Vec::with_capacity(resources.len());
     let mut total = 0u64;
-    for (i, r) in resources.into_iter().enumerate() {
+    for (i, mut r) in resources.into_iter().enumerate() {
         let table = r.hints.table_name.clone();
         let cursor_path = r
             .incremental
@@ -246,6 +246,9 @@ async fn extract_into(
             ),
             _ => None,
         };
+        if let Items::Deferred(make) = r.items {
+            r.items = make(cursor.as_ref().and_then(|c| c.start_value().cloned()));
+        }
         if matches!(r.items, Items::Arrow(_)) {
             let spec = extract_arrow(package, i, r, cursor.as_mut(), live, progress)?;
             if let (Some(run), Some(p)) = (cursor, &cursor_path) {
@@ -351,9 +354,9 @@ async fn extract_into(
                     write(None, Some(&line?))?;
                 }
             }
-            Items::Arrow(_) => {
+            Items::Arrow(_) | Items::Deferred(_) => {
                 return Err(PipelineError::Internal(
-                    "Arrow items reached the JSON extractor".into(),
+                    "Arrow or deferred items reached the JSON extractor".into(),
                 ))
             }
         }

@@ -34,6 +34,8 @@ pub(crate) enum Items {
     Stream(Pin<Box<dyn Stream<Item = Result<Json, ItemError>> + Send>>),
     /// Items as JSON text (as `Lines`) from an async stream.
     LineStream(Pin<Box<dyn Stream<Item = Result<Vec<u8>, ItemError>> + Send>>),
+    /// Items made when extraction begins, from the incremental cursor's start value.
+    Deferred(Box<dyn FnOnce(Option<Json>) -> Items + Send>),
     /// Arrow record batches: columnar data, loaded with dlt's Arrow semantics.
     Arrow(Box<dyn Iterator<Item = Result<RecordBatch, ItemError>> + Send>),
 }
@@ -134,6 +136,26 @@ impl Resource {
         Resource {
             hints: ResourceHints::new(table),
             items: Items::LineStream(Box::pin(lines)),
+            strategy: StrategySource::Destination,
+            incremental: None,
+        }
+    }
+
+    /// [`Resource::from_json_line_stream`], the stream made when extraction begins from
+    /// the start value of the resource's incremental cursor (its saved `last_value`, else
+    /// its `initial_value`; `None` without either or without a cursor), so a source can
+    /// ask only for items from there on (a `WHERE cursor >= start`). The cursor still
+    /// filters and deduplicates the items as for any resource.
+    pub fn from_cursor_json_line_stream<F, S>(table: &str, make: F) -> Self
+    where
+        F: FnOnce(Option<Json>) -> S + Send + 'static,
+        S: Stream<Item = Result<Vec<u8>, ItemError>> + Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Deferred(Box::new(move |start| {
+                Items::LineStream(Box::pin(make(start)))
+            })),
             strategy: StrategySource::Destination,
             incremental: None,
         }

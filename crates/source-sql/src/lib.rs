@@ -40,6 +40,16 @@ pub enum SqlSourceError {
     #[error("schema `{schema}` has no table{} {}", if tables.len() == 1 { "" } else { "s" }, tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))]
     UnknownTables { schema: String, tables: Vec<String> },
 
+    #[error("table `{table}` has no column `{column}` (the incremental cursor)")]
+    UnknownColumn { table: String, column: String },
+
+    #[error("table `{table}`: column `{column}` has type `{db_type}`, which cannot be an incremental cursor (use a number, text, date, time or timestamp column)")]
+    CursorType {
+        table: String,
+        column: String,
+        db_type: String,
+    },
+
     #[error("schema `{schema}` has no tables")]
     NoTables { schema: String },
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use dest_postgres::{quote_ident, PostgresCredentials};
 use futures_util::{stream, Stream, StreamExt};
-use pipeline::{ItemError, Resource};
+use pipeline::{Incremental, ItemError, Resource};
 use tokio_postgres::{Client, RowStream};
 
 use crate::reflect::{dlt_column, SqlColumn, SqlTable};
@@ -151,6 +151,46 @@ impl SqlDatabase {
     /// The resource of a reflected table: named after it, its columns' hints and its
     /// primary key given, its rows read in one statement when the pipeline extracts it.
     pub fn resource(&self, table: &SqlTable) -> Resource {
+        self.table_resource(table, None)
+    }
+
+    /// [`Self::resource`] loaded incrementally on column `cursor`, as dlt's `sql_table` with
+    /// `incremental`: only rows with `cursor >=` the saved last value (or `initial_value`
+    /// on the first run) are read (`NULL`s are not), and the last value is kept in the
+    /// pipeline state like every cursor's, with dlt's deduplication at the boundary.
+    ///
+    /// # Errors
+    /// The table has no such column, or its type cannot be compared (json, arrays, bytea,
+    /// types dlt does not map).
+    pub fn incremental_resource(
+        &self,
+        table: &SqlTable,
+        cursor: &str,
+        initial_value: Option<serde_json::Value>,
+    ) -> Result<Resource, SqlSourceError> {
+        let column = table
+            .columns
+            .iter()
+            .find(|c| c.name == cursor)
+            .ok_or_else(|| SqlSourceError::UnknownColumn {
+                table: format!("{}.{}", table.schema, table.name),
+                column: cursor.to_string(),
+            })?;
+        let cast = cursor_cast(&column.db_type).ok_or_else(|| SqlSourceError::CursorType {
+            table: format!("{}.{}", table.schema, table.name),
+            column: cursor.to_string(),
+            db_type: column.db_type.clone(),
+        })?;
+        let mut incremental = Incremental::new(cursor);
+        if let Some(v) = initial_value {
+            incremental = incremental.initial_value(v);
+        }
+        Ok(self
+            .table_resource(table, Some((column.name.clone(), cast)))
+            .incremental(incremental))
+    }
+
+    fn table_resource(&self, table: &SqlTable, cursor: Option<(String, &'static str)>) -> Resource {
         for c in &table.columns {
             if dlt_column(c).data_type.is_none() {
                 tracing::warn!(
@@ -165,10 +205,50 @@ impl SqlDatabase {
             }
         }
         let columns = table.columns.iter().map(dlt_column).collect();
-        Resource::from_json_line_stream(&table.name, rows(self.credentials.clone(), table))
-            .columns(columns)
-            .primary_key(table.primary_key.iter().cloned())
+        let credentials = self.credentials.clone();
+        let table_owned = table.clone();
+        Resource::from_cursor_json_line_stream(&table.name, move |start| {
+            let since = match (cursor, start) {
+                (Some((column, cast)), Some(start)) => Some(Since {
+                    column,
+                    cast,
+                    value: match start {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    },
+                }),
+                _ => None,
+            };
+            rows(credentials, &table_owned, since)
+        })
+        .columns(columns)
+        .primary_key(table.primary_key.iter().cloned())
     }
+}
+
+/// The type a cursor's start value (text) is cast to before comparing, by the column's
+/// catalog type; `None` for types that cannot be a cursor.
+fn cursor_cast(db_type: &str) -> Option<&'static str> {
+    Some(match db_type {
+        "smallint" | "integer" | "bigint" => "bigint",
+        "numeric" | "decimal" => "numeric",
+        "real" | "double precision" => "double precision",
+        "character varying" | "character" | "text" | "name" => "text",
+        "uuid" => "uuid",
+        "date" => "date",
+        "timestamp without time zone" => "timestamp without time zone",
+        "timestamp with time zone" => "timestamp with time zone",
+        "time without time zone" => "time without time zone",
+        "time with time zone" => "time with time zone",
+        _ => return None,
+    })
+}
+
+/// Rows from a cursor value on: `column >= CAST(value AS cast)`.
+struct Since {
+    column: String,
+    cast: &'static str,
+    value: String,
 }
 
 fn db(context: &str) -> impl Fn(tokio_postgres::Error) -> SqlSourceError + '_ {
@@ -180,7 +260,7 @@ fn db(context: &str) -> impl Fn(tokio_postgres::Error) -> SqlSourceError + '_ {
 
 /// The statement that reads `table`: each row as one JSON object, columns in table order,
 /// `bytea` as `0x` + hex (which dlt's coercion into `binary` reads).
-fn select_rows(table: &SqlTable) -> String {
+fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
@@ -193,8 +273,16 @@ fn select_rows(table: &SqlTable) -> String {
             }
         })
         .collect();
+    let filter = match since {
+        Some(s) => format!(
+            " WHERE {} >= CAST($1::text AS {})",
+            quote_ident(&s.column),
+            s.cast
+        ),
+        None => String::new(),
+    };
     format!(
-        "SELECT row_to_json(r)::text FROM (SELECT {} FROM {}.{}) AS r",
+        "SELECT row_to_json(r)::text FROM (SELECT {} FROM {}.{}{filter}) AS r",
         columns.join(", "),
         quote_ident(&table.schema),
         quote_ident(&table.name)
@@ -217,12 +305,15 @@ enum Read {
 fn rows(
     credentials: PostgresCredentials,
     table: &SqlTable,
+    since: Option<Since>,
 ) -> impl Stream<Item = Result<Vec<u8>, ItemError>> + Send + 'static {
     let source_name = format!("table `{}.{}`", table.schema, table.name);
-    let sql = select_rows(table);
+    let sql = select_rows(table, since.as_ref());
+    let params: Vec<String> = since.into_iter().map(|s| s.value).collect();
     stream::unfold(Read::Start(credentials), move |state| {
         let source_name = source_name.clone();
         let sql = sql.clone();
+        let params = params.clone();
         async move {
             let fail = |position: String, message: String| {
                 Some((
@@ -241,7 +332,7 @@ fn rows(
                     rows,
                     read,
                 } => (_client, rows, read),
-                Read::Start(credentials) => match open(&credentials, &sql).await {
+                Read::Start(credentials) => match open(&credentials, &sql, params).await {
                     Ok((client, rows)) => (client, Box::pin(rows), 0),
                     Err(e) => return fail("query".into(), e.to_string()),
                 },
@@ -271,6 +362,7 @@ fn rows(
 async fn open(
     credentials: &PostgresCredentials,
     sql: &str,
+    params: Vec<String>,
 ) -> Result<(Client, RowStream), SqlSourceError> {
     let client = dest_postgres::connect(credentials).await?;
     client
@@ -278,7 +370,7 @@ async fn open(
         .await
         .map_err(db("setting up the session"))?;
     let rows = client
-        .query_raw(sql, std::iter::empty::<i32>())
+        .query_raw(sql, params)
         .await
         .map_err(db("reading the table"))?;
     Ok((client, rows))

@@ -51,7 +51,7 @@ async fn sql_database_loads_a_schema_and_merges_on_its_primary_keys() {
     ))
     .await
     .unwrap();
-    let out = run(&["users"]);
+    let out = run(&["users", "--incremental", "users.id"]);
     assert!(out.status.success(), "{out:?}");
     let d = quote_ident(&dataset);
     assert_eq!(
@@ -78,7 +78,10 @@ async fn sql_database_loads_a_schema_and_merges_on_its_primary_keys() {
         ["id|NO|bigint", "name|NO|character varying", "paid|YES|numeric"]
     );
 
-    // an unknown table: named, and nothing of the run loads
+    // an unknown table, or a cursor on a table not loaded: named, and nothing loads
+    let out = run(&["users", "--incremental", "notes.body"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`notes`"));
     let out = run(&["users", "nope"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -261,3 +261,74 @@ async fn unknown_tables_are_named_and_other_schemes_refused() {
         Err(SqlSourceError::NotAUrl)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_reads_only_from_the_last_value_on() {
+    let client = connect().await;
+    let test = "sql postgres incremental";
+    let source = source_schema(
+        &client,
+        test,
+        "CREATE TABLE {s}.events (id int PRIMARY KEY, updated timestamptz, v text); \
+         INSERT INTO {s}.events VALUES (1, '2024-01-01 00:00:00+00', 'a'), \
+           (2, '2024-01-02 00:00:00+00', 'b');",
+    )
+    .await;
+    let s = quote_ident(&source);
+    let dataset = fresh_schema(&client, test).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqlDatabase::from_url(&pg_url())
+        .unwrap()
+        .with_schema(&source);
+    let names = ["events".to_string()];
+    let run = || async {
+        let tables = db.reflect(&names).await.unwrap();
+        let resource = db
+            .incremental_resource(&tables[0], "updated", None)
+            .unwrap()
+            .write_disposition("merge", None)
+            .unwrap();
+        pipeline("sql_incremental", &dataset, dir.path())
+            .run(vec![resource])
+            .await
+            .expect("load")
+    };
+    assert_eq!(run().await.items, 2);
+    // a changed row, a new row, and a row without a cursor value: the statement asks only
+    // for rows from the last value on (the NULL is not read, so the cursor does not fail on
+    // it), and the row at the last value, unchanged, is dropped as dlt drops it
+    client
+        .batch_execute(&format!(
+            "UPDATE {s}.events SET updated = '2024-01-03 00:00:00+00', v = 'A' WHERE id = 1; \
+             INSERT INTO {s}.events VALUES (3, '2024-01-04 00:00:00+00', 'c'), (4, NULL, 'd');"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(run().await.items, 2);
+    let rows = query_rows(
+        &client,
+        &format!(
+            "SELECT id::text || '=' || v FROM {}.events ORDER BY id",
+            quote_ident(&dataset)
+        ),
+    )
+    .await;
+    let rows: Vec<String> = rows.into_iter().flatten().flatten().collect();
+    assert_eq!(rows, ["1=A", "2=b", "3=c"]);
+
+    // a cursor the table does not have, or of a type that cannot be one
+    let tables = db.reflect(&names).await.unwrap();
+    assert!(matches!(
+        db.incremental_resource(&tables[0], "nope", None),
+        Err(SqlSourceError::UnknownColumn { .. })
+    ));
+    client
+        .batch_execute(&format!("ALTER TABLE {s}.events ADD COLUMN doc jsonb"))
+        .await
+        .unwrap();
+    let tables = db.reflect(&names).await.unwrap();
+    assert!(matches!(
+        db.incremental_resource(&tables[0], "doc", None),
+        Err(SqlSourceError::CursorType { .. })
+    ));
+}
