@@ -192,8 +192,8 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub merge_key: Vec<String>,
     /// postgres: insert_values (default for JSON and CSV: multi-row INSERTs, as dlt), csv
-    /// (COPY, faster) or parquet (binary COPY, fastest; default for Parquet files); sqlite:
-    /// typed-jsonl or parquet.
+    /// (COPY, faster) or parquet (binary COPY, fastest; default for Parquet files and for
+    /// `sql-database`); sqlite: typed-jsonl or parquet.
     #[arg(long)]
     pub loader_file_format: Option<String>,
 }
@@ -235,6 +235,11 @@ impl RunArgs {
 
     /// The pipeline the options name.
     fn pipeline(&self) -> Result<Pipeline> {
+        self.pipeline_with_format(self.loader_file_format.as_deref().unwrap_or_default())
+    }
+
+    /// [`Self::pipeline`] with loader file format `format` (`""`: the destination's default).
+    fn pipeline_with_format(&self, format: &str) -> Result<Pipeline> {
         let mut builder = Pipeline::builder(&self.pipeline).destination(&self.destination);
         if let Some(d) = &self.dataset {
             builder = builder.dataset_name(d);
@@ -245,8 +250,8 @@ impl RunArgs {
         if let Some(c) = &self.credentials {
             builder = builder.credentials(c.expose());
         }
-        if let Some(f) = &self.loader_file_format {
-            builder = builder.loader_file_format(f);
+        if !format.is_empty() {
+            builder = builder.loader_file_format(format);
         }
         Ok(builder.build()?)
     }

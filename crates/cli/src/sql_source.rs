@@ -61,6 +61,17 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let mut p = a.run.pipeline()?;
+    // rows of typed columns: `parquet` jobs (binary COPY) where the destination loads them,
+    // the fastest way in (docs/sources/sql-database.md); the tables are the same
+    let parquet = dest_core::LoaderFileFormat::Parquet;
+    if a.run.loader_file_format.is_none()
+        && p.destination()
+            .capabilities()
+            .file_formats
+            .contains(&parquet)
+    {
+        p = a.run.pipeline_with_format(parquet.as_str())?;
+    }
     let display =
         crate::progress::Display::start(p.progress(), crate::progress::Mode::detect(quiet));
     let result = tokio::select! {
