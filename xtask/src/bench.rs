@@ -12,6 +12,13 @@
 //!      and the same rows as `floor-typed.csv`;
 //!    - `events.jsonl` ([`crate::bench_events`]: dlt's test page of 100 GitHub events, 20
 //!      times; a 596-column root table and six child tables), when the page is there;
+//!    - the `sql` data set: a PostgreSQL table `xbench_source.orders` ([`SQL_TABLE_DDL`]:
+//!      bigint key, text, `numeric(12,2)`, double with NULLs, boolean, timestamptz, date, text
+//!      with quotes, commas and empty strings), made by the server from `generate_series`;
+//!      the methods copy it into a dataset: `dlt-rs sql-database`, dlt's `sql_database(...,
+//!      backend="pyarrow")` (`xtask/bench/dlt_sql_load.py`) and, as the floor, the psql pipe
+//!      `psql -c '\copy (SELECT ...) TO STDOUT' | psql -c '\copy t FROM STDIN'` into a table
+//!      of the source's columns (no `_dlt` columns, no index);
 //! 3. `cargo build --release -p cli` once; set up real dlt in `target/bench/dltvenv`
 //!    (`pip install 'dlt[postgres]==1.31.0' pyarrow`) unless it is there, `--no-dlt` is given or pip
 //!    fails; for the events floor, load the events once with `dlt-rs` (csv, job files kept)
@@ -59,15 +66,36 @@ const TIME_BIN: &str = "/usr/bin/time";
 const DLT_SCRIPT: &str = "xtask/bench/dlt_load.py";
 /// The dlt runner for Arrow data (a Parquet file read with pyarrow), relative to the root.
 const DLT_ARROW_SCRIPT: &str = "xtask/bench/dlt_arrow_load.py";
+/// The dlt runner of `sql_database` (a PostgreSQL table), relative to the root.
+const DLT_SQL_SCRIPT: &str = "xtask/bench/dlt_sql_load.py";
+const DEFAULT_SQL_ROWS: u64 = 500_000;
+/// The schema of the `sql` data set's source tables.
+const SQL_SOURCE_SCHEMA: &str = "xbench_source";
+/// The `sql` data set's source table: `{t}` is its qualified name, `{n}` the rows (then
+/// `VACUUM ANALYZE`d, as a table that has been there a while).
+const SQL_TABLE_DDL: &str = "CREATE TABLE {t} (id bigint PRIMARY KEY, customer text NOT NULL, \
+    amount numeric(12,2), score double precision, active boolean, created_at timestamptz, \
+    day date, note text); \
+    INSERT INTO {t} SELECT g, 'customer ' || (g * 7919 % 100003), \
+    CASE WHEN g % 50 = 0 THEN NULL ELSE ((g * 104729) % 2000000000 - 1000000000) / 100.0 END, \
+    CASE WHEN g % 10 = 0 THEN NULL ELSE (g * 0.618033988749895) % 1000 - 500 END, \
+    CASE WHEN g % 7 = 0 THEN NULL ELSE g % 3 = 0 END, \
+    timestamptz '2020-01-01 00:00:00+00' + (g * 7919 % 157680000) * interval '1 second' \
+      + (g % 1000000) * interval '1 microsecond', \
+    date '2000-01-01' + (g * 31 % 10000)::int, \
+    CASE WHEN g % 20 = 0 THEN '' WHEN g % 13 = 0 THEN NULL \
+      ELSE 'note \"' || g || '\", with, commas; and ''quotes''' END \
+    FROM generate_series(1::bigint, {n}) g";
 const SCALE_FACTOR: u64 = 5;
 
 const USAGE: &str = "\
-cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N]
+cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--sql-rows N] [--rounds N]
                   [--only REGEX] [--no-dlt] [--no-scale] [--no-build] [--keep] [--gen-only]
 
   --flat-rows N    flat rows (default 200000, ~445 bytes each)
   --nested-rows N  nested records (default 50000; ~5 child rows each in 2 child tables)
   --typed-rows N   rows of the typed Parquet file (default 1000000, 11 typed columns)
+  --sql-rows N     rows of the PostgreSQL source table (default 500000, 8 typed columns)
   --rounds N       alternating rounds per method (default 3); the table shows medians
   --only REGEX     run the methods whose key matches (grep -E), keys being
                    floor|flat, dlt-rs-insert_values|flat, dlt-rs-csv|flat,
@@ -76,9 +104,11 @@ cargo xtask bench [--flat-rows N] [--nested-rows N] [--typed-rows N] [--rounds N
                    floor|typed, dlt-rs|typed, dlt-arrow|typed,
                    floor|events, dlt-rs-insert_values|events, dlt-rs-csv|events,
                    dlt-rs-parquet|events, dlt-insert_values|events,
-                   and the scaling runs dlt-rs-insert_values|flat-5x, dlt-rs|typed-5x
+                   floor|sql, dlt-rs|sql, dlt-rs-insert_values|sql, dlt-arrow|sql,
+                   and the scaling runs dlt-rs-insert_values|flat-5x, dlt-rs|typed-5x,
+                   dlt-rs|sql-5x
   --no-dlt         skip real dlt (no venv, no pip)
-  --no-scale       skip the extra runs at 5x the flat and the typed rows
+  --no-scale       skip the extra runs at 5x the flat, the typed and the sql rows
   --no-build       use target/release/dlt-rs as it is
   --keep           keep the generated files and the loaded schemas (xbench_*)
   --gen-only       write target/bench/{flat,nested}.jsonl, typed.parquet, events.jsonl and the
@@ -94,6 +124,7 @@ struct Options {
     flat_rows: u64,
     nested_rows: u64,
     typed_rows: u64,
+    sql_rows: u64,
     rounds: u32,
     only: Option<String>,
     dlt: bool,
@@ -108,6 +139,7 @@ fn parse(args: &[OsString]) -> Result<Options> {
         flat_rows: DEFAULT_FLAT_ROWS,
         nested_rows: DEFAULT_NESTED_ROWS,
         typed_rows: DEFAULT_TYPED_ROWS,
+        sql_rows: DEFAULT_SQL_ROWS,
         rounds: DEFAULT_ROUNDS,
         only: None,
         dlt: true,
@@ -151,6 +183,7 @@ fn parse(args: &[OsString]) -> Result<Options> {
                     "--flat-rows" => o.flat_rows = number(value()?)?,
                     "--nested-rows" => o.nested_rows = number(value()?)?,
                     "--typed-rows" => o.typed_rows = number(value()?)?,
+                    "--sql-rows" => o.sql_rows = number(value()?)?,
                     "--rounds" => {
                         o.rounds = u32::try_from(number(value()?)?).context("--rounds is huge")?
                     }
@@ -160,8 +193,15 @@ fn parse(args: &[OsString]) -> Result<Options> {
             }
         }
     }
-    if o.flat_rows == 0 || o.nested_rows == 0 || o.typed_rows == 0 || o.rounds == 0 {
-        bail!("--flat-rows, --nested-rows, --typed-rows and --rounds must be at least 1");
+    if o.flat_rows == 0
+        || o.nested_rows == 0
+        || o.typed_rows == 0
+        || o.sql_rows == 0
+        || o.rounds == 0
+    {
+        bail!(
+            "--flat-rows, --nested-rows, --typed-rows, --sql-rows and --rounds must be at least 1"
+        );
     }
     Ok(o)
 }
@@ -181,11 +221,21 @@ enum Data {
     TypedScaled,
     /// dlt's GitHub events page, repeated ([`crate::bench_events`]).
     Events,
+    /// A PostgreSQL table copied into a dataset ([`SQL_TABLE_DDL`]).
+    Sql,
+    /// The PostgreSQL table at [`SCALE_FACTOR`] times the rows (memory scaling run).
+    SqlScaled,
 }
 
 impl Data {
     /// The data sets of the alternating rounds (the scaled ones run apart).
-    const ROUNDS: [Data; 4] = [Data::Flat, Data::Nested, Data::Typed, Data::Events];
+    const ROUNDS: [Data; 5] = [
+        Data::Flat,
+        Data::Nested,
+        Data::Typed,
+        Data::Events,
+        Data::Sql,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -195,6 +245,8 @@ impl Data {
             Data::Typed => "typed",
             Data::TypedScaled => "typed-5x",
             Data::Events => "events",
+            Data::Sql => "sql",
+            Data::SqlScaled => "sql-5x",
         }
     }
 
@@ -205,6 +257,8 @@ impl Data {
             Data::Nested => "nested",
             Data::Typed | Data::TypedScaled => "typed",
             Data::Events => "events",
+            Data::Sql => "orders",
+            Data::SqlScaled => "orders5x",
         }
     }
 }
@@ -254,6 +308,15 @@ impl Method {
 
     /// The name in the results table.
     fn label(&self) -> String {
+        if matches!(self.data, Data::Sql | Data::SqlScaled) {
+            return match self.kind {
+                Kind::RsDefault => "dlt-rs sql-database (default: columnar, parquet)".into(),
+                Kind::Rs(f) => format!("dlt-rs sql-database {f}"),
+                Kind::DltArrow => "dlt sql_database(backend=\"pyarrow\")".into(),
+                Kind::Floor => "floor: psql pipe (\\copy out → \\copy in)".into(),
+                _ => format!("{:?}", self.kind),
+            };
+        }
         match self.kind {
             Kind::Rs(f) => format!("dlt-rs {f}"),
             Kind::RsDefault => "dlt-rs (default: parquet, binary COPY)".into(),
@@ -284,6 +347,8 @@ impl Method {
             Data::Typed => "typed",
             Data::TypedScaled => "typed5x",
             Data::Events => "events",
+            Data::Sql => "sql",
+            Data::SqlScaled => "sql5x",
         };
         format!("{SCHEMA_PREFIX}{m}_{d}")
     }
@@ -299,7 +364,13 @@ impl Method {
     /// The dlt run this one is compared with (same format, same data).
     fn dlt_peer(&self) -> Option<Method> {
         match self.kind {
-            _ if matches!(self.data, Data::FlatScaled | Data::TypedScaled) => None,
+            _ if matches!(
+                self.data,
+                Data::FlatScaled | Data::TypedScaled | Data::SqlScaled
+            ) =>
+            {
+                None
+            }
             Kind::Rs(f) | Kind::Dlt(f) => Some(Method::new(Kind::Dlt(f), self.data)),
             Kind::RsMerge | Kind::DltMerge => Some(Method::new(Kind::DltMerge, self.data)),
             Kind::RsDefault | Kind::DltArrow => Some(Method::new(Kind::DltArrow, self.data)),
@@ -310,7 +381,7 @@ impl Method {
 
 /// Every method of the alternating rounds, in the order they run.
 fn all_methods() -> Vec<Method> {
-    use Data::{Events, Flat, Nested, Typed};
+    use Data::{Events, Flat, Nested, Sql, Typed};
     use Kind::{Dlt, DltArrow, DltMerge, Floor, Rs, RsDefault, RsMerge};
     vec![
         Method::new(Floor, Flat),
@@ -335,6 +406,10 @@ fn all_methods() -> Vec<Method> {
         Method::new(Rs("csv"), Events),
         Method::new(Rs("parquet"), Events),
         Method::new(Dlt("insert_values"), Events),
+        Method::new(Floor, Sql),
+        Method::new(RsDefault, Sql),
+        Method::new(Rs("insert_values"), Sql),
+        Method::new(DltArrow, Sql),
     ]
 }
 
@@ -343,6 +418,7 @@ fn scale_methods() -> Vec<Method> {
     vec![
         Method::new(Kind::Rs("insert_values"), Data::FlatScaled),
         Method::new(Kind::RsDefault, Data::TypedScaled),
+        Method::new(Kind::RsDefault, Data::SqlScaled),
     ]
 }
 
@@ -392,6 +468,8 @@ fn input_path(work: &Path, data: Data) -> PathBuf {
         Data::Typed => "typed.parquet",
         Data::TypedScaled => "typed5x.parquet",
         Data::Events => "events.jsonl",
+        // not files: tables of the source schema
+        Data::Sql | Data::SqlScaled => "-",
     })
 }
 
@@ -682,6 +760,9 @@ fn run_once(env: &Env, m: &Method, round: u32) -> Result<Sample> {
         "r{round}-{}.log",
         m.key().replace('|', "-").replace('_', "")
     ));
+    if matches!(m.data, Data::Sql | Data::SqlScaled) {
+        return run_sql_once(env, m, &schema, &log);
+    }
     match m.kind {
         Kind::Rs(_) | Kind::RsDefault => {
             let flags = match m.kind {
@@ -795,6 +876,118 @@ fn sample_from(r: &Measured, seconds: f64, log: &Path) -> Sample {
     }
 }
 
+/// The `sql` data set's source table of `data`, qualified and quoted.
+fn sql_source_table(data: Data) -> String {
+    format!("{}.{}", ident(SQL_SOURCE_SCHEMA), ident(data.table()))
+}
+
+/// Makes the source table of `data` with `rows` rows (untimed; the server generates them).
+fn make_sql_source(env: &Env, data: Data, rows: u64) -> Result<()> {
+    let started = Instant::now();
+    let table = sql_source_table(data);
+    env.sql(&format!(
+        "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS {}; \
+         DROP TABLE IF EXISTS {table}; {}",
+        ident(SQL_SOURCE_SCHEMA),
+        SQL_TABLE_DDL
+            .replace("{t}", &table)
+            .replace("{n}", &rows.to_string())
+    ))?;
+    env.sql(&format!("VACUUM ANALYZE {table}"))?;
+    let size = env.sql(&format!(
+        "SELECT pg_size_pretty(pg_total_relation_size({}))",
+        literal(&format!("{SQL_SOURCE_SCHEMA}.{}", data.table()))
+    ))?;
+    eprintln!(
+        "bench: made {table} ({rows} rows, {}) in {:.1} s",
+        size.trim(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// One run of a method of the `sql` data set: copy the source table into `schema`.
+fn run_sql_once(env: &Env, m: &Method, schema: &str, log: &Path) -> Result<Sample> {
+    let source = sql_source_table(m.data);
+    match m.kind {
+        Kind::Rs(_) | Kind::RsDefault => {
+            let mut cmd = Command::new(&env.dlt_rs);
+            cmd.arg("sql-database")
+                .arg(&env.url)
+                .arg(m.data.table())
+                .args(["--schema", SQL_SOURCE_SCHEMA])
+                .args(["--destination", "postgres", "--credentials", &env.url])
+                .args(["--pipeline", schema])
+                .arg("--pipelines-dir")
+                .arg(env.pipelines(schema))
+                .args(["--dataset", schema])
+                .current_dir(&env.work);
+            if let Kind::Rs(format) = m.kind {
+                cmd.args(["--loader-file-format", format]);
+            }
+            env.checkpoint();
+            let r = measure(env, &cmd, log)?;
+            Ok(sample_from(&r, r.wall.as_secs_f64(), log))
+        }
+        Kind::DltArrow => {
+            let python = env
+                .dlt_python
+                .as_ref()
+                .ok_or_else(|| anyhow!("internal: dlt is not set up"))?;
+            let mut cmd = Command::new(python);
+            cmd.arg(env.root.join(DLT_SQL_SCRIPT))
+                .args([SQL_SOURCE_SCHEMA, m.data.table(), schema])
+                .args(["--dsn", &with_password(&env.url)])
+                .arg("--pipelines-dir")
+                .arg(env.pipelines(schema))
+                .args(["--backend", "pyarrow"])
+                .env("DLT_DATA_DIR", env.work.join("dlt-home"))
+                .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+                .current_dir(&env.work);
+            env.checkpoint();
+            let r = measure(env, &cmd, log)?;
+            match result_seconds(&r.output) {
+                Some(s) if r.ok => Ok(sample_from(&r, s, log)),
+                _ => {
+                    let mut s = sample_from(&r, 0.0, log);
+                    s.ok = false;
+                    if s.note.is_empty() {
+                        s.note = format!("no RESULT line; see {}", log.display());
+                    }
+                    Ok(s)
+                }
+            }
+        }
+        Kind::Floor => {
+            let target = format!("{}.{}", ident(schema), ident(m.data.table()));
+            env.sql(&format!(
+                "SET client_min_messages = warning; CREATE SCHEMA {}; \
+                 CREATE TABLE {target} (LIKE {source})",
+                ident(schema)
+            ))?;
+            let psql = env
+                .psql
+                .to_str()
+                .ok_or_else(|| anyhow!("{} is not UTF-8", env.psql.display()))?;
+            let quote = |t: &str| format!("'{}'", t.replace('\'', "'\\''"));
+            let pipe = format!(
+                "set -o pipefail; {psql} {url} -X -q -w -v ON_ERROR_STOP=1 -c {out} | \
+                 {psql} {url} -X -q -w -v ON_ERROR_STOP=1 -c {inn}",
+                psql = quote(psql),
+                url = quote(&env.url),
+                out = quote(&format!("\\copy (SELECT * FROM {source}) TO STDOUT")),
+                inn = quote(&format!("\\copy {target} FROM STDIN")),
+            );
+            let mut cmd = Command::new("bash");
+            cmd.arg("-c").arg(pipe).current_dir(&env.work);
+            env.checkpoint();
+            let r = measure(env, &cmd, log)?;
+            Ok(sample_from(&r, r.wall.as_secs_f64(), log))
+        }
+        _ => bail!("internal: {} has no sql run", m.label()),
+    }
+}
+
 /// `seconds=` of the last `RESULT` line.
 fn result_seconds(output: &str) -> Option<f64> {
     output
@@ -897,7 +1090,10 @@ fn floor_sql(env: &Env, data: Data, schema: &str) -> Result<(String, Vec<String>
             }
             Ok((ddl, copies))
         }
-        Data::FlatScaled | Data::TypedScaled => bail!("internal: no floor for a scaling run"),
+        Data::FlatScaled | Data::TypedScaled | Data::SqlScaled => {
+            bail!("internal: no floor for a scaling run")
+        }
+        Data::Sql => bail!("internal: the sql floor is a pipe (run_sql_once)"),
     }
 }
 
@@ -1260,9 +1456,10 @@ fn digest_differences(reference: &Digest, other: &Digest) -> Vec<String> {
 // set-up
 
 /// What real dlt's runners import.
-const DLT_IMPORTS: &str = "import dlt, psycopg2, orjson, pyarrow";
+const DLT_IMPORTS: &str = "import dlt, psycopg2, orjson, pyarrow, sqlalchemy";
 
-/// The venv's python with dlt (and pyarrow, for the Arrow runner) importable, creating the
+/// The venv's python with dlt (and pyarrow, for the Arrow runner; SQLAlchemy below 2.1, as
+/// dlt 1.31's `sql_database` needs, for the sql runner) importable, creating the
 /// venv or installing what is missing when needed; `Err` says why not.
 fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
     let venv = work.join("dltvenv");
@@ -1278,7 +1475,7 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
     if python.exists() && works(&python) {
         return Ok(python);
     }
-    for script in [DLT_SCRIPT, DLT_ARROW_SCRIPT] {
+    for script in [DLT_SCRIPT, DLT_ARROW_SCRIPT, DLT_SQL_SCRIPT] {
         if !root.join(script).exists() {
             return Err(format!("{script} is missing"));
         }
@@ -1302,7 +1499,8 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
         }
     }
     eprintln!(
-        "bench: setting up real dlt: {}/bin/pip install 'dlt[postgres]==1.31.0' pyarrow",
+        "bench: setting up real dlt: {}/bin/pip install 'dlt[postgres]==1.31.0' pyarrow \
+         'sqlalchemy<2.1'",
         venv.display()
     );
     let out = Command::new(venv.join("bin").join("pip"))
@@ -1312,12 +1510,13 @@ fn setup_dlt(root: &Path, work: &Path) -> std::result::Result<PathBuf, String> {
             "--disable-pip-version-check",
             "dlt[postgres]==1.31.0",
             "pyarrow",
+            "sqlalchemy<2.1",
         ])
         .output()
         .map_err(|e| format!("could not run pip: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "pip install 'dlt[postgres]==1.31.0' pyarrow failed: {}",
+            "pip install 'dlt[postgres]==1.31.0' pyarrow 'sqlalchemy<2.1' failed: {}",
             tail(&String::from_utf8_lossy(&out.stderr), 5)
         ));
     }
@@ -1660,6 +1859,18 @@ fn targets(summaries: &BTreeMap<String, Summary>) -> Vec<Target> {
         get(Kind::DltArrow, Data::Typed),
         5.0,
     ));
+    out.push(speedup(
+        "sql-database: dlt-rs ≥ 5x faster than dlt's sql_database(backend=\"pyarrow\")",
+        get(Kind::RsDefault, Data::Sql),
+        get(Kind::DltArrow, Data::Sql),
+        5.0,
+    ));
+    out.push(ratio_target(
+        "sql-database: dlt-rs ≤ 1.5x the psql pipe",
+        get(Kind::RsDefault, Data::Sql),
+        get(Kind::Floor, Data::Sql),
+        1.5,
+    ));
     let worst = summaries
         .iter()
         .filter(|(k, _)| k.starts_with("dlt-rs"))
@@ -1700,6 +1911,12 @@ fn targets(summaries: &BTreeMap<String, Summary>) -> Vec<Target> {
             Data::Typed,
             Data::TypedScaled,
             "typed rows (Parquet)",
+        ),
+        (
+            Kind::RsDefault,
+            Data::Sql,
+            Data::SqlScaled,
+            "rows of the PostgreSQL table (sql-database)",
         ),
     ] {
         let text = format!("{SCALE_FACTOR}x the {what} raises dlt-rs peak RSS by < 20%");
@@ -1925,6 +2142,9 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
             }
         }
     }
+    if methods.iter().any(|m| m.data == Data::Sql) {
+        make_sql_source(&env, Data::Sql, o.sql_rows)?;
+    }
     let env = env;
 
     let rows_of = |d: Data| match d {
@@ -1934,6 +2154,8 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         Data::Typed => o.typed_rows,
         Data::TypedScaled => o.typed_rows * SCALE_FACTOR,
         Data::Events => events_rows,
+        Data::Sql => o.sql_rows,
+        Data::SqlScaled => o.sql_rows * SCALE_FACTOR,
     };
 
     // the rounds
@@ -1956,6 +2178,19 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     for m in &scale {
         let input = env.input(m.data);
         let rows = rows_of(m.data);
+        if m.data == Data::SqlScaled {
+            make_sql_source(&env, m.data, rows)?;
+            let s = run_once(&env, m, 1)?;
+            report_run(1, 1, m, &s);
+            scale_samples.push(vec![s]);
+            if !o.keep {
+                env.sql(&format!(
+                    "DROP TABLE IF EXISTS {}",
+                    sql_source_table(Data::SqlScaled)
+                ))?;
+            }
+            continue;
+        }
         let w = match m.data {
             Data::FlatScaled => bench_gen::write_flat(&input, None, rows, bench_gen::SEED)?,
             Data::TypedScaled => {
@@ -2053,8 +2288,10 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         Data::Nested,
         Data::Typed,
         Data::Events,
+        Data::Sql,
         Data::FlatScaled,
         Data::TypedScaled,
+        Data::SqlScaled,
     ] {
         if all.iter().any(|(m, _)| m.data == d) {
             inputs.push(match d {
@@ -2066,7 +2303,11 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
                     rows_of(d),
                     bench_events::REPEAT
                 ),
-                Data::FlatScaled | Data::TypedScaled => {
+                Data::Sql => format!(
+                    "a PostgreSQL table of {} rows ({SQL_SOURCE_SCHEMA}.orders)",
+                    o.sql_rows
+                ),
+                Data::FlatScaled | Data::TypedScaled | Data::SqlScaled => {
                     format!("{} {} rows once, for memory scaling", rows_of(d), d.table())
                 }
             });
@@ -2089,7 +2330,8 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
          faster than dlt = dlt's median seconds / this method's, same format and data; peak RSS \
          = the client process (largest over the rounds; for the floor that is psql, not the \
          server). dlt-rs: the whole process; dlt: `pipeline.run()` only (dlt arrow: reading the \
-         Parquet file with pyarrow + `pipeline.run(table)`); floor: the `psql \\copy` process. \
+         Parquet file with pyarrow + `pipeline.run(table)`; dlt sql_database: `pipeline.run()`); \
+         floor: the `psql \\copy` process (sql: the pipe of two). \
          rows = input records (nested: 1 root row + ~2.5 commits + ~1.5 labels each; events: \
          root rows, plus their child rows in six tables).\n",
     );

@@ -97,6 +97,7 @@ fn test(mut extra: Vec<OsString>) -> Result<ExitCode> {
     let root = workspace_root();
     let server = pg::ensure(&root)?;
     eprintln!("xtask: tests use {}", server.describe());
+    ensure_mysql();
     // `-p NAME` narrows the run; otherwise every crate of the workspace is tested.
     let picks_packages = extra.iter().any(|a| {
         let a = a.to_string_lossy();
@@ -118,6 +119,37 @@ fn test(mut extra: Vec<OsString>) -> Result<ExitCode> {
         eprintln!("xtask: tests failed ({status})");
         Ok(exit_code(status))
     }
+}
+
+/// The MySQL source's tests need a MySQL or MariaDB server (`DLT_RS_TEST_MYSQL_URL`, default
+/// 127.0.0.1:3306 as root): when none answers there and MariaDB is installed, it is started
+/// (`service mariadb start`); otherwise those tests fail saying what to install.
+fn ensure_mysql() {
+    if std::env::var_os("DLT_RS_TEST_MYSQL_URL").is_some() {
+        return;
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 3306));
+    let answers =
+        || std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok();
+    if answers() {
+        eprintln!("xtask: MySQL source tests use MariaDB/MySQL on 127.0.0.1:3306");
+        return;
+    }
+    if Path::new("/usr/sbin/mariadbd").exists() {
+        eprintln!("xtask: starting MariaDB (service mariadb start) for the MySQL source tests");
+        let started = Command::new("service")
+            .args(["mariadb", "start"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if started && answers() {
+            return;
+        }
+    }
+    eprintln!(
+        "xtask: no MySQL/MariaDB on 127.0.0.1:3306: the MySQL source tests will fail; install \
+         and start one (apt-get install mariadb-server && service mariadb start) or set \
+         DLT_RS_TEST_MYSQL_URL"
+    );
 }
 
 /// `cargo xtask pg-url`: the URL alone on stdout, everything else on stderr.

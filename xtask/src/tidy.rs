@@ -43,12 +43,14 @@ const DESTINATION_LINK_ALLOWED: &[&str] = &[];
 // Scopes of the rules.
 
 /// Rule 2: where SQL is put together: the SQL generator, the dialect modules and the
-/// PostgreSQL source (its catalog queries and read statement).
+/// sources (their catalog queries and read statements).
 const SQL_HOMES: &[&str] = &[
     "crates/dest-sql/src/",
     "crates/dest-postgres/src/sql.rs",
     "crates/dest-sqlite/src/sql.rs",
     "crates/source-sql/src/postgres.rs",
+    "crates/source-sql/src/mysql.rs",
+    "crates/source-sql/src/sqlite.rs",
 ];
 
 /// Rule 2: code that only tests or measures, exempt like `tests/` folders and `#[cfg(test)]`

@@ -1,5 +1,6 @@
 //! `dlt-rs init SOURCE DESTINATION`: scaffolds a Cargo project that runs a pipeline, as
-//! `dlt init chess postgres` scaffolds a Python one.
+//! `dlt init chess postgres` scaffolds a Python one. Sources: `chess`, `sql_database`,
+//! `filesystem`; each project's files are in `templates/<source>/`.
 //!
 //! The project depends on the dlt-rs crates by path when this binary was built from a
 //! checkout that still exists (or `--dlt-rs-path` names one), and by crates.io version
@@ -10,35 +11,95 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// Sources `init` knows: name, description.
-pub const SOURCES: &[(&str, &str)] = &[(
-    "chess",
-    "chess.com player profiles and monthly game archives (dlt's `chess` example)",
-)];
+/// A project `init` makes: its source, the files from `templates/<source>/`, the dlt-rs
+/// crates it depends on (package names, folders under `crates/`).
+struct Template {
+    source: &'static str,
+    about: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    crates: &'static [&'static str],
+}
 
-/// The chess project's files: path in the project, template.
-const CHESS_FILES: &[(&str, &str)] = &[
-    ("src/main.rs", include_str!("../templates/chess/main.rs")),
-    (
-        ".dlt/config.toml",
-        include_str!("../templates/chess/config.toml"),
-    ),
-    (
-        ".dlt/secrets.toml",
-        include_str!("../templates/chess/secrets.toml"),
-    ),
-    (".gitignore", include_str!("../templates/chess/gitignore")),
-    ("README.md", include_str!("../templates/chess/README.md")),
+/// The projects `init` makes, one per source.
+const TEMPLATES: &[Template] = &[
+    Template {
+        source: "chess",
+        about: "chess.com player profiles and monthly game archives (dlt's `chess` example)",
+        files: &[
+            ("src/main.rs", include_str!("../templates/chess/main.rs")),
+            (
+                ".dlt/config.toml",
+                include_str!("../templates/chess/config.toml"),
+            ),
+            (
+                ".dlt/secrets.toml",
+                include_str!("../templates/chess/secrets.toml"),
+            ),
+            (".gitignore", include_str!("../templates/chess/gitignore")),
+            ("README.md", include_str!("../templates/chess/README.md")),
+        ],
+        crates: &["pipeline", "dest-postgres", "source-chess"],
+    },
+    Template {
+        source: "sql_database",
+        about: "the tables of a PostgreSQL database, typed and keyed (dlt's `sql_database`)",
+        files: &[
+            (
+                "src/main.rs",
+                include_str!("../templates/sql_database/main.rs"),
+            ),
+            (
+                ".dlt/config.toml",
+                include_str!("../templates/sql_database/config.toml"),
+            ),
+            (
+                ".dlt/secrets.toml",
+                include_str!("../templates/sql_database/secrets.toml"),
+            ),
+            (".gitignore", include_str!("../templates/chess/gitignore")),
+            (
+                "README.md",
+                include_str!("../templates/sql_database/README.md"),
+            ),
+        ],
+        crates: &["pipeline", "dest-postgres", "source-sql"],
+    },
+    Template {
+        source: "filesystem",
+        about: "JSON Lines, JSON, CSV and Parquet files of a folder, new and changed ones \
+                each run (dlt's `filesystem`)",
+        files: &[
+            (
+                "src/main.rs",
+                include_str!("../templates/filesystem/main.rs"),
+            ),
+            (
+                ".dlt/config.toml",
+                include_str!("../templates/filesystem/config.toml"),
+            ),
+            (
+                ".dlt/secrets.toml",
+                include_str!("../templates/filesystem/secrets.toml"),
+            ),
+            (".gitignore", include_str!("../templates/chess/gitignore")),
+            (
+                "README.md",
+                include_str!("../templates/filesystem/README.md"),
+            ),
+            (
+                "data/items.jsonl",
+                include_str!("../templates/filesystem/items.jsonl"),
+            ),
+        ],
+        crates: &["pipeline", "dest-postgres", "source-fs"],
+    },
 ];
-
-/// The dlt-rs crates a chess project depends on: package name, folder under `crates/`.
-const CHESS_CRATES: &[&str] = &["pipeline", "dest-postgres", "source-chess"];
 
 /// What `dlt-rs init --list` prints: the sources, and the destinations of the registry.
 pub fn list() -> String {
     let mut out = String::from("sources:\n");
-    for (name, about) in SOURCES {
-        out.push_str(&format!("  {name:<12} {about}\n"));
+    for t in TEMPLATES {
+        out.push_str(&format!("  {:<14} {}\n", t.source, t.about));
     }
     out.push_str("destinations:\n");
     for name in dest_core::registry::names() {
@@ -58,35 +119,36 @@ pub fn init(
     dir: &Path,
     dlt_rs_path: Option<&Path>,
 ) -> Result<Vec<PathBuf>> {
-    if !SOURCES.iter().any(|(s, _)| *s == source) {
+    let Some(template) = TEMPLATES.iter().find(|t| t.source == source) else {
         bail!(
             "unknown source `{source}`; known sources: {} (dlt-rs init --list)",
-            SOURCES
+            TEMPLATES
                 .iter()
-                .map(|(s, _)| *s)
+                .map(|t| t.source)
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-    }
+    };
     dest_core::registry::find(destination)?;
     if destination != "postgres" {
         bail!("`dlt-rs init {source}` makes projects for the `postgres` destination only");
     }
-    let name = package_name(dir);
+    let name = package_name(dir, source);
     let checkout = match dlt_rs_path {
         Some(p) => Some(
-            checkout_root(p)
+            checkout_root(p, template.crates)
                 .with_context(|| format!("{} is not a dlt-rs checkout", p.display()))?,
         ),
-        None => built_from_checkout(),
+        None => built_from_checkout(template.crates),
     };
-    let mut files: Vec<(PathBuf, String)> = CHESS_FILES
+    let mut files: Vec<(PathBuf, String)> = template
+        .files
         .iter()
         .map(|(path, text)| (dir.join(path), text.replace("{name}", &name)))
         .collect();
     files.push((
         dir.join("Cargo.toml"),
-        cargo_toml(&name, checkout.as_deref()),
+        cargo_toml(&name, template.crates, checkout.as_deref()),
     ));
     if let Some(root) = &checkout {
         if let Ok(lock) = std::fs::read_to_string(root.join("Cargo.lock")) {
@@ -115,8 +177,9 @@ pub fn init(
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
 
-/// A Cargo package name from the folder's name (`my chess` → `my_chess`), else `chess_pipeline`.
-fn package_name(dir: &Path) -> String {
+/// A Cargo package name from the folder's name (`my chess` → `my_chess`), else
+/// `<source>_pipeline`.
+fn package_name(dir: &Path, source: &str) -> String {
     let base = std::fs::canonicalize(dir)
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -133,27 +196,27 @@ fn package_name(dir: &Path) -> String {
         .collect();
     match name.chars().next() {
         Some(c) if c.is_ascii_alphabetic() => name,
-        _ => "chess_pipeline".to_string(),
+        _ => format!("{source}_pipeline"),
     }
 }
 
 /// The checkout this binary was built from, when it still exists.
-fn built_from_checkout() -> Option<PathBuf> {
+fn built_from_checkout(crates: &[&str]) -> Option<PathBuf> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    checkout_root(manifest_dir.parent()?.parent()?)
+    checkout_root(manifest_dir.parent()?.parent()?, crates)
 }
 
 /// `dir` when it holds the dlt-rs crates a project depends on.
-fn checkout_root(dir: &Path) -> Option<PathBuf> {
-    let ok = CHESS_CRATES
+fn checkout_root(dir: &Path, crates: &[&str]) -> Option<PathBuf> {
+    let ok = crates
         .iter()
         .all(|c| dir.join("crates").join(c).join("Cargo.toml").is_file());
     ok.then(|| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-fn cargo_toml(name: &str, checkout: Option<&Path>) -> String {
+fn cargo_toml(name: &str, crates: &[&str], checkout: Option<&Path>) -> String {
     let mut deps = String::new();
-    for c in CHESS_CRATES {
+    for c in crates {
         match checkout {
             Some(root) => {
                 let path = root.join("crates").join(c);
@@ -193,7 +256,11 @@ mod tests {
 
     #[test]
     fn cargo_toml_depends_by_path_from_a_checkout_and_by_version_otherwise() {
-        let by_path = cargo_toml("my_chess", Some(Path::new("/src/dlt \"rs\"")));
+        let by_path = cargo_toml(
+            "my_chess",
+            TEMPLATES[0].crates,
+            Some(Path::new("/src/dlt \"rs\"")),
+        );
         expect_test::expect![[r#"
             [package]
             name = "my_chess"
@@ -212,7 +279,7 @@ mod tests {
             [workspace]
         "#]]
         .assert_eq(&by_path);
-        let by_version = cargo_toml("x", None);
+        let by_version = cargo_toml("x", TEMPLATES[0].crates, None);
         assert!(
             by_version.contains("source-chess = \"0.0.0\""),
             "{by_version}"
@@ -225,10 +292,10 @@ mod tests {
             .prefix("My Chess.")
             .tempdir()
             .unwrap();
-        let name = package_name(dir.path());
+        let name = package_name(dir.path(), "chess");
         assert!(name.starts_with("my_chess_"), "{name}");
         assert_eq!(
-            package_name(Path::new("/nonexistent/9lives")),
+            package_name(Path::new("/nonexistent/9lives"), "chess"),
             "chess_pipeline"
         );
     }

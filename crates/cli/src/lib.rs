@@ -3,9 +3,8 @@
 //! This crate is the one place that links the destination crates (`use dest_postgres as _`),
 //! so their `inventory` registrations are in the binary.
 
-mod csv_input;
+mod filesystem;
 pub mod init;
-pub mod input;
 pub mod pipeline_cmd;
 pub mod progress;
 pub mod sql_source;
@@ -15,6 +14,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pipeline::{Pipeline, Resource};
+use source_fs as input;
 
 pub use crate::pipeline_cmd::{DestinationArgs, PipelineAction, PipelineArgs};
 
@@ -61,6 +61,10 @@ pub enum Command {
     /// Load the tables of a database (PostgreSQL) with dlt's `sql_database` semantics: one
     /// table per source table, column types, nullability and primary keys reflected.
     SqlDatabase(sql_source::SqlDatabaseArgs),
+    /// Load the files of a folder (a path or file:// URL, a pattern of files) into one table
+    /// with dlt's `filesystem` source semantics: JSON Lines, JSON, CSV (gzip or not) and
+    /// Parquet; a run loads only the files new or changed since the last one.
+    Filesystem(filesystem::FilesystemArgs),
     /// List the destinations this binary knows.
     Destinations,
     /// Inspect a pipeline (working folder, dataset, last run), repair it, drop resources or
@@ -70,7 +74,8 @@ pub enum Command {
     /// made from the pipeline's credentials; dbt comes from PATH or `--venv`.
     Dbt(DbtArgs),
     /// Make a Cargo project in the current folder that loads SOURCE into DESTINATION
-    /// (`dlt-rs init chess postgres`); `--list` shows the sources and destinations.
+    /// (`dlt-rs init chess postgres`, `sql_database`, `filesystem`); `--list` shows the
+    /// sources and destinations.
     Init(InitArgs),
 }
 
@@ -118,7 +123,7 @@ pub enum DbtAction {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The source (`chess`).
+    /// The source (`chess`, `sql_database`, `filesystem`).
     #[arg(required_unless_present = "list")]
     pub source: Option<String>,
     /// The destination (`postgres`).
@@ -143,6 +148,15 @@ pub struct LoadArgs {
     /// Root table name.
     #[arg(long)]
     pub table: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The options of the commands that read files: how their items become rows.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
     /// Below this nesting depth data stays JSON instead of becoming child tables.
     #[arg(long)]
     pub max_table_nesting: Option<u32>,
@@ -153,12 +167,49 @@ pub struct LoadArgs {
     /// tab).
     #[arg(long, value_parser = parse_delimiter)]
     pub csv_delimiter: Option<u8>,
-    #[command(flatten)]
-    pub run: RunArgs,
+}
+
+impl ReadArgs {
+    /// `--columns`, parsed.
+    fn columns(&self) -> Result<Option<serde_json::Value>> {
+        match &self.columns {
+            Some(c) => Ok(Some(
+                serde_json::from_str(c).context("--columns is not valid JSON")?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// How CSV files are read: the delimiter, and the columns `columns` (the parsed
+    /// `--columns`) gives a type, which keep their text.
+    fn csv_options(&self, columns: Option<&serde_json::Value>) -> input::CsvOptions {
+        input::CsvOptions {
+            delimiter: self.csv_delimiter,
+            hinted: hinted_columns(columns),
+        }
+    }
+
+    /// `resource` with the hints of `run` and of these options (`columns`: the parsed
+    /// `--columns`).
+    fn hint(
+        &self,
+        run: &RunArgs,
+        columns: Option<&serde_json::Value>,
+        resource: Resource,
+    ) -> Result<Resource> {
+        let mut resource = run.hint(resource)?;
+        if let Some(n) = self.max_table_nesting {
+            resource = resource.max_table_nesting(n);
+        }
+        if let Some(spec) = columns {
+            resource = resource.columns_json(spec)?;
+        }
+        Ok(resource)
+    }
 }
 
 /// The options every command that loads data has: where to, into which pipeline, and how.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Destination name.
     #[arg(long, default_value = "postgres")]
@@ -288,6 +339,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Load(args) => load(args, cli.quiet).await,
         Command::SqlDatabase(args) => sql_source::run(args, cli.quiet).await,
+        Command::Filesystem(args) => filesystem::run(args, cli.quiet).await,
         Command::Pipeline(args) => pipeline_cmd::run(args, cli.verbose > 0).await,
         Command::Init(args) => init_command(&args),
         Command::Dbt(DbtArgs {
@@ -420,8 +472,8 @@ fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
         "replace_strategy": a.run.replace_strategy,
         "primary_key": a.run.primary_key,
         "merge_key": a.run.merge_key,
-        "max_table_nesting": a.max_table_nesting,
-        "columns": a.columns,
+        "max_table_nesting": a.read.max_table_nesting,
+        "columns": a.read.columns,
         "loader_file_format": a.run.loader_file_format,
     });
     if unique {
@@ -444,7 +496,7 @@ fn with_input_position(
     resource: &str,
     input_id: &str,
     files: &[PathBuf],
-    csv: &csv_input::CsvOptions,
+    csv: &input::CsvOptions,
 ) -> String {
     let text = e.to_string();
     let Some(item) = e.item() else {
@@ -587,26 +639,9 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
     // into the one table
     let (parquet, files): (Vec<PathBuf>, Vec<PathBuf>) =
         all.into_iter().partition(|f| input::is_parquet(f));
-    let columns = match &a.columns {
-        Some(c) => Some(
-            serde_json::from_str::<serde_json::Value>(c).context("--columns is not valid JSON")?,
-        ),
-        None => None,
-    };
-    let hinted = |resource: Resource| -> Result<Resource> {
-        let mut resource = a.run.hint(resource)?;
-        if let Some(n) = a.max_table_nesting {
-            resource = resource.max_table_nesting(n);
-        }
-        if let Some(spec) = &columns {
-            resource = resource.columns_json(spec)?;
-        }
-        Ok(resource)
-    };
-    let csv = csv_input::CsvOptions {
-        delimiter: a.csv_delimiter,
-        hinted: hinted_columns(columns.as_ref()),
-    };
+    let columns = a.read.columns()?;
+    let hinted = |resource| a.read.hint(&a.run, columns.as_ref(), resource);
+    let csv = a.read.csv_options(columns.as_ref());
     let mut resources = Vec::new();
     if !files.is_empty() || parquet.is_empty() {
         resources.push(hinted(Resource::from_json_lines(

@@ -371,7 +371,8 @@ impl Normalizer {
         }
         let table = table_of_mut(&mut self.schema, root)?;
         // a column new to a table that has columns already holds NULL in the rows before
-        let had_columns = table.columns.iter().any(|c| c.is_complete());
+        // (a table with only hinted columns and no data yet has no rows before)
+        let had_columns = table.seen_data && table.columns.iter().any(|c| c.is_complete());
         let mut changed = !table.seen_data;
         table.seen_data = true;
         for mut c in wanted {

@@ -75,11 +75,20 @@ fn cursor_error(table: &str, item: u64, e: &crate::incremental::IncrementalError
 pub(crate) enum Live {
     /// A resource whose items file is being written; the reader follows the writer.
     Resource(Box<ResourceSpec>, ItemsReader),
-    /// A resource of Arrow items, its Parquet files complete (opened: the package folder
-    /// is renamed when extraction completes).
-    Arrow(Box<ResourceSpec>, Vec<fs::File>),
+    /// A resource of Arrow items: its Parquet files come through the receiver as each is
+    /// complete (opened: the package folder is renamed when extraction completes).
+    Arrow(Box<ResourceSpec>, mpsc::Receiver<ArrowFile>),
     /// Extraction is complete and the package is in `normalize/extracted/`.
     Done(Box<Manifest>),
+}
+
+/// A Parquet items file of an Arrow resource, handed to a live normalizer.
+pub(crate) enum ArrowFile {
+    /// A complete file (opened) and its path.
+    File(fs::File, std::path::PathBuf),
+    /// The resource's last file was sent; a channel that closes without it means the
+    /// extraction failed.
+    End,
 }
 
 /// The sending side of a live extraction.
@@ -391,29 +400,38 @@ async fn extract_into(
 }
 
 /// A Parquet items file being written.
-struct ArrowFile {
+struct ArrowItems {
     writer: columnar::ParquetBatchWriter,
     sync: fs::File,
     path: std::path::PathBuf,
     /// Bytes of the file counted in the progress display.
     counted: u64,
+    /// Rows written.
+    rows: usize,
 }
 
-impl ArrowFile {
-    fn finish(self) -> Result<(), PipelineError> {
+impl ArrowItems {
+    fn finish(self) -> Result<std::path::PathBuf, PipelineError> {
         let mut out = self.writer.finish()?;
         out.flush()
             .map_err(io_err("writing an items file", &self.path))?;
         drop(out);
         self.sync
             .sync_all()
-            .map_err(io_err("syncing an items file", &self.path))
+            .map_err(io_err("syncing an items file", &self.path))?;
+        Ok(self.path)
     }
 }
 
+/// Rows after which an Arrow resource's items file is closed (and handed to a live
+/// normalizer) and the next batch starts the next file, so normalizing and loading overlap
+/// reading the source.
+const ARROW_FILE_ROWS: usize = 65_536;
+
 /// Extracts an Arrow resource: its record batches into Parquet items files (a batch with
-/// other columns than the one before starts the next file), handed to a live normalizer
-/// once complete (a Parquet file is readable only when its footer is written).
+/// other columns than the one before, or past [`ARROW_FILE_ROWS`] rows, starts the next
+/// file), each handed to a live normalizer once complete (a Parquet file is readable only
+/// when its footer is written).
 fn extract_arrow(
     package: &LoadPackage,
     n: usize,
@@ -426,8 +444,43 @@ fn extract_arrow(
     let Items::Arrow(batches) = r.items else {
         return Err(PipelineError::Internal("not an Arrow resource".into()));
     };
+    let arrow_spec = |files: &[String], rows: u64| {
+        let mut files = files.iter().cloned();
+        let mut spec = spec_of(&r.hints, files.next().unwrap_or_default(), rows);
+        spec.more_items_files = files.collect();
+        spec.items_format = ItemsFormat::Arrow;
+        spec.dlt_columns = r.dlt_columns;
+        spec
+    };
+    // a live normalizer follows the files as they are completed
+    let mut to_normalizer: Option<mpsc::Sender<ArrowFile>> = None;
+    let hand = |path: std::path::PathBuf,
+                files: &[String],
+                to: &mut Option<mpsc::Sender<ArrowFile>>|
+     -> Result<(), PipelineError> {
+        let Some(live) = live else {
+            return Ok(());
+        };
+        let stopped = || {
+            live.cancelled.store(true, Ordering::SeqCst);
+            PipelineError::Internal("normalizing stopped".into())
+        };
+        if to.is_none() {
+            let (tx, rx) = mpsc::channel();
+            live.tx
+                .send(Live::Arrow(Box::new(arrow_spec(files, 0)), rx))
+                .map_err(|_| stopped())?;
+            *to = Some(tx);
+        }
+        let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
+        if let Some(tx) = to {
+            tx.send(ArrowFile::File(file, path))
+                .map_err(|_| stopped())?;
+        }
+        Ok(())
+    };
     let mut files: Vec<String> = Vec::new();
-    let mut current: Option<ArrowFile> = None;
+    let mut current: Option<ArrowItems> = None;
     let mut rows = 0u64;
     let mut seen = 0u64;
     for batch in batches {
@@ -442,10 +495,11 @@ fn extract_arrow(
         }
         let same = current
             .as_ref()
-            .is_some_and(|c| c.writer.schema() == &batch.schema());
+            .is_some_and(|c| c.writer.schema() == &batch.schema() && c.rows < ARROW_FILE_ROWS);
         if !same {
             if let Some(done) = current.take() {
-                done.finish()?;
+                let path = done.finish()?;
+                hand(path, &files, &mut to_normalizer)?;
             }
             let (rel, path) = package.arrow_items_file(n, files.len());
             let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
@@ -455,15 +509,17 @@ fn extract_arrow(
             let out = Box::new(BufWriter::with_capacity(1 << 20, file));
             let writer = columnar::ParquetBatchWriter::new(&rel, batch.schema(), out)?;
             files.push(rel);
-            current = Some(ArrowFile {
+            current = Some(ArrowItems {
                 writer,
                 sync,
                 path,
                 counted: 0,
+                rows: 0,
             });
         }
         if let Some(c) = current.as_mut() {
             c.writer.write(&batch)?;
+            c.rows += batch.num_rows();
             // the bytes written so far (the writer flushes a row group per batch)
             if let Ok(meta) = c.sync.metadata() {
                 progress.bytes(meta.len().saturating_sub(c.counted));
@@ -474,28 +530,33 @@ fn extract_arrow(
         progress.items(batch.num_rows() as u64);
     }
     if let Some(done) = current.take() {
-        done.finish()?;
+        let path = done.finish()?;
+        hand(path, &files, &mut to_normalizer)?;
     }
-    let mut files = files.into_iter();
-    let mut spec = spec_of(&r.hints, files.next().unwrap_or_default(), rows);
-    spec.more_items_files = files.collect();
-    spec.items_format = ItemsFormat::Arrow;
-    if let Some(live) = live {
-        let opened = std::iter::once(&spec.items_file)
-            .chain(&spec.more_items_files)
-            .filter(|f| !f.is_empty())
-            .map(|f| {
-                let path = package.path_of(f);
-                fs::File::open(&path).map_err(io_err("opening an items file", &path))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if live
-            .tx
-            .send(Live::Arrow(Box::new(spec.clone()), opened))
-            .is_err()
-        {
-            live.cancelled.store(true, Ordering::SeqCst);
-            return Err(PipelineError::Internal("normalizing stopped".into()));
+    let spec = arrow_spec(&files, rows);
+    match to_normalizer {
+        Some(tx) => {
+            if tx.send(ArrowFile::End).is_err() {
+                if let Some(live) = live {
+                    live.cancelled.store(true, Ordering::SeqCst);
+                }
+                return Err(PipelineError::Internal("normalizing stopped".into()));
+            }
+        }
+        // no file (no rows): the normalizer still learns of the resource
+        None => {
+            if let Some(live) = live {
+                let (tx, rx) = mpsc::channel();
+                let _ = tx.send(ArrowFile::End);
+                if live
+                    .tx
+                    .send(Live::Arrow(Box::new(spec.clone()), rx))
+                    .is_err()
+                {
+                    live.cancelled.store(true, Ordering::SeqCst);
+                    return Err(PipelineError::Internal("normalizing stopped".into()));
+                }
+            }
         }
     }
     Ok(spec)
@@ -560,6 +621,7 @@ fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
         items_file,
         more_items_files: Vec::new(),
         items_format: ItemsFormat::Jsonl,
+        dlt_columns: false,
         items,
     }
 }

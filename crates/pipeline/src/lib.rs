@@ -58,12 +58,16 @@ pub use crate::package::{
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 use crate::resource::StrategySource;
 pub use crate::resource::{ItemError, Resource};
-pub use crate::state::PipelineState;
+pub use crate::state::{PipelineState, SourceState};
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
 pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
 /// The arrow-rs crates of [`Resource::from_record_batches`] (build batches with these, so
 /// the versions match).
 pub use columnar::{arrow_array, arrow_schema};
+
+/// The resources of [`Pipeline::run_with_state`], made from the source's state.
+type MakeResources =
+    Box<dyn FnOnce(&mut SourceState<'_>) -> Result<Vec<Resource>, PipelineError> + Send + 'static>;
 
 /// Job files are split past this size by default (dlt has no default). Small enough that
 /// loading starts soon after normalizing does and the last file (loaded after normalize
@@ -594,10 +598,27 @@ impl Pipeline {
         self.run_traced(resources, Some(input_id)).await
     }
 
+    /// As [`Pipeline::run`], with the resources made by `make` from the source's state when
+    /// extraction begins: inside the run's lock, after packages an earlier run left pending
+    /// are taken into account (their state counts as saved). What `make` sets in the state
+    /// goes into the package with the resources' items, so it advances exactly when they are
+    /// durable: a crash never loses them and never loads them twice. When `make` returns
+    /// no resources nothing is extracted (and its changes to the state are dropped); the
+    /// pending packages are still finished. A source that lists files, pages or partitions
+    /// and remembers which it has read uses this (`source-fs`).
+    pub async fn run_with_state<F>(&mut self, make: F) -> Result<LoadInfo, PipelineError>
+    where
+        F: FnOnce(&mut SourceState<'_>) -> Result<Vec<Resource>, PipelineError> + Send + 'static,
+    {
+        self.run_traced_with(Vec::new(), None, Some(Box::new(make)))
+            .await
+    }
+
     async fn run_inner(
         &mut self,
         resources: Vec<Resource>,
         input_id: Option<&str>,
+        from_state: Option<MakeResources>,
     ) -> Result<LoadInfo, PipelineError> {
         let _lock = self.lock().await?;
         let progress = self.normalize.progress.clone();
@@ -633,13 +654,25 @@ impl Pipeline {
             schema = self.normalize(&id, schema, &mut run).await?;
         }
 
+        let mut next = state.clone();
+        if let Some(make) = from_state {
+            let mut source = SourceState {
+                state: &mut next,
+                source: &self.schema_name,
+            };
+            resources = make(&mut source)?;
+            self.check_resources(&mut resources)?;
+            if resources.is_empty() {
+                next = state.clone();
+            }
+        }
+
         if !resources.is_empty() {
             trace::step("extract+normalize");
             progress.set_stage(Stage::Extract);
             let load_id = next_load_id(state.local.last_load_id.as_deref());
             let created_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let mut next = state.clone();
             let target = ExtractTarget {
                 load_id: &load_id,
                 created_at: &created_at,

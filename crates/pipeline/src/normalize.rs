@@ -19,7 +19,7 @@ use dest_core::{
 };
 use normalize::{Normalizer, Row, RowSink};
 
-use crate::extract::Live;
+use crate::extract::{ArrowFile, Live};
 use crate::package::{
     ItemsFormat, JobFileName, JobFolder, JobOrigin, LoadPackage, Manifest, OriginSegment,
     ResourceSpec,
@@ -139,7 +139,9 @@ fn normalize_into(
                                 .map(|f| (f, path.clone()))
                                 .map_err(io_err("opening an items file", &path))
                         })
-                        .collect::<Result<Vec<_>, _>>()?;
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into_iter()
+                        .map(Ok);
                     normalize_arrow(
                         &mut normalizer,
                         &mut sink,
@@ -166,7 +168,12 @@ fn normalize_into(
                     normalize_items(&mut normalizer, &mut sink, &spec, &path, items, ready)?;
                 }
                 Ok(Live::Arrow(spec, opened)) => {
-                    let files = opened.into_iter().zip(arrow_files(src, &spec)).collect();
+                    // each file as extract completes it; a closed channel: extract failed
+                    let files = std::iter::from_fn(|| match opened.recv() {
+                        Ok(ArrowFile::File(file, path)) => Some(Ok((file, path))),
+                        Ok(ArrowFile::End) => None,
+                        Err(_) => Some(Err(PipelineError::Internal("extraction stopped".into()))),
+                    });
                     normalize_arrow(
                         &mut normalizer,
                         &mut sink,
@@ -318,7 +325,7 @@ fn normalize_arrow(
     normalizer: &mut Normalizer,
     sink: &mut JobFiles,
     spec: &ResourceSpec,
-    files: Vec<(fs::File, PathBuf)>,
+    files: impl IntoIterator<Item = Result<(fs::File, PathBuf), PipelineError>>,
     load_id: &str,
     opts: &NormalizeOptions,
     ready: &mut dyn FnMut(&[String], &Schema),
@@ -333,7 +340,8 @@ fn normalize_arrow(
         source: Box::new(::normalize::NormalizeError::Sink(Box::new(e))),
     };
     let mut item = 0u64;
-    for (file, path) in files {
+    for file in files {
+        let (file, path) = file?;
         let batches = columnar::ParquetBatches::from_file(file, &path).map_err(resource_err)?;
         let fields = batches.schema().fields().clone();
         let derived = fields
@@ -349,8 +357,8 @@ fn normalize_arrow(
                 .and_then(|t| t.column(name))
                 .is_some_and(|c| c.is_complete())
         };
-        let add_load_id = opts.arrow_load_id || has(C_DLT_LOAD_ID);
-        let add_row_id = opts.arrow_row_id || has(C_DLT_ID);
+        let add_load_id = opts.arrow_load_id || spec.dlt_columns || has(C_DLT_LOAD_ID);
+        let add_row_id = opts.arrow_row_id || spec.dlt_columns || has(C_DLT_ID);
         // scd2: `_dlt_id` is a hash of the row's values (dlt leaves that to the user)
         let row_hash = hints.disposition.row_id() == RowIdKind::RowHash;
         let targets = normalizer

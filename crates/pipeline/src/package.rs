@@ -218,6 +218,10 @@ pub(crate) struct ResourceSpec {
     /// What the items files hold.
     #[serde(default, skip_serializing_if = "ItemsFormat::is_jsonl")]
     pub items_format: ItemsFormat,
+    /// Arrow items: `_dlt_load_id` and `_dlt_id` are added whatever
+    /// `[normalize.parquet_normalizer]` says ([`crate::Resource::dlt_columns`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dlt_columns: bool,
     /// Items (Arrow: rows).
     pub items: u64,
 }

@@ -57,6 +57,8 @@ pub struct Resource {
     /// destination's `replace_strategy`.
     pub(crate) strategy: StrategySource,
     pub(crate) incremental: Option<Incremental>,
+    /// Arrow data: add `_dlt_load_id` / `_dlt_id` whatever the pipeline's settings say.
+    pub(crate) dlt_columns: bool,
 }
 
 impl fmt::Debug for Resource {
@@ -94,6 +96,7 @@ impl Resource {
             items: Items::Iter(Box::new(iter)),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -108,6 +111,7 @@ impl Resource {
             items: Items::Iter(Box::new(items.into_iter())),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -125,6 +129,7 @@ impl Resource {
             items: Items::Lines(Box::new(lines.into_iter())),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -138,6 +143,7 @@ impl Resource {
             items: Items::LineStream(Box::pin(lines)),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -158,6 +164,7 @@ impl Resource {
             })),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -176,6 +183,28 @@ impl Resource {
             items: Items::Arrow(Box::new(batches.into_iter())),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
+        }
+    }
+
+    /// [`Resource::from_record_batches`], the batches made when extraction begins from the
+    /// start value of the resource's incremental cursor (as
+    /// [`Resource::from_cursor_json_line_stream`]), so a source can ask only for rows from
+    /// there on. The cursor still filters and deduplicates the rows as for any resource.
+    pub fn from_cursor_record_batches<F, I>(table: &str, make: F) -> Self
+    where
+        F: FnOnce(Option<Json>) -> I + Send + 'static,
+        I: IntoIterator<Item = Result<RecordBatch, ItemError>>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Deferred(Box::new(move |start| {
+                Items::Arrow(Box::new(make(start).into_iter()))
+            })),
+            strategy: StrategySource::Destination,
+            incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -234,6 +263,7 @@ impl Resource {
             items: Items::Stream(Box::pin(s)),
             strategy: StrategySource::Destination,
             incremental: None,
+            dlt_columns: false,
         }
     }
 
@@ -310,6 +340,16 @@ impl Resource {
     /// last value is kept in the pipeline state with the load that carries the items.
     pub fn incremental(mut self, incremental: Incremental) -> Self {
         self.incremental = Some(incremental);
+        self
+    }
+
+    /// Arrow data ([`Resource::from_record_batches`]): give the table `_dlt_load_id` and
+    /// `_dlt_id` columns as JSON items get them, whatever `[normalize.parquet_normalizer]
+    /// add_dlt_load_id` / `add_dlt_id` say (a source whose columnar read must make the same
+    /// table as its row-by-row read, such as `sql_database`). No effect on other items,
+    /// which always have them.
+    pub fn dlt_columns(mut self, on: bool) -> Self {
+        self.dlt_columns = on;
         self
     }
 

@@ -29,6 +29,35 @@ pub struct LocalState {
     pub last_load_id: Option<String>,
 }
 
+/// The state of one source (`sources.<source>` of the pipeline state) as a source sees it
+/// when [`crate::Pipeline::run_with_state`] makes its resources: values it reads, and
+/// values it sets that go into the load package with the resources' items (dlt's
+/// `dlt.current.source_state()` / `resource_state()`).
+#[derive(Debug)]
+pub struct SourceState<'a> {
+    pub(crate) state: &'a mut PipelineState,
+    pub(crate) source: &'a str,
+}
+
+impl SourceState<'_> {
+    /// The value at `path` inside the source's state (`["resources", "files",
+    /// "incremental", "modification_date"]`), if set.
+    pub fn get(&self, path: &[String]) -> Option<&Json> {
+        self.state.resource_value(self.source, path)
+    }
+
+    /// Sets the value at `path` inside the source's state; it is saved with the run's
+    /// package and advances only when that package is durable.
+    pub fn set(&mut self, path: &[String], value: Json) {
+        self.state.set_resource_value(self.source, path, value);
+    }
+
+    /// The source's name (the pipeline's schema name).
+    pub fn source(&self) -> &str {
+        self.source
+    }
+}
+
 /// dlt's pipeline state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PipelineState {

@@ -1,7 +1,7 @@
 //! The trace of a pipeline's last run, kept in the working folder as `trace.json` (dlt's
 //! `pipeline.last_trace`, shown by `dlt-rs pipeline NAME trace`).
 //!
-//! [`Pipeline::run`] and [`Pipeline::run_input`] go through [`Pipeline::run_traced`], which
+//! [`Pipeline::run`], [`Pipeline::run_input`] and [`Pipeline::run_with_state`] go through [`Pipeline::run_traced_with`], which
 //! runs the pipeline with a step recorder in a task-local and writes the trace at the end,
 //! whether the run succeeded or not. The run marks where its steps begin with [`step`]:
 //! `normalize` (packages an earlier run extracted), `extract+normalize` (the new data; with
@@ -109,11 +109,24 @@ impl Pipeline {
         resources: Vec<Resource>,
         input_id: Option<&str>,
     ) -> Result<LoadInfo, PipelineError> {
+        self.run_traced_with(resources, input_id, None).await
+    }
+
+    /// [`Pipeline::run_traced`], with resources made from the state when extraction begins.
+    pub(crate) async fn run_traced_with(
+        &mut self,
+        resources: Vec<Resource>,
+        input_id: Option<&str>,
+        from_state: Option<crate::MakeResources>,
+    ) -> Result<LoadInfo, PipelineError> {
         let started = Utc::now();
         let started_sys = SystemTime::now();
         let recorder = Arc::new(Mutex::new(Recorder::default()));
         let mut result = RECORDER
-            .scope(recorder.clone(), self.run_inner(resources, input_id))
+            .scope(
+                recorder.clone(),
+                self.run_inner(resources, input_id, from_state),
+            )
             .await;
         let finished = Utc::now();
         let marks = recorder.lock().map(|r| r.steps.clone()).unwrap_or_default();

@@ -1,17 +1,21 @@
-//! The PostgreSQL source: the catalog queries that reflect a schema's tables, the statement
-//! that reads a table (each row rendered by the server as one JSON object), and the row
-//! stream. This is the PostgreSQL source's SQL: identifiers are quoted by
-//! `dest_postgres::quote_ident`, values are bound as parameters.
+//! The PostgreSQL source: the catalog queries that reflect a schema's tables, the two ways
+//! to read a table — columnar (`COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded by
+//! `binary` into Arrow batches on a reader thread) and row by row (each row rendered by the
+//! server as one JSON object) — and their streams. This is the PostgreSQL source's SQL:
+//! identifiers are quoted by `dest_postgres::quote_ident`, values are bound as parameters
+//! (the columnar read's cursor value too: `COPY` takes no parameters, so it is bound into a
+//! session setting that the statement reads).
 
 use std::pin::Pin;
 
 use dest_postgres::{quote_ident, PostgresCredentials};
 use futures_util::{stream, Stream, StreamExt};
-use pipeline::{Incremental, ItemError, Resource};
+use pipeline::ItemError;
 use tokio_postgres::{Client, RowStream};
 
-use crate::reflect::{dlt_column, SqlColumn, SqlTable};
-use crate::SqlSourceError;
+use crate::binary::{Decoder, Wire};
+use crate::reflect::{SqlColumn, SqlTable};
+use crate::{Batch, Catalog, Line, Since, SqlSourceError};
 
 /// The base tables' columns of schema `$1`, in table and column order.
 const COLUMNS: &str = "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
@@ -37,63 +41,28 @@ const CURRENT_SCHEMA: &str = "SELECT current_schema()::text";
 /// Timestamps with a zone are rendered in UTC (`+00:00`), whatever the server's setting.
 const SESSION_SETUP: &str = "SET TIME ZONE 'UTC'";
 
-/// A database to read tables from (dlt's `sql_database`).
-#[derive(Debug, Clone)]
-pub struct SqlDatabase {
-    credentials: PostgresCredentials,
-    schema: Option<String>,
-}
-
-impl SqlDatabase {
-    /// A source from a URL: `postgresql://user:password@host:port/database?sslmode=...`.
-    ///
-    /// # Errors
-    /// Another scheme, or a URL the PostgreSQL destination would not accept either (the
-    /// message shows it with its password replaced by `***`).
-    pub fn from_url(url: &str) -> Result<Self, SqlSourceError> {
-        let scheme = match url.split_once("://") {
-            Some((scheme, _)) => scheme.to_ascii_lowercase(),
-            None => return Err(SqlSourceError::NotAUrl),
-        };
-        match scheme.as_str() {
-            "postgresql" | "postgres" => Ok(SqlDatabase {
-                credentials: PostgresCredentials::parse_url(url)?,
-                schema: None,
-            }),
-            _ => Err(SqlSourceError::UnsupportedScheme { scheme }),
-        }
-    }
-
-    /// Reads the tables of `schema` (default: the connection's current schema, as dlt).
-    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into());
-        self
-    }
-
-    /// The tables named (all base tables of the schema when `names` is empty), reflected.
-    ///
-    /// # Errors
-    /// The connection fails, a named table is not in the schema (all such are named), or
-    /// the schema has no tables.
-    pub async fn reflect(&self, names: &[String]) -> Result<Vec<SqlTable>, SqlSourceError> {
-        let client = dest_postgres::connect(&self.credentials).await?;
-        let schema = match &self.schema {
-            Some(s) => s.clone(),
-            None => client
-                .query_one(CURRENT_SCHEMA, &[])
-                .await
-                .map_err(db("finding the current schema"))?
-                .get::<_, Option<String>>(0)
-                .unwrap_or_else(|| "public".to_string()),
-        };
-        let context = format!("reading the tables of schema `{schema}`");
-        let mut tables: Vec<SqlTable> = Vec::new();
-        for row in client
-            .query(COLUMNS, &[&schema])
+/// The catalog of `schema` (default: the connection's current schema).
+pub(crate) async fn catalog(
+    credentials: &PostgresCredentials,
+    schema: Option<&str>,
+) -> Result<Catalog, SqlSourceError> {
+    let client = dest_postgres::connect(credentials).await?;
+    let schema = match schema {
+        Some(s) => s.to_string(),
+        None => client
+            .query_one(CURRENT_SCHEMA, &[])
             .await
-            .map_err(db(&context))?
-        {
-            let table: String = row.get(0);
+            .map_err(db("finding the current schema"))?
+            .get::<_, Option<String>>(0)
+            .unwrap_or_else(|| "public".to_string()),
+    };
+    let context = format!("reading the tables of schema `{schema}`");
+    let columns = client
+        .query(COLUMNS, &[&schema])
+        .await
+        .map_err(db(&context))?
+        .into_iter()
+        .map(|row| {
             let column = SqlColumn {
                 name: row.get(1),
                 db_type: row.get(2),
@@ -104,132 +73,29 @@ impl SqlDatabase {
                 scale: row
                     .get::<_, Option<i32>>(5)
                     .and_then(|s| u32::try_from(s).ok()),
+                unsigned: false,
             };
-            match tables.last_mut() {
-                Some(t) if t.name == table => t.columns.push(column),
-                _ => tables.push(SqlTable {
-                    schema: schema.clone(),
-                    name: table,
-                    columns: vec![column],
-                    primary_key: Vec::new(),
-                }),
-            }
-        }
-        for row in client
-            .query(PRIMARY_KEYS, &[&schema])
-            .await
-            .map_err(db(&context))?
-        {
-            let table: String = row.get(0);
-            if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
-                t.primary_key.push(row.get(1));
-            }
-        }
-        if names.is_empty() {
-            if tables.is_empty() {
-                return Err(SqlSourceError::NoTables { schema });
-            }
-            return Ok(tables);
-        }
-        let unknown: Vec<String> = names
-            .iter()
-            .filter(|n| !tables.iter().any(|t| &t.name == *n))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(SqlSourceError::UnknownTables {
-                schema,
-                tables: unknown,
-            });
-        }
-        Ok(names
-            .iter()
-            .filter_map(|n| tables.iter().find(|t| &t.name == n).cloned())
-            .collect())
-    }
-
-    /// The resource of a reflected table: named after it, its columns' hints and its
-    /// primary key given, its rows read in one statement when the pipeline extracts it.
-    pub fn resource(&self, table: &SqlTable) -> Resource {
-        self.table_resource(table, None)
-    }
-
-    /// [`Self::resource`] loaded incrementally on column `cursor`, as dlt's `sql_table` with
-    /// `incremental`: only rows with `cursor >=` the saved last value (or `initial_value`
-    /// on the first run) are read (`NULL`s are not), and the last value is kept in the
-    /// pipeline state like every cursor's, with dlt's deduplication at the boundary.
-    ///
-    /// # Errors
-    /// The table has no such column, or its type cannot be compared (json, arrays, bytea,
-    /// types dlt does not map).
-    pub fn incremental_resource(
-        &self,
-        table: &SqlTable,
-        cursor: &str,
-        initial_value: Option<serde_json::Value>,
-    ) -> Result<Resource, SqlSourceError> {
-        let column = table
-            .columns
-            .iter()
-            .find(|c| c.name == cursor)
-            .ok_or_else(|| SqlSourceError::UnknownColumn {
-                table: format!("{}.{}", table.schema, table.name),
-                column: cursor.to_string(),
-            })?;
-        let cast = cursor_cast(&column.db_type).ok_or_else(|| SqlSourceError::CursorType {
-            table: format!("{}.{}", table.schema, table.name),
-            column: cursor.to_string(),
-            db_type: column.db_type.clone(),
-        })?;
-        let mut incremental = Incremental::new(cursor);
-        if let Some(v) = initial_value {
-            incremental = incremental.initial_value(v);
-        }
-        Ok(self
-            .table_resource(table, Some((column.name.clone(), cast)))
-            .incremental(incremental))
-    }
-
-    fn table_resource(&self, table: &SqlTable, cursor: Option<(String, &'static str)>) -> Resource {
-        for c in &table.columns {
-            if dlt_column(c).data_type.is_none() {
-                tracing::warn!(
-                    "table `{}.{}`: column `{}` has type `{}`, which dlt does not map; its \
-                     values are loaded as the server renders them in JSON (text for most), \
-                     and its type is inferred from them, as dlt does",
-                    table.schema,
-                    table.name,
-                    c.name,
-                    c.db_type
-                );
-            }
-        }
-        let columns = table.columns.iter().map(dlt_column).collect();
-        let credentials = self.credentials.clone();
-        let table_owned = table.clone();
-        Resource::from_cursor_json_line_stream(&table.name, move |start| {
-            let since = match (cursor, start) {
-                (Some((column, cast)), Some(start)) => Some(Since {
-                    column,
-                    cast,
-                    value: match start {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    },
-                }),
-                _ => None,
-            };
-            rows(credentials, &table_owned, since)
+            (row.get::<_, String>(0), column)
         })
-        .columns(columns)
-        .primary_key(table.primary_key.iter().cloned())
-    }
+        .collect();
+    let primary_keys = client
+        .query(PRIMARY_KEYS, &[&schema])
+        .await
+        .map_err(db(&context))?
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok(Catalog {
+        schema,
+        columns,
+        primary_keys,
+    })
 }
 
 /// The type a cursor's start value (text) is cast to before comparing, by the column's
 /// catalog type; `None` for types that cannot be a cursor.
-fn cursor_cast(db_type: &str) -> Option<&'static str> {
-    Some(match db_type {
+pub(crate) fn cursor_cast(column: &SqlColumn) -> Option<&'static str> {
+    Some(match column.db_type.as_str() {
         "smallint" | "integer" | "bigint" => "bigint",
         "numeric" | "decimal" => "numeric",
         "real" | "double precision" => "double precision",
@@ -242,13 +108,6 @@ fn cursor_cast(db_type: &str) -> Option<&'static str> {
         "time with time zone" => "time with time zone",
         _ => return None,
     })
-}
-
-/// Rows from a cursor value on: `column >= CAST(value AS cast)`.
-struct Since {
-    column: String,
-    cast: &'static str,
-    value: String,
 }
 
 fn db(context: &str) -> impl Fn(tokio_postgres::Error) -> SqlSourceError + '_ {
@@ -302,11 +161,11 @@ enum Read {
 
 /// The rows of `table` as JSON text, one object per row; the connection is opened when the
 /// stream is first polled. An error ends the stream (the run then loads nothing of it).
-fn rows(
+pub(crate) fn rows(
     credentials: PostgresCredentials,
     table: &SqlTable,
     since: Option<Since>,
-) -> impl Stream<Item = Result<Vec<u8>, ItemError>> + Send + 'static {
+) -> impl Stream<Item = Line> + Send + 'static {
     let source_name = format!("table `{}.{}`", table.schema, table.name);
     let sql = select_rows(table, since.as_ref());
     let params: Vec<String> = since.into_iter().map(|s| s.value).collect();
@@ -386,4 +245,231 @@ fn one_line(text: &str) -> Vec<u8> {
         // not JSON after all: the normalizer names the row
         Err(_) => text.replace(['\n', '\r'], " ").into_bytes(),
     }
+}
+
+/// The session setting that holds a columnar read's cursor value (bound as a parameter).
+const SET_SINCE: &str = "SELECT set_config('dlt_rs.since', $1, false)";
+
+/// How each column of `table` is read by the columnar path: its wire form and whether the
+/// server casts it to text first (`numeric` keeps every digit, `uuid`, `json`/`jsonb` as
+/// their text, arrays as JSON, as the row-by-row read renders them). `None` when a column
+/// has a type the columnar path does not read (the row-by-row read then reads the table).
+pub(crate) fn columnar_plan(table: &SqlTable) -> Option<Vec<(Wire, Cast)>> {
+    table
+        .columns
+        .iter()
+        .map(|c| {
+            Some(match c.db_type.as_str() {
+                "smallint" => (Wire::Int2, Cast::None),
+                "integer" => (Wire::Int4, Cast::None),
+                "bigint" => (Wire::Int8, Cast::None),
+                "real" => (Wire::Float4, Cast::None),
+                "double precision" => (Wire::Float8, Cast::None),
+                "boolean" => (Wire::Bool, Cast::None),
+                "character varying" | "character" | "text" | "name" => (Wire::Text, Cast::None),
+                "numeric" | "decimal" | "uuid" | "json" | "jsonb" => (Wire::Text, Cast::Text),
+                "ARRAY" => (Wire::Text, Cast::Json),
+                "bytea" => (Wire::Bytea, Cast::None),
+                "date" => (Wire::Date, Cast::None),
+                "timestamp without time zone" => (Wire::Timestamp, Cast::None),
+                "timestamp with time zone" => (Wire::Timestamptz, Cast::None),
+                "time without time zone" => (Wire::Time, Cast::None),
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+/// What the server does to a column before the columnar read sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cast {
+    None,
+    /// `col::text`
+    Text,
+    /// `to_json(col)::text`
+    Json,
+}
+
+/// The `COPY` that reads `table` columnar, columns in table order as `plan` says;
+/// `since`: only rows from the cursor value on (the value comes from [`SET_SINCE`]).
+fn copy_rows(table: &SqlTable, plan: &[(Wire, Cast)], since: Option<&Since>) -> String {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .zip(plan)
+        .map(|(c, (_, cast))| {
+            let name = quote_ident(&c.name);
+            match cast {
+                Cast::None => name,
+                Cast::Text => format!("{name}::text"),
+                Cast::Json => format!("to_json({name})::text"),
+            }
+        })
+        .collect();
+    let filter = match since {
+        Some(s) => format!(
+            " WHERE {} >= CAST(current_setting('dlt_rs.since') AS {})",
+            quote_ident(&s.column),
+            s.cast
+        ),
+        None => String::new(),
+    };
+    format!(
+        "COPY (SELECT {} FROM {}.{}{filter}) TO STDOUT (FORMAT binary)",
+        columns.join(", "),
+        quote_ident(&table.schema),
+        quote_ident(&table.name)
+    )
+}
+
+/// The rows of `table` as Arrow record batches (see `binary`), read by a thread of its own
+/// that is started when the first batch is asked for and runs one batch ahead of the
+/// consumer. An error ends the batches (the run then loads nothing of the table); a
+/// consumer that stops asking ends the read and closes its connection.
+pub(crate) fn batches(
+    credentials: PostgresCredentials,
+    table: &SqlTable,
+    plan: &[(Wire, Cast)],
+    since: Option<Since>,
+) -> Batches {
+    let columns: Vec<(String, Wire, bool)> = table
+        .columns
+        .iter()
+        .zip(plan)
+        .map(|(c, (wire, _))| (c.name.clone(), *wire, c.nullable))
+        .collect();
+    Batches {
+        start: Some(Start {
+            credentials,
+            sql: copy_rows(table, plan, since.as_ref()),
+            since: since.map(|s| s.value),
+            columns,
+        }),
+        source_name: format!("table `{}.{}`", table.schema, table.name),
+        rx: None,
+    }
+}
+
+struct Start {
+    credentials: PostgresCredentials,
+    sql: String,
+    since: Option<String>,
+    columns: Vec<(String, Wire, bool)>,
+}
+
+/// The batches of a columnar read (an iterator that blocks while the next batch is read).
+pub(crate) struct Batches {
+    start: Option<Start>,
+    source_name: String,
+    rx: Option<std::sync::mpsc::Receiver<Batch>>,
+}
+
+impl Iterator for Batches {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        if let Some(start) = self.start.take() {
+            // one batch in the channel, one being decoded: memory stays bounded
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let source_name = self.source_name.clone();
+            let spawned = std::thread::Builder::new()
+                .name("sql-copy-reader".into())
+                .spawn(move || read_thread(start, source_name, tx));
+            if let Err(e) = spawned {
+                return Some(Err(ItemError {
+                    source_name: self.source_name.clone(),
+                    position: "query".into(),
+                    message: format!("could not start the reader thread: {e}"),
+                }));
+            }
+            self.rx = Some(rx);
+        }
+        // a closed channel: the reader sent everything (or its error) and ended
+        self.rx.as_ref()?.recv().ok()
+    }
+}
+
+/// The reader thread: its own single-threaded runtime drives the connection.
+fn read_thread(start: Start, source_name: String, tx: std::sync::mpsc::SyncSender<Batch>) {
+    let fail = |position: String, message: String| {
+        let _ = tx.send(Err(ItemError {
+            source_name: source_name.clone(),
+            position,
+            message,
+        }));
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail("query".into(), format!("could not start a runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let Start {
+            credentials,
+            sql,
+            since,
+            columns,
+        } = start;
+        let (_client, copy) = match open_copy(&credentials, &sql, since).await {
+            Ok(opened) => opened,
+            Err(e) => return fail("query".into(), e.to_string()),
+        };
+        let mut copy = std::pin::pin!(copy);
+        let mut decoder = Decoder::new(&columns);
+        let mut consumer_gone = false;
+        while let Some(chunk) = copy.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    return fail(
+                        format!("row {}", decoder.rows_read() + 1),
+                        format!("reading failed: {}", dest_postgres::PgError(e)),
+                    )
+                }
+            };
+            let pushed = decoder.push(&chunk, &mut |batch| {
+                consumer_gone = tx.send(Ok(batch)).is_err();
+                !consumer_gone
+            });
+            if consumer_gone {
+                // dropping the connection ends the server's COPY
+                return;
+            }
+            if let Err(e) = pushed {
+                return fail(format!("row {}", e.row), e.to_string());
+            }
+        }
+        match decoder.finish() {
+            Ok(Some(batch)) => {
+                let _ = tx.send(Ok(batch));
+            }
+            Ok(None) => {}
+            Err(e) => fail(format!("row {}", e.row), e.to_string()),
+        }
+    });
+}
+
+async fn open_copy(
+    credentials: &PostgresCredentials,
+    sql: &str,
+    since: Option<String>,
+) -> Result<(Client, tokio_postgres::CopyOutStream), SqlSourceError> {
+    let client = dest_postgres::connect(credentials).await?;
+    client
+        .batch_execute(SESSION_SETUP)
+        .await
+        .map_err(db("setting up the session"))?;
+    if let Some(value) = since {
+        client
+            .execute(SET_SINCE, &[&value])
+            .await
+            .map_err(db("setting up the session"))?;
+    }
+    let copy = client
+        .copy_out(sql)
+        .await
+        .map_err(db("reading the table"))?;
+    Ok((client, copy))
 }

@@ -21,6 +21,7 @@
 
 pub mod cluster;
 pub mod dbt;
+pub mod mysql;
 
 use sha3::{Digest, Sha3_256};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};

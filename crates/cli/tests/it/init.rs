@@ -104,29 +104,18 @@ async fn init_chess_then_cargo_run_loads_players_and_games_and_show_lists_them()
     let out = dlt_rs(&["init", "chess", "postgres"], &project);
     assert!(out.status.success(), "{}", text(&out));
 
-    // the user's cargo, with the user's toolchain and registry, building into a target
-    // folder kept between test runs
-    let real_home = std::env::var_os("HOME").unwrap_or_default();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .unwrap_or_else(|| Path::new(&real_home).join(".cargo").into_os_string());
-    let rustup_home = std::env::var_os("RUSTUP_HOME")
-        .unwrap_or_else(|| Path::new(&real_home).join(".rustup").into_os_string());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["run", "--quiet"])
-        .current_dir(&project)
-        .env("HOME", home.path())
-        .env("CARGO_HOME", cargo_home)
-        .env("RUSTUP_HOME", rustup_home)
-        .env("CARGO_TARGET_DIR", target_dir().join("init-project"))
-        .env("SOURCES__CHESS__BASE_URL", fixture.url())
-        .env("SOURCES__CHESS__PLAYERS", "ferris_rook,ada_knight")
-        .env("SOURCES__CHESS__START_MONTH", "2023/12")
-        .env("SOURCES__CHESS__END_MONTH", "2024/02")
-        .env("DESTINATION__POSTGRES__CREDENTIALS", pg_url())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
+    let url = pg_url();
+    let out = cargo_run(
+        &project,
+        home.path(),
+        &[
+            ("SOURCES__CHESS__BASE_URL", fixture.url().as_str()),
+            ("SOURCES__CHESS__PLAYERS", "ferris_rook,ada_knight"),
+            ("SOURCES__CHESS__START_MONTH", "2023/12"),
+            ("SOURCES__CHESS__END_MONTH", "2024/02"),
+            ("DESTINATION__POSTGRES__CREDENTIALS", url.as_str()),
+        ],
+    );
     assert!(out.status.success(), "cargo run: {}", text(&out));
 
     let counts = contents(
@@ -251,4 +240,166 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// `cargo run` of a project `init` made: the user's cargo, with the user's toolchain and
+/// registry, building into a target folder kept between test runs, with `env` set.
+fn cargo_run(project: &Path, home: &Path, env: &[(&str, &str)]) -> Output {
+    let real_home = std::env::var_os("HOME").unwrap_or_default();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .unwrap_or_else(|| Path::new(&real_home).join(".cargo").into_os_string());
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .unwrap_or_else(|| Path::new(&real_home).join(".rustup").into_os_string());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["run", "--quiet"])
+        .current_dir(project)
+        .env("HOME", home)
+        .env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup_home)
+        .env("CARGO_TARGET_DIR", target_dir().join("init-project"))
+        .env_remove("RUSTFLAGS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn init_sql_database_and_filesystem_write_their_projects() {
+    for (source, crate_name, command, extra) in [
+        (
+            "sql_database",
+            "source-sql",
+            "dlt-rs sql-database \"postgresql://",
+            None,
+        ),
+        (
+            "filesystem",
+            "source-fs",
+            "dlt-rs filesystem data --glob '*' --table items",
+            Some("data/items.jsonl"),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dlt_rs(&["init", source, "postgres"], dir.path());
+        assert!(out.status.success(), "{}", text(&out));
+        let mut files = vec![
+            "Cargo.toml",
+            "Cargo.lock",
+            "src/main.rs",
+            ".dlt/config.toml",
+            ".dlt/secrets.toml",
+            ".gitignore",
+            "README.md",
+        ];
+        files.extend(extra);
+        for f in &files {
+            assert!(dir.path().join(f).is_file(), "{source}: {f} missing");
+            assert!(text(&out).contains(f), "{source}: {f} not listed");
+        }
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        let cargo = read("Cargo.toml");
+        assert!(cargo.contains(&format!("{crate_name} = ")), "{cargo}");
+        assert!(cargo.contains("dest-postgres = "), "{cargo}");
+        let secrets = read(".dlt/secrets.toml");
+        assert!(
+            secrets.contains("[destination.postgres.credentials]"),
+            "{secrets}"
+        );
+        let config = read(".dlt/config.toml");
+        assert!(config.contains(&format!("[sources.{source}]")), "{config}");
+        let readme = read("README.md");
+        assert!(readme.contains(command), "{source}: {readme}");
+        assert!(
+            readme.contains(&format!("dlt-rs init {source} postgres")),
+            "{readme}"
+        );
+        assert!(read(".gitignore").lines().any(|l| l == ".dlt/secrets.toml"));
+        let main = read("src/main.rs");
+        assert!(main.contains("use dest_postgres as _;"), "{main}");
+    }
+    // the source database's URL is a placeholder in the secrets
+    let dir = tempfile::tempdir().unwrap();
+    assert!(dlt_rs(&["init", "sql_database", "postgres"], dir.path())
+        .status
+        .success());
+    let secrets = std::fs::read_to_string(dir.path().join(".dlt/secrets.toml")).unwrap();
+    assert!(secrets.contains("[sources.sql_database]"), "{secrets}");
+    assert!(
+        secrets.contains("credentials = \"postgresql://"),
+        "{secrets}"
+    );
+}
+
+/// The two projects build and run: the filesystem one loads its example file and, run
+/// again, nothing; the sql_database one copies a table of a source schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_filesystem_and_sql_database_then_cargo_run_load() {
+    let db = connect().await;
+    db.batch_execute(
+        "drop schema if exists filesystem_data cascade; \
+         drop schema if exists filesystem_data_staging cascade; \
+         drop schema if exists sql_data cascade; \
+         drop schema if exists sql_data_staging cascade; \
+         drop schema if exists init_sql_source cascade; \
+         create schema init_sql_source; \
+         create table init_sql_source.users (id int primary key, name text not null); \
+         insert into init_sql_source.users values (1, 'ada'), (2, 'grace')",
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let url = pg_url();
+
+    let project = home.path().join("my-files");
+    std::fs::create_dir(&project).unwrap();
+    let out = dlt_rs(&["init", "filesystem", "postgres"], &project);
+    assert!(out.status.success(), "{}", text(&out));
+    let env = [("DESTINATION__POSTGRES__CREDENTIALS", url.as_str())];
+    let out = cargo_run(&project, home.path(), &env);
+    assert!(out.status.success(), "cargo run: {}", text(&out));
+    assert!(
+        text(&out).contains("1 new or changed of 1 files"),
+        "{}",
+        text(&out)
+    );
+    let rows = contents(
+        &db,
+        "select id || ' ' || name from filesystem_data.items order by id",
+    )
+    .await;
+    assert_eq!(rows, ["1 first", "2 second"]);
+    let out = cargo_run(&project, home.path(), &env);
+    assert!(out.status.success(), "cargo run: {}", text(&out));
+    assert!(
+        text(&out).contains("0 new or changed of 1 files"),
+        "{}",
+        text(&out)
+    );
+
+    let project = home.path().join("my-db");
+    std::fs::create_dir(&project).unwrap();
+    let out = dlt_rs(&["init", "sql_database", "postgres"], &project);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cargo_run(
+        &project,
+        home.path(),
+        &[
+            ("DESTINATION__POSTGRES__CREDENTIALS", url.as_str()),
+            ("SOURCES__SQL_DATABASE__CREDENTIALS", url.as_str()),
+            ("SOURCES__SQL_DATABASE__SCHEMA", "init_sql_source"),
+            ("SOURCES__SQL_DATABASE__WRITE_DISPOSITION", "merge"),
+        ],
+    );
+    assert!(out.status.success(), "cargo run: {}", text(&out));
+    let rows = contents(
+        &db,
+        "select id || ' ' || name from sql_data.users order by id",
+    )
+    .await;
+    assert_eq!(rows, ["1 ada", "2 grace"]);
+    db.batch_execute("drop schema init_sql_source cascade")
+        .await
+        .unwrap();
 }

@@ -1,5 +1,6 @@
 //! `dlt-rs sql-database URL [TABLE...]`: a PostgreSQL schema's tables loaded without code,
-//! merged on their reflected primary keys; an unknown table is named and nothing loads.
+//! merged on their reflected primary keys; an unknown table is named and nothing loads; a
+//! MySQL database's tables with every value kept (`bigint unsigned` past 2^63).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -89,5 +90,52 @@ async fn sql_database_loads_a_schema_and_merges_on_its_primary_keys() {
     assert_eq!(
         contents(&db, &format!("SELECT count(*) FROM {d}.users")).await,
         ["3"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_database_copies_a_mysql_database_keeping_unsigned_bigints() {
+    let db = connect().await;
+    let test = "cli sql_database mysql";
+    let source = test_support::mysql::fresh_mysql_database(
+        test,
+        "CREATE TABLE accounts (id bigint unsigned PRIMARY KEY, balance decimal(20,4), \
+           opened datetime(6), note text); \
+         INSERT INTO accounts VALUES (18446744073709551615, 12.5, '2024-01-02 03:04:05.5', \
+           'max'), (1, NULL, NULL, 'line\\nbreak');",
+    )
+    .await;
+    let dataset = fresh_schema(&db, test).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pipes = dir.path().join("pipes").to_string_lossy().to_string();
+    let source_url = format!("{}/{source}", test_support::mysql::mysql_url());
+    let url = pg_url();
+    let out = dlt_rs(
+        &[
+            "sql-database",
+            &source_url,
+            "--credentials",
+            &url,
+            "--pipeline",
+            "cli_sql_mysql",
+            "--pipelines-dir",
+            &pipes,
+            "--dataset",
+            &dataset,
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let d = quote_ident(&dataset);
+    assert_eq!(
+        contents(
+            &db,
+            &format!("SELECT id, balance, opened, note FROM {d}.accounts ORDER BY id")
+        )
+        .await,
+        [
+            "1|||line\nbreak",
+            "18446744073709551615|12.5000|2024-01-02 03:04:05.5|max"
+        ]
     );
 }

@@ -366,7 +366,7 @@ impl CsvItems {
         options: &CsvOptions,
         open: &Opener,
     ) -> Result<CsvItems, ItemError> {
-        let shown = crate::input::display_name(&path);
+        let shown = crate::read::display_name(&path);
         let err = |line: u64, message: String| ItemError {
             source_name: shown.clone(),
             position: format!("line {line}"),
@@ -376,7 +376,7 @@ impl CsvItems {
             .delimiter
             .unwrap_or(if is_tsv(&path) { b'\t' } else { b',' });
         // standard input is read twice from a temporary copy
-        let (source, spool) = if crate::input::is_stdin(&path) {
+        let (source, spool) = if crate::read::is_stdin(&path) {
             let mut reader = open(&path)?;
             let mut spool = tempfile::NamedTempFile::new()
                 .map_err(|e| err(0, format!("spooling standard input: {e}")))?;
@@ -455,7 +455,7 @@ impl CsvItems {
     }
 
     fn item(&mut self) -> Option<Result<Vec<u8>, ItemError>> {
-        let shown = crate::input::display_name(&self.path);
+        let shown = crate::read::display_name(&self.path);
         let parser = self.parser.as_mut()?;
         let line = match parser.next_record() {
             Ok(Some(line)) => line,

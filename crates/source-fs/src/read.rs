@@ -1,6 +1,7 @@
 //! Reading input files: JSON Lines, one JSON array per file, or JSON objects (one
-//! pretty-printed object, or several one after another), optionally gzip-compressed; `-` is
-//! standard input. Directories and wildcard patterns name several files ([`expand`]).
+//! pretty-printed object, or several one after another), optionally gzip-compressed, and CSV
+//! (`crate::csv`); `-` is standard input. Directories and wildcard patterns name several files
+//! ([`crate::expand`]).
 //!
 //! Items stream: JSON Lines are read line by line and only validated (their text goes into
 //! the load package as it is); a JSON array is parsed element by element on a reader
@@ -8,21 +9,29 @@
 //! the line.
 
 use std::ffi::OsStr;
-use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 
 use pipeline::ItemError;
 
-pub use crate::csv_input::CsvOptions;
-use crate::csv_input::{has_csv_extension, CsvItems};
+use crate::csv::{has_csv_extension, CsvItems, CsvOptions};
 use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// One item as JSON text (one line, validated).
 type Item = Result<Vec<u8>, ItemError>;
+
+/// Opens the raw bytes of a file by the path it is named by (a [`crate::FileStore`]'s
+/// reader); gzip and byte-order marks are handled on top. Local files: [`read_file`].
+pub type RawOpen = Arc<dyn Fn(&Path) -> std::io::Result<Box<dyn Read + Send>> + Send + Sync>;
+
+/// Opens local files.
+fn local_open() -> RawOpen {
+    Arc::new(|p: &Path| -> std::io::Result<Box<dyn Read + Send>> { Ok(Box::new(File::open(p)?)) })
+}
 
 type Reader = Box<dyn BufRead + Send>;
 
@@ -98,11 +107,11 @@ fn unread(head: Vec<u8>, reader: Reader) -> Reader {
 
 /// Opens `path` (`-`: standard input), transparently decompressing gzip (detected by its
 /// magic bytes) and skipping a UTF-8 byte-order mark; UTF-16 text is an error.
-fn open(path: &Path) -> Result<Reader, ItemError> {
+fn open(path: &Path, raw_open: &RawOpen) -> Result<Reader, ItemError> {
     let raw: Reader = if is_stdin(path) {
         Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
     } else {
-        let file = File::open(path).map_err(|e| err(path, "opening".into(), e.to_string()))?;
+        let file = raw_open(path).map_err(|e| err(path, "opening".into(), e.to_string()))?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
     let reading = |e: std::io::Error| err(path, "reading".into(), e.to_string());
@@ -138,7 +147,18 @@ pub fn read_files(paths: Vec<PathBuf>, csv: CsvOptions) -> impl Iterator<Item = 
 
 /// The items of one file.
 pub fn read_file(path: PathBuf, csv: &CsvOptions) -> Box<dyn Iterator<Item = Item> + Send> {
-    match file_items(path, csv) {
+    read_file_with(path, csv, &local_open(), false)
+}
+
+/// The items of one file, its bytes opened by `raw_open` (errors name the file by `path`);
+/// `as_csv`: read as CSV whatever its name (else CSV by a `.csv`/`.tsv` name or by content).
+pub fn read_file_with(
+    path: PathBuf,
+    csv: &CsvOptions,
+    raw_open: &RawOpen,
+    as_csv: bool,
+) -> Box<dyn Iterator<Item = Item> + Send> {
+    match file_items(path, csv, raw_open, as_csv) {
         FileItems::Lines(lines) => Box::new(lines),
         FileItems::Csv(rows) => Box::new(rows),
         FileItems::Other(items) => items,
@@ -155,14 +175,15 @@ enum FileItems {
     Other(Box<dyn Iterator<Item = Item> + Send>),
 }
 
-fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
+fn file_items(path: PathBuf, csv: &CsvOptions, raw_open: &RawOpen, as_csv: bool) -> FileItems {
     let other = |items: Box<dyn Iterator<Item = Item> + Send>| FileItems::Other(items);
     let csv_items = |path: PathBuf, stdin: Option<Reader>| {
         let stdin = std::sync::Mutex::new(stdin);
+        let raw_open = raw_open.clone();
         let opener = move |p: &Path| -> Result<Reader, ItemError> {
             match stdin.lock().ok().and_then(|mut s| s.take()) {
                 Some(r) => Ok(r),
-                None => open(p),
+                None => open(p, &raw_open),
             }
         };
         match CsvItems::open(path, csv, &opener) {
@@ -170,10 +191,10 @@ fn file_items(path: PathBuf, csv: &CsvOptions) -> FileItems {
             Err(e) => other(Box::new(std::iter::once(Err(e)))),
         }
     };
-    if has_csv_extension(&path) && !is_stdin(&path) {
+    if (as_csv || has_csv_extension(&path)) && !is_stdin(&path) {
         return csv_items(path, None);
     }
-    let mut reader = match open(&path) {
+    let mut reader = match open(&path, raw_open) {
         Ok(r) => r,
         Err(e) => return other(Box::new(std::iter::once(Err(e)))),
     };
@@ -265,7 +286,7 @@ pub fn locate(files: &[PathBuf], item: u64, csv: &CsvOptions) -> Option<(String,
             return Some((display_name(path), position));
         }
         let mut k = 0u64;
-        match file_items(path.clone(), csv) {
+        match file_items(path.clone(), csv, &local_open(), false) {
             FileItems::Csv(mut rows) => {
                 while let Some(next) = rows.next() {
                     next.ok()?;
@@ -517,300 +538,10 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     }
 }
 
-/// Why the input arguments name no files to read.
-#[derive(Debug)]
-pub enum ExpandError {
-    /// A wildcard pattern matched no file.
-    NoMatch(PathBuf),
-    /// A directory holds no (visible, regular) file.
-    EmptyDirectory(PathBuf),
-    /// `-` was given more than once.
-    StdinTwice,
-    /// A directory could not be listed.
-    Read(PathBuf, std::io::Error),
-}
-
-impl fmt::Display for ExpandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExpandError::NoMatch(p) => write!(f, "no files match '{}'", p.display()),
-            ExpandError::EmptyDirectory(p) => {
-                write!(f, "no files in the directory '{}'", p.display())
-            }
-            ExpandError::StdinTwice => f.write_str("standard input ('-') can be read only once"),
-            ExpandError::Read(p, e) => write!(f, "reading {}: {e}", p.display()),
-        }
-    }
-}
-
-impl std::error::Error for ExpandError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ExpandError::Read(_, e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// The files the arguments of `dlt-rs load` name, in order: `-` (standard input) and files
-/// as they are; a directory: its files (not its subdirectories, not hidden files) sorted by
-/// name; a path that does not exist and holds `*`, `?` or `[...]`: the files matching it,
-/// sorted (a pattern quoted so the shell does not expand it). A directory or pattern
-/// without files is an error; a missing plain file is left for opening to report.
-pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, ExpandError> {
-    let mut files = Vec::with_capacity(args.len());
-    let mut stdin = false;
-    for arg in args {
-        if is_stdin(arg) {
-            if std::mem::replace(&mut stdin, true) {
-                return Err(ExpandError::StdinTwice);
-            }
-            files.push(arg.clone());
-            continue;
-        }
-        match std::fs::metadata(arg) {
-            Ok(meta) if meta.is_dir() => {
-                let found = directory_files(arg)?;
-                if found.is_empty() {
-                    return Err(ExpandError::EmptyDirectory(arg.clone()));
-                }
-                files.extend(found);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_wildcard(arg) => {
-                let found = glob(arg)?;
-                if found.is_empty() {
-                    return Err(ExpandError::NoMatch(arg.clone()));
-                }
-                files.extend(found);
-            }
-            _ => files.push(arg.clone()),
-        }
-    }
-    Ok(files)
-}
-
-fn is_hidden(name: &OsStr) -> bool {
-    name.as_encoded_bytes().first() == Some(&b'.')
-}
-
-fn is_regular_file(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
-}
-
-/// The visible regular files of `dir` (symbolic links followed), sorted by name.
-fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, ExpandError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
-        let name = entry.file_name();
-        if !is_hidden(&name) && is_regular_file(&entry.path()) {
-            names.push(name);
-        }
-    }
-    names.sort();
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
-}
-
-fn has_wildcard(path: &Path) -> bool {
-    path.components().any(|c| match c {
-        Component::Normal(name) => is_pattern(name),
-        _ => false,
-    })
-}
-
-fn is_pattern(name: &OsStr) -> bool {
-    name.to_str().is_some_and(|s| s.contains(['*', '?', '[']))
-}
-
-/// The regular files matching `pattern` (wildcards in any of its parts), sorted.
-fn glob(pattern: &Path) -> Result<Vec<PathBuf>, ExpandError> {
-    let mut candidates = vec![PathBuf::new()];
-    for component in pattern.components() {
-        let Component::Normal(name) = component else {
-            for c in &mut candidates {
-                c.push(component.as_os_str());
-            }
-            continue;
-        };
-        let Some(part) = name.to_str().filter(|_| is_pattern(name)) else {
-            for c in &mut candidates {
-                c.push(name);
-            }
-            continue;
-        };
-        let part: Vec<char> = part.chars().collect();
-        let mut next = Vec::new();
-        for base in &candidates {
-            let dir = if base.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                base.as_path()
-            };
-            // a candidate that is no directory matches nothing below it
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries {
-                let entry = entry.map_err(|e| ExpandError::Read(dir.to_path_buf(), e))?;
-                let entry_name = entry.file_name();
-                // as a shell: `*` does not match a leading dot
-                if is_hidden(&entry_name) && part.first() != Some(&'.') {
-                    continue;
-                }
-                let Some(text) = entry_name.to_str() else {
-                    continue;
-                };
-                let text: Vec<char> = text.chars().collect();
-                if wildcard_match(&part, &text) {
-                    next.push(base.join(&entry_name));
-                }
-            }
-        }
-        candidates = next;
-    }
-    let mut files: Vec<PathBuf> = candidates
-        .into_iter()
-        .filter(|p| is_regular_file(p))
-        .collect();
-    files.sort();
-    files.dedup();
-    Ok(files)
-}
-
-/// Whether `name` matches `pattern`: `*` any characters, `?` one, `[abc]`, `[a-z]`,
-/// `[!a-z]` (or `[^a-z]`) one of (or none of) a set; anything else itself.
-fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
-    let (mut p, mut n) = (0, 0);
-    // the last `*` seen and the name position it was tried at
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        if pattern.get(p) == Some(&'*') {
-            star = Some((p, n));
-            p += 1;
-            continue;
-        }
-        if let Some(next) = match_one(pattern, p, name[n]) {
-            p = next;
-            n += 1;
-            continue;
-        }
-        match star {
-            Some((sp, sn)) => {
-                // let the `*` take one more character
-                p = sp + 1;
-                n = sn + 1;
-                star = Some((sp, sn + 1));
-            }
-            None => return false,
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
-}
-
-/// Where the pattern goes on when its token at `p` (not `*`) matches `c`.
-fn match_one(pattern: &[char], p: usize, c: char) -> Option<usize> {
-    match *pattern.get(p)? {
-        '?' => Some(p + 1),
-        '[' => match class(pattern, p, c) {
-            Some((matched, end)) => matched.then_some(end),
-            // no closing `]`: a plain `[`
-            None => (c == '[').then_some(p + 1),
-        },
-        literal => (literal == c).then_some(p + 1),
-    }
-}
-
-/// Whether `c` is in the set `[...]` starting at `p`, and where the pattern goes on after
-/// it; `None` when the set is not closed.
-fn class(pattern: &[char], p: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = p + 1;
-    let negated = matches!(pattern.get(i), Some('!' | '^'));
-    if negated {
-        i += 1;
-    }
-    let start = i;
-    // a `]` right after the opening is a member
-    if pattern.get(i) == Some(&']') {
-        i += 1;
-    }
-    while *pattern.get(i)? != ']' {
-        i += 1;
-    }
-    let members = &pattern[start..i];
-    let mut k = 0;
-    let mut found = false;
-    while k < members.len() {
-        if k + 2 < members.len() && members[k + 1] == '-' {
-            found |= members[k] <= c && c <= members[k + 2];
-            k += 3;
-        } else {
-            found |= members[k] == c;
-            k += 1;
-        }
-    }
-    Some((found != negated, i + 1))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn m(pattern: &str, name: &str) -> bool {
-        let p: Vec<char> = pattern.chars().collect();
-        let n: Vec<char> = name.chars().collect();
-        wildcard_match(&p, &n)
-    }
-
-    #[test]
-    fn wildcards_match_as_a_shell() {
-        assert!(m("*.jsonl", "a.jsonl"));
-        assert!(m("*.jsonl", ".jsonl"));
-        assert!(!m("*.jsonl", "a.jsonl.gz"));
-        assert!(m("*.jsonl*", "a.jsonl.gz"));
-        assert!(m("a?c", "abc"));
-        assert!(!m("a?c", "ac"));
-        assert!(m("*a*b*", "xxaYYbZ"));
-        assert!(!m("*a*b*", "xxbYYaZ"));
-        assert!(m("part-[0-9].json", "part-7.json"));
-        assert!(!m("part-[!0-9].json", "part-7.json"));
-        assert!(m("part-[^0-9].json", "part-x.json"));
-        assert!(m("[]x]", "]"));
-        assert!(m("a[", "a["));
-        assert!(m("*", ""));
-        assert!(!m("?", ""));
-    }
-
-    #[test]
-    fn directories_and_patterns_expand_sorted_and_nothing_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["b.jsonl", "a.jsonl", "c.json", ".hidden.jsonl"] {
-            std::fs::write(dir.path().join(name), "{}\n").unwrap();
-        }
-        std::fs::create_dir(dir.path().join("sub.jsonl")).unwrap();
-        let names = |files: Vec<PathBuf>| -> Vec<String> {
-            files
-                .iter()
-                .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
-                .collect()
-        };
-        let all = expand(&[dir.path().to_path_buf()]).unwrap();
-        assert_eq!(names(all), ["a.jsonl", "b.jsonl", "c.json"]);
-        let jsonl = expand(&[dir.path().join("*.jsonl")]).unwrap();
-        assert_eq!(names(jsonl), ["a.jsonl", "b.jsonl"]);
-        let nested = expand(&[dir.path().join("*").join("x")]);
-        assert!(matches!(nested, Err(ExpandError::NoMatch(_))));
-        let none = expand(&[dir.path().join("*.csv")]).unwrap_err();
-        assert!(none.to_string().starts_with("no files match '"), "{none}");
-        let empty = dir.path().join("sub.jsonl");
-        assert!(matches!(
-            expand(&[empty]),
-            Err(ExpandError::EmptyDirectory(_))
-        ));
-        let twice = expand(&[PathBuf::from("-"), PathBuf::from("-")]);
-        assert!(matches!(twice, Err(ExpandError::StdinTwice)));
-    }
 
     fn items(text: &[u8]) -> Vec<Result<String, String>> {
         let dir = tempfile::tempdir().unwrap();
