@@ -24,6 +24,43 @@ pub fn random_row_id() -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
+/// Random row ids for many rows, of the same form as [`random_row_id`] (10 bytes, base64,
+/// 14 characters), whose first 5 bytes count up from a random start: rows loaded one after
+/// another get neighbouring ids, so the destination's unique index on `_dlt_id` takes them
+/// in a few pages instead of everywhere (PostgreSQL builds it ~1.5x faster for a 500k-row
+/// load, docs/performance.md). The last 5 bytes are random: two sequences collide only
+/// where their counters overlap (a random 40-bit start each) and 40 random bits agree.
+#[derive(Debug)]
+pub struct RowIdSequence {
+    next: u64,
+}
+
+/// The counter's bits (5 bytes).
+const SEQUENCE_MASK: u64 = (1 << 40) - 1;
+
+impl RowIdSequence {
+    pub fn new() -> Self {
+        RowIdSequence {
+            next: rand::thread_rng().next_u64() & SEQUENCE_MASK,
+        }
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> String {
+        let mut bytes = [0u8; DLT_ID_LENGTH_BYTES];
+        bytes[..5].copy_from_slice(&self.next.to_be_bytes()[3..]);
+        rand::thread_rng().fill_bytes(&mut bytes[5..]);
+        self.next = (self.next + 1) & SEQUENCE_MASK;
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+    }
+}
+
+impl Default for RowIdSequence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// SHAKE-128 (FIPS 202), absorbing as data comes. Written on the Keccak permutation because
 /// sha3's XOF reader permutes again after every block it hands out: for the few bytes an id
 /// takes, a second permutation thrown away, half the cost of every nested row's id.
@@ -157,6 +194,17 @@ mod tests {
             Json::Object(m) => m,
             _ => panic!("not an object"),
         }
+    }
+
+    #[test]
+    fn sequence_ids_are_14_chars_differ_and_share_their_start() {
+        let mut seq = RowIdSequence::new();
+        let ids: Vec<String> = (0..1000).map(|_| seq.next_id()).collect();
+        assert!(ids.iter().all(|id| id.len() == 14));
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // neighbours share their leading characters (the counter's high bytes)
+        assert_eq!(ids[0][..4], ids[1][..4]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDi
 use serde_json::Value as Json;
 
 use crate::coerce::{coerce, infer_type, value_type};
-use crate::ids::{key_hash_row_id, nested_row_id, random_row_id, row_hash_row_id};
+use crate::ids::{key_hash_row_id, nested_row_id, row_hash_row_id, RowIdSequence};
 use crate::item::{to_map, Entries, Item};
 use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
 
@@ -161,6 +161,8 @@ pub struct Normalizer {
     /// Columns that two keys of one item normalized to (the last value won), not yet
     /// taken by [`Normalizer::take_collisions`].
     collisions: BTreeSet<KeyCollision>,
+    /// Random ids of root rows, neighbouring from row to row (see [`RowIdSequence`]).
+    row_ids: RowIdSequence,
 }
 
 /// Two keys of one item that became the same column (`"A b"` and `"a_b"`, or `{"a": {"b"}}`
@@ -188,6 +190,7 @@ impl Normalizer {
             changed: false,
             suspect_keys: false,
             collisions: BTreeSet::new(),
+            row_ids: RowIdSequence::new(),
         }
     }
 
@@ -498,7 +501,7 @@ impl Normalizer {
                     let keys: Vec<(&str, &Json)> = keys.iter().map(|(n, v)| (*n, v)).collect();
                     key_hash_row_id(&keys)
                 }
-                _ => random_row_id(),
+                _ => self.row_ids.next_id(),
             },
         };
 

@@ -340,6 +340,7 @@ fn normalize_arrow(
         source: Box::new(::normalize::NormalizeError::Sink(Box::new(e))),
     };
     let mut item = 0u64;
+    let mut row_ids = ::normalize::ids::RowIdSequence::new();
     for file in files {
         let (file, path) = file?;
         let batches = columnar::ParquetBatches::from_file(file, &path).map_err(resource_err)?;
@@ -399,7 +400,7 @@ fn normalize_arrow(
                         Arc::new(columnar::arrow_array::NullArray::new(n))
                     }
                     None => Arc::new(columnar::arrow_array::StringArray::from_iter_values(
-                        (0..n).map(|_| ::normalize::ids::random_row_id()),
+                        (0..n).map(|_| row_ids.next_id()),
                     )),
                 };
                 arrays.push(array);
