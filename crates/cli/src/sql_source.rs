@@ -23,6 +23,12 @@ pub struct SqlDatabaseArgs {
     /// pipeline state.
     #[arg(long, value_name = "TABLE.COLUMN")]
     pub incremental: Vec<String>,
+    /// Read only the part of TABLE where FROM <= COLUMN < TO (repeatable; either end may be
+    /// left out: `id=..1000`, `id=1000..`), e.g. to load one big table's parts in several
+    /// processes at once (docs/scale-out.md). The values are cast by the source to the
+    /// column's type.
+    #[arg(long, value_name = "TABLE.COLUMN=FROM..TO")]
+    pub key_range: Vec<String>,
     /// Read PostgreSQL tables row by row (each row as JSON, `row_to_json`) instead of
     /// columnar (binary `COPY` decoded into Arrow batches; the default, about 2x faster).
     /// The tables are the same either way.
@@ -49,12 +55,27 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
             _ => bail!("--incremental `{spec}`: expected TABLE.COLUMN"),
         }
     }
+    let mut ranged = Vec::new();
+    for spec in &a.key_range {
+        let (table, column, from, to) = parse_key_range(spec)?;
+        ranged.push(table.clone());
+        db = db.key_range(table, column, from, to);
+    }
     let tables = db.reflect(&a.tables).await?;
+    let unknown = |option: &str, table: &str| {
+        anyhow::anyhow!("{option} names table `{table}`, which this run does not load")
+    };
     if let Some((table, _)) = cursors
         .iter()
         .find(|(name, _)| !tables.iter().any(|t| t.name == *name))
     {
-        bail!("--incremental names table `{table}`, which this run does not load");
+        return Err(unknown("--incremental", table));
+    }
+    if let Some(table) = ranged
+        .iter()
+        .find(|name| !tables.iter().any(|t| t.name == **name))
+    {
+        return Err(unknown("--key-range", table));
     }
     let resources = tables
         .iter()
@@ -96,4 +117,59 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
         println!("{info}");
     }
     Ok(())
+}
+
+/// `TABLE.COLUMN=FROM..TO` (either end may be empty, not both): the table, column and ends.
+fn parse_key_range(spec: &str) -> Result<(String, String, Option<String>, Option<String>)> {
+    let expected = || {
+        anyhow::anyhow!(
+            "--key-range `{spec}`: expected TABLE.COLUMN=FROM..TO (either end may be left out)"
+        )
+    };
+    let (target, range) = spec.split_once('=').ok_or_else(expected)?;
+    let (table, column) = target.split_once('.').ok_or_else(expected)?;
+    let (from, to) = range.split_once("..").ok_or_else(expected)?;
+    let end = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    if table.is_empty() || column.is_empty() || (from.is_empty() && to.is_empty()) {
+        return Err(expected());
+    }
+    Ok((table.to_string(), column.to_string(), end(from), end(to)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::parse_key_range;
+
+    #[test]
+    fn key_ranges_parse_with_open_ends() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            parse_key_range("orders.id=1000..2000").unwrap(),
+            ("orders".into(), "id".into(), some("1000"), some("2000"))
+        );
+        assert_eq!(
+            parse_key_range("orders.created_at=..2024-01-01 00:00:00").unwrap(),
+            (
+                "orders".into(),
+                "created_at".into(),
+                None,
+                some("2024-01-01 00:00:00")
+            )
+        );
+        assert_eq!(
+            parse_key_range("t.v=1.5..").unwrap(),
+            ("t".into(), "v".into(), some("1.5"), None)
+        );
+        for bad in [
+            "orders.id",
+            "orders=1..2",
+            "orders.id=..",
+            "orders.id=5",
+            ".id=1..2",
+        ] {
+            assert!(parse_key_range(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -204,6 +204,8 @@ impl Drop for ItemsWriter<'_> {
 
 /// Extracts `resources` into package `target.load_id`. On any error the package is
 /// removed. With `live`, every items file is handed to a normalizer while it is written.
+/// Parallelized resources are extracted on threads of their own, at most `workers` at once:
+/// call this on a thread that may block (not a runtime's worker), as the pipeline does.
 pub(crate) async fn extract(
     storage: &Storage,
     target: &ExtractTarget<'_>,
@@ -211,9 +213,16 @@ pub(crate) async fn extract(
     state: &mut PipelineState,
     live: Option<&LiveSink>,
     progress: &RunProgress,
+    workers: usize,
 ) -> Result<u64, PipelineError> {
     let package = LoadPackage::of(storage, EXTRACT_NEW, target.load_id);
-    let result = extract_into(&package, target, resources, state, live, progress).await;
+    let run = Run {
+        package: &package,
+        live,
+        progress,
+        stop: AtomicBool::new(false),
+    };
+    let result = extract_into(&run, target, resources, state, workers).await;
     match result {
         Ok((n, manifest)) => {
             rename(package.dir(), &storage.package(EXTRACTED, target.load_id))?;
@@ -230,25 +239,74 @@ pub(crate) async fn extract(
     }
 }
 
+/// What every resource's extraction shares.
+struct Run<'a> {
+    package: &'a LoadPackage,
+    live: Option<&'a LiveSink>,
+    progress: &'a RunProgress,
+    /// Set when a resource failed: the others stop at their next item.
+    stop: AtomicBool,
+}
+
+impl Run<'_> {
+    fn stopped(&self) -> Result<(), PipelineError> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(PipelineError::Internal(STOPPED.into()));
+        }
+        Ok(())
+    }
+
+    fn normalizer_stopped(&self) -> PipelineError {
+        if let Some(live) = self.live {
+            live.cancelled.store(true, Ordering::SeqCst);
+        }
+        PipelineError::Internal("normalizing stopped".into())
+    }
+}
+
+/// The error of a resource that stopped because another one failed.
+const STOPPED: &str = "extraction stopped: another resource failed";
+
+/// One resource ready to extract: its items, cursor and output (opened, and announced to a
+/// live normalizer, in the order of the resources).
+struct Job<'a> {
+    index: usize,
+    resource: Resource,
+    cursor: Option<IncrementalRun>,
+    out: Output<'a>,
+}
+
+enum Output<'a> {
+    Json {
+        rel: String,
+        path: std::path::PathBuf,
+        writer: ItemsWriter<'a>,
+    },
+    /// A live normalizer receives the Parquet files through this channel.
+    Arrow(Option<mpsc::Sender<ArrowFile>>),
+}
+
+/// What extracting one resource gives: its manifest entry and its cursor's new state.
+type Extracted = (ResourceSpec, Option<IncrementalRun>);
+
 async fn extract_into(
-    package: &LoadPackage,
+    run: &Run<'_>,
     target: &ExtractTarget<'_>,
     resources: Vec<Resource>,
     state: &mut PipelineState,
-    live: Option<&LiveSink>,
-    progress: &RunProgress,
+    workers: usize,
 ) -> Result<(u64, Manifest), PipelineError> {
     let source = target.source;
-    package.create_items_folder()?;
-    let mut specs = Vec::with_capacity(resources.len());
-    let mut total = 0u64;
-    for (i, mut r) in resources.into_iter().enumerate() {
+    run.package.create_items_folder()?;
+    let mut jobs = Vec::with_capacity(resources.len());
+    let mut cursor_paths = Vec::with_capacity(resources.len());
+    for (index, mut r) in resources.into_iter().enumerate() {
         let table = r.hints.table_name.clone();
         let cursor_path = r
             .incremental
             .as_ref()
             .map(|inc| state_path(&table, inc.cursor_path()));
-        let mut cursor = match (&r.incremental, &cursor_path) {
+        let cursor = match (&r.incremental, &cursor_path) {
             (Some(inc), Some(path)) => Some(
                 inc.begin(state.resource_value(source, path))
                     .map_err(|e| cursor_error(&table, 0, &e))?,
@@ -258,54 +316,219 @@ async fn extract_into(
         if let Items::Deferred(make) = r.items {
             r.items = make(cursor.as_ref().and_then(|c| c.start_value().cloned()));
         }
-        if matches!(r.items, Items::Arrow(_)) {
-            let spec = extract_arrow(package, i, r, cursor.as_mut(), live, progress)?;
-            if let (Some(run), Some(p)) = (cursor, &cursor_path) {
-                if run.saves_state() {
-                    state.set_resource_value(source, p, run.into_state());
-                }
+        let out = open_output(run, index, &r)?;
+        cursor_paths.push(cursor_path);
+        jobs.push(Job {
+            index,
+            resource: r,
+            cursor,
+            out,
+        });
+    }
+    let extracted = run_jobs(run, jobs, workers).await?;
+    let mut specs = Vec::with_capacity(extracted.len());
+    let mut total = 0u64;
+    for ((spec, cursor), path) in extracted.into_iter().zip(cursor_paths) {
+        if let (Some(c), Some(p)) = (cursor, &path) {
+            if c.saves_state() {
+                state.set_resource_value(source, p, c.into_state());
             }
-            total += spec.items;
-            specs.push(spec);
-            continue;
         }
-        let (rel, path) = package.items_file(i);
-        let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
-        let tail = match live {
-            Some(live) => {
-                let reader =
-                    fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
-                let tail = Arc::new(Tail::default());
-                let spec = spec_of(&r.hints, rel.clone(), 0);
-                let items = ItemsReader {
-                    file: reader,
-                    pos: 0,
-                    tail: tail.clone(),
-                };
-                if live.tx.send(Live::Resource(Box::new(spec), items)).is_err() {
-                    live.cancelled.store(true, Ordering::SeqCst);
-                    return Err(PipelineError::Internal("normalizing stopped".into()));
-                }
-                Some((tail, live.cancelled.clone()))
-            }
-            None => None,
+        total += spec.items;
+        specs.push(spec);
+    }
+    state.bump();
+    let manifest = Manifest {
+        load_id: target.load_id.to_string(),
+        created_at: target.created_at.to_string(),
+        resources: specs,
+        state: state.needs_extract().then(|| state.clone()),
+        input_id: target.input_id.map(str::to_string),
+    };
+    run.package.write_manifest(&manifest)?;
+    Ok((total, manifest))
+}
+
+/// Opens resource `index`'s items file (JSON) and announces it to a live normalizer.
+fn open_output<'a>(run: &Run<'a>, index: usize, r: &Resource) -> Result<Output<'a>, PipelineError> {
+    if matches!(r.items, Items::Arrow(_)) {
+        let Some(live) = run.live else {
+            return Ok(Output::Arrow(None));
         };
-        let mut out = BufWriter::with_capacity(
-            1 << 20,
-            ItemsWriter {
-                file,
-                live: tail.clone(),
-                progress,
-            },
-        );
-        let mut count = 0u64;
-        let mut seen = 0u64;
-        // `raw`: the item's JSON text when the source gave it (written as is)
-        let mut write = |item: Option<serde_json::Value>,
-                         raw: Option<&[u8]>|
-         -> Result<(), PipelineError> {
+        let (tx, rx) = mpsc::channel();
+        let mut spec = spec_of(&r.hints, String::new(), 0);
+        spec.items_format = ItemsFormat::Arrow;
+        spec.dlt_columns = r.dlt_columns;
+        live.tx
+            .send(Live::Arrow(Box::new(spec), rx))
+            .map_err(|_| run.normalizer_stopped())?;
+        return Ok(Output::Arrow(Some(tx)));
+    }
+    let (rel, path) = run.package.items_file(index);
+    let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
+    let tail = match run.live {
+        Some(live) => {
+            let reader = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
+            let tail = Arc::new(Tail::default());
+            let spec = spec_of(&r.hints, rel.clone(), 0);
+            let items = ItemsReader {
+                file: reader,
+                pos: 0,
+                tail: tail.clone(),
+            };
+            live.tx
+                .send(Live::Resource(Box::new(spec), items))
+                .map_err(|_| run.normalizer_stopped())?;
+            Some((tail, live.cancelled.clone()))
+        }
+        None => None,
+    };
+    Ok(Output::Json {
+        rel,
+        path,
+        writer: ItemsWriter {
+            file,
+            live: tail,
+            progress: run.progress,
+        },
+    })
+}
+
+/// Extracts the jobs: the resources that are not parallelized one after another on one
+/// lane, each parallelized one on a lane of its own, at most `workers` lanes at once (each
+/// on a thread of its own running the runtime's futures). The results in resource order;
+/// the first resource that fails stops the others, and its error is returned.
+async fn run_jobs(
+    run: &Run<'_>,
+    jobs: Vec<Job<'_>>,
+    workers: usize,
+) -> Result<Vec<Extracted>, PipelineError> {
+    let count = jobs.len();
+    let mut lanes: Vec<Vec<Job<'_>>> = Vec::new();
+    let mut sequential: Vec<Job<'_>> = Vec::new();
+    for job in jobs {
+        if job.resource.parallelized {
+            lanes.push(vec![job]);
+        } else {
+            sequential.push(job);
+        }
+    }
+    if !sequential.is_empty() {
+        // the lane of the first resources starts first
+        let first = sequential[0].index;
+        let at = lanes
+            .iter()
+            .position(|l| l[0].index > first)
+            .unwrap_or(lanes.len());
+        lanes.insert(at, sequential);
+    }
+    let mut results: Vec<Option<Extracted>> = (0..count).map(|_| None).collect();
+    let handle = tokio::runtime::Handle::try_current().ok();
+    match handle {
+        Some(handle) if lanes.len() > 1 && workers > 1 => {
+            let queue = Mutex::new(lanes.into_iter());
+            let done = Mutex::new(Vec::with_capacity(count));
+            let failed: Mutex<Option<PipelineError>> = Mutex::new(None);
+            std::thread::scope(|scope| {
+                for _ in 0..workers.min(count) {
+                    scope.spawn(|| loop {
+                        let lane = match queue.lock() {
+                            Ok(mut q) => q.next(),
+                            Err(_) => None,
+                        };
+                        let Some(lane) = lane else { break };
+                        match handle.block_on(run_lane(run, lane)) {
+                            Ok(mut out) => {
+                                if let Ok(mut d) = done.lock() {
+                                    d.append(&mut out);
+                                }
+                            }
+                            Err(e) => {
+                                run.stop.store(true, Ordering::SeqCst);
+                                let is_stop = |e: &PipelineError| {
+                                    matches!(e, PipelineError::Internal(m) if m == STOPPED)
+                                };
+                                if let Ok(mut f) = failed.lock() {
+                                    // the first real error, not a resource it stopped
+                                    if f.as_ref().is_none_or(|f| is_stop(f) && !is_stop(&e)) {
+                                        *f = Some(e);
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+            if let Some(e) = failed.into_inner().ok().flatten() {
+                return Err(e);
+            }
+            for (index, extracted) in done
+                .into_inner()
+                .map_err(|_| PipelineError::Internal("an extract thread failed".into()))?
+            {
+                results[index] = Some(extracted);
+            }
+        }
+        _ => {
+            for lane in lanes {
+                for (index, extracted) in run_lane(run, lane).await? {
+                    results[index] = Some(extracted);
+                }
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.ok_or_else(|| PipelineError::Internal("a resource was not extracted".into())))
+        .collect()
+}
+
+/// Extracts a lane's jobs one after another.
+async fn run_lane(
+    run: &Run<'_>,
+    lane: Vec<Job<'_>>,
+) -> Result<Vec<(usize, Extracted)>, PipelineError> {
+    let mut out = Vec::with_capacity(lane.len());
+    for job in lane {
+        let index = job.index;
+        let result = extract_resource(run, job).await;
+        if result.is_err() {
+            run.stop.store(true, Ordering::SeqCst);
+        }
+        out.push((index, result?));
+    }
+    Ok(out)
+}
+
+async fn extract_resource(run: &Run<'_>, job: Job<'_>) -> Result<Extracted, PipelineError> {
+    let Job {
+        index,
+        resource: r,
+        mut cursor,
+        out,
+    } = job;
+    let (rel, path, writer) = match out {
+        Output::Arrow(to_normalizer) => {
+            let spec = extract_arrow(run, index, r, cursor.as_mut(), to_normalizer)?;
+            return Ok((spec, cursor));
+        }
+        Output::Json { rel, path, writer } => (rel, path, writer),
+    };
+    run.stopped()?;
+    let table = r.hints.table_name.clone();
+    let tail = writer.live.clone();
+    let observer = r.observer.clone();
+    let mut out = BufWriter::with_capacity(1 << 20, writer);
+    let mut count = 0u64;
+    let mut seen = 0u64;
+    // `raw`: the item's JSON text when the source gave it (written as is)
+    let mut write =
+        |item: Option<serde_json::Value>, raw: Option<&[u8]>| -> Result<(), PipelineError> {
             seen += 1;
-            if let Some(run) = cursor.as_mut() {
+            if seen.is_multiple_of(1024) {
+                run.stopped()?;
+            }
+            if cursor.is_some() || observer.is_some() {
                 let parsed;
                 let value = match (&item, raw) {
                     (Some(v), _) => v,
@@ -321,11 +544,13 @@ async fn extract_into(
                     }
                     (None, None) => return Ok(()),
                 };
-                if !run
-                    .keep(value)
-                    .map_err(|e| cursor_error(&table, seen, &e))?
-                {
-                    return Ok(());
+                if let Some(c) = cursor.as_mut() {
+                    if !c.keep(value).map_err(|e| cursor_error(&table, seen, &e))? {
+                        return Ok(());
+                    }
+                }
+                if let Some(observe) = &observer {
+                    observe(value);
                 }
             }
             match (raw, &item) {
@@ -336,67 +561,50 @@ async fn extract_into(
                     .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?,
                 (None, None) => return Ok(()),
             }
-            progress.item();
+            run.progress.item();
             out.write_all(b"\n")
                 .map_err(io_err("writing an items file", &path))?;
             count += 1;
             Ok(())
         };
-        match r.items {
-            Items::Iter(iter) => {
-                for item in iter {
-                    write(Some(item?), None)?;
-                }
-            }
-            Items::Lines(iter) => {
-                for line in iter {
-                    write(None, Some(&line?))?;
-                }
-            }
-            Items::Stream(mut s) => {
-                while let Some(item) = s.next().await {
-                    write(Some(item?), None)?;
-                }
-            }
-            Items::LineStream(mut s) => {
-                while let Some(line) = s.next().await {
-                    write(None, Some(&line?))?;
-                }
-            }
-            Items::Arrow(_) | Items::Deferred(_) => {
-                return Err(PipelineError::Internal(
-                    "Arrow or deferred items reached the JSON extractor".into(),
-                ))
+    match r.items {
+        Items::Iter(iter) => {
+            for item in iter {
+                write(Some(item?), None)?;
             }
         }
-        if let (Some(run), Some(p)) = (cursor, &cursor_path) {
-            if run.saves_state() {
-                state.set_resource_value(source, p, run.into_state());
+        Items::Lines(iter) => {
+            for line in iter {
+                write(None, Some(&line?))?;
             }
         }
-        let writer = out
-            .into_inner()
-            .map_err(|e| io_err("writing an items file", &path)(e.into_error()))?;
-        writer
-            .file
-            .sync_all()
-            .map_err(io_err("syncing an items file", &path))?;
-        if let Some((tail, _)) = &tail {
-            tail.update(|p| p.end = Some(true));
+        Items::Stream(mut s) => {
+            while let Some(item) = s.next().await {
+                write(Some(item?), None)?;
+            }
         }
-        total += count;
-        specs.push(spec_of(&r.hints, rel, count));
+        Items::LineStream(mut s) => {
+            while let Some(line) = s.next().await {
+                write(None, Some(&line?))?;
+            }
+        }
+        Items::Arrow(_) | Items::Deferred(_) => {
+            return Err(PipelineError::Internal(
+                "Arrow or deferred items reached the JSON extractor".into(),
+            ))
+        }
     }
-    state.bump();
-    let manifest = Manifest {
-        load_id: target.load_id.to_string(),
-        created_at: target.created_at.to_string(),
-        resources: specs,
-        state: state.needs_extract().then(|| state.clone()),
-        input_id: target.input_id.map(str::to_string),
-    };
-    package.write_manifest(&manifest)?;
-    Ok((total, manifest))
+    let writer = out
+        .into_inner()
+        .map_err(|e| io_err("writing an items file", &path)(e.into_error()))?;
+    writer
+        .file
+        .sync_all()
+        .map_err(io_err("syncing an items file", &path))?;
+    if let Some((tail, _)) = &tail {
+        tail.update(|p| p.end = Some(true));
+    }
+    Ok((spec_of(&r.hints, rel, count), cursor))
 }
 
 /// A Parquet items file being written.
@@ -433,13 +641,13 @@ const ARROW_FILE_ROWS: usize = 65_536;
 /// file), each handed to a live normalizer once complete (a Parquet file is readable only
 /// when its footer is written).
 fn extract_arrow(
-    package: &LoadPackage,
+    run: &Run<'_>,
     n: usize,
     r: Resource,
     mut cursor: Option<&mut IncrementalRun>,
-    live: Option<&LiveSink>,
-    progress: &RunProgress,
+    to_normalizer: Option<mpsc::Sender<ArrowFile>>,
 ) -> Result<ResourceSpec, PipelineError> {
+    let (package, progress) = (run.package, run.progress);
     let table = r.hints.table_name.clone();
     let Items::Arrow(batches) = r.items else {
         return Err(PipelineError::Internal("not an Arrow resource".into()));
@@ -453,41 +661,24 @@ fn extract_arrow(
         spec
     };
     // a live normalizer follows the files as they are completed
-    let mut to_normalizer: Option<mpsc::Sender<ArrowFile>> = None;
-    let hand = |path: std::path::PathBuf,
-                files: &[String],
-                to: &mut Option<mpsc::Sender<ArrowFile>>|
-     -> Result<(), PipelineError> {
-        let Some(live) = live else {
+    let hand = |path: std::path::PathBuf| -> Result<(), PipelineError> {
+        let Some(tx) = &to_normalizer else {
             return Ok(());
         };
-        let stopped = || {
-            live.cancelled.store(true, Ordering::SeqCst);
-            PipelineError::Internal("normalizing stopped".into())
-        };
-        if to.is_none() {
-            let (tx, rx) = mpsc::channel();
-            live.tx
-                .send(Live::Arrow(Box::new(arrow_spec(files, 0)), rx))
-                .map_err(|_| stopped())?;
-            *to = Some(tx);
-        }
         let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
-        if let Some(tx) = to {
-            tx.send(ArrowFile::File(file, path))
-                .map_err(|_| stopped())?;
-        }
-        Ok(())
+        tx.send(ArrowFile::File(file, path))
+            .map_err(|_| run.normalizer_stopped())
     };
     let mut files: Vec<String> = Vec::new();
     let mut current: Option<ArrowItems> = None;
     let mut rows = 0u64;
     let mut seen = 0u64;
     for batch in batches {
+        run.stopped()?;
         let mut batch = batch?;
-        if let Some(run) = cursor.as_deref_mut() {
+        if let Some(c) = cursor.as_deref_mut() {
             let n = batch.num_rows() as u64;
-            batch = keep_rows(run, &batch, &table, seen)?;
+            batch = keep_rows(c, &batch, &table, seen)?;
             seen += n;
         }
         if batch.num_rows() == 0 {
@@ -499,7 +690,7 @@ fn extract_arrow(
         if !same {
             if let Some(done) = current.take() {
                 let path = done.finish()?;
-                hand(path, &files, &mut to_normalizer)?;
+                hand(path)?;
             }
             let (rel, path) = package.arrow_items_file(n, files.len());
             let file = fs::File::create(&path).map_err(io_err("creating an items file", &path))?;
@@ -531,33 +722,12 @@ fn extract_arrow(
     }
     if let Some(done) = current.take() {
         let path = done.finish()?;
-        hand(path, &files, &mut to_normalizer)?;
+        hand(path)?;
     }
     let spec = arrow_spec(&files, rows);
-    match to_normalizer {
-        Some(tx) => {
-            if tx.send(ArrowFile::End).is_err() {
-                if let Some(live) = live {
-                    live.cancelled.store(true, Ordering::SeqCst);
-                }
-                return Err(PipelineError::Internal("normalizing stopped".into()));
-            }
-        }
-        // no file (no rows): the normalizer still learns of the resource
-        None => {
-            if let Some(live) = live {
-                let (tx, rx) = mpsc::channel();
-                let _ = tx.send(ArrowFile::End);
-                if live
-                    .tx
-                    .send(Live::Arrow(Box::new(spec.clone()), rx))
-                    .is_err()
-                {
-                    live.cancelled.store(true, Ordering::SeqCst);
-                    return Err(PipelineError::Internal("normalizing stopped".into()));
-                }
-            }
-        }
+    if let Some(tx) = to_normalizer {
+        tx.send(ArrowFile::End)
+            .map_err(|_| run.normalizer_stopped())?;
     }
     Ok(spec)
 }

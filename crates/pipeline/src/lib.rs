@@ -80,6 +80,10 @@ pub const DEFAULT_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 /// folder does not grow with every run.
 pub const DEFAULT_KEEP_LOADED_PACKAGES: usize = 100;
 
+/// Parallelized resources extracted at once when `[extract] workers` is not set (dlt's
+/// default).
+pub const DEFAULT_EXTRACT_WORKERS: usize = 5;
+
 /// Errors of a pipeline run; the message says which step failed and why.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -399,6 +403,15 @@ impl PipelineBuilder {
             Some(found) => found.as_bool()?,
             None => true,
         };
+        let extract_workers = match config
+            .resolver(Some(&self.name))
+            .find(&["extract"], "workers")
+        {
+            Some(found) => usize::try_from(found.as_u64()?)
+                .unwrap_or(usize::MAX)
+                .max(1),
+            None => DEFAULT_EXTRACT_WORKERS,
+        };
         let arrow_setting = |key: &str| -> Result<bool, PipelineError> {
             match config
                 .resolver(Some(&self.name))
@@ -441,6 +454,7 @@ impl PipelineBuilder {
             },
             restore_from_destination: self.restore_from_destination,
             overlap,
+            extract_workers,
         })
     }
 }
@@ -507,6 +521,8 @@ pub struct Pipeline {
     restore_from_destination: bool,
     /// Load job files while normalizing (`[load] overlap`, default true).
     overlap: bool,
+    /// Parallelized resources extracted at once (`[extract] workers`, default 5 as dlt's).
+    extract_workers: usize,
     /// `[load]` settings: delete the job files of loaded packages
     /// ([`package::DELETE_JOB_FILES_SETTING`], default true) and `keep_loaded_packages` (100).
     retention: (bool, usize),
@@ -789,6 +805,47 @@ impl Pipeline {
         }
     }
 
+    /// Extracts on a thread that may block (sources are iterators or streams that may, and
+    /// parallelized resources run on threads of their own); gives back the state as the
+    /// extraction left it.
+    fn spawn_extract(
+        &self,
+        target: &ExtractTarget<'_>,
+        resources: Vec<Resource>,
+        mut state: PipelineState,
+        sink: Option<extract::LiveSink>,
+    ) -> tokio::task::JoinHandle<(Result<u64, PipelineError>, PipelineState)> {
+        let (storage, id, created, source) = (
+            self.storage.clone(),
+            target.load_id.to_string(),
+            target.created_at.to_string(),
+            target.source.to_string(),
+        );
+        let progress = self.normalize.progress.clone();
+        let input_id = target.input_id.map(str::to_string);
+        let workers = self.extract_workers;
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let target = ExtractTarget {
+                load_id: &id,
+                created_at: &created,
+                source: &source,
+                input_id: input_id.as_deref(),
+            };
+            let r = handle.block_on(extract::extract(
+                &storage,
+                &target,
+                resources,
+                &mut state,
+                sink.as_ref(),
+                &progress,
+                workers,
+            ));
+            drop(sink);
+            (r, state)
+        })
+    }
+
     fn save_schema(&self, schema: &Schema) -> Result<(), PipelineError> {
         let bytes = serde_json::to_vec_pretty(schema)
             .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
@@ -810,15 +867,12 @@ impl Pipeline {
         let load_id = target.load_id;
         let t0 = std::time::Instant::now();
         let Some(c) = self.overlap_client(run).await else {
-            let items = extract::extract(
-                &self.storage,
-                target,
-                resources,
-                next,
-                None,
-                &self.normalize.progress,
-            )
-            .await?;
+            let (extracted, state) = self
+                .spawn_extract(target, resources, next.clone(), None)
+                .await
+                .map_err(|e| PipelineError::Internal(format!("the extract task failed: {e}")))?;
+            let items = extracted?;
+            *next = state;
             tracing::info!(load_id = %load_id, items, seconds = t0.elapsed().as_secs_f64(), "extracted");
             let normalized = self.normalize(load_id, schema, run).await;
             return match normalized {
@@ -837,37 +891,7 @@ impl Pipeline {
             cancelled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let cancelled = sink.cancelled.clone();
-        let extracting = {
-            let (storage, id, created, source) = (
-                self.storage.clone(),
-                load_id.to_string(),
-                target.created_at.to_string(),
-                target.source.to_string(),
-            );
-            let progress = self.normalize.progress.clone();
-            let mut state = next.clone();
-            let input_id = target.input_id.map(str::to_string);
-            let handle = tokio::runtime::Handle::current();
-            // sources are iterators or streams that may block: extract on its own thread
-            tokio::task::spawn_blocking(move || {
-                let target = ExtractTarget {
-                    load_id: &id,
-                    created_at: &created,
-                    source: &source,
-                    input_id: input_id.as_deref(),
-                };
-                let r = handle.block_on(extract::extract(
-                    &storage,
-                    &target,
-                    resources,
-                    &mut state,
-                    Some(&sink),
-                    &progress,
-                ));
-                drop(sink);
-                (r, state)
-            })
-        };
+        let extracting = self.spawn_extract(target, resources, next.clone(), Some(sink));
         let normalized = stream::normalize_and_load(
             &self.storage,
             load_id,

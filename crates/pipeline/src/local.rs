@@ -588,6 +588,7 @@ impl Pipeline {
             &mut state,
             None,
             &self.normalize.progress,
+            1,
         )
         .await?;
         state.local.last_load_id = Some(load_id);

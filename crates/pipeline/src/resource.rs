@@ -59,7 +59,14 @@ pub struct Resource {
     pub(crate) incremental: Option<Incremental>,
     /// Arrow data: add `_dlt_load_id` / `_dlt_id` whatever the pipeline's settings say.
     pub(crate) dlt_columns: bool,
+    /// Extracted on a thread of its own, at the same time as other resources.
+    pub(crate) parallelized: bool,
+    /// Called with every item extracted (see [`Resource::on_extracted`]).
+    pub(crate) observer: Option<Observer>,
 }
+
+/// A function called with each item a resource extracts.
+pub(crate) type Observer = Arc<dyn Fn(&Json) + Send + Sync>;
 
 impl fmt::Debug for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,6 +104,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -112,6 +121,32 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
+        }
+    }
+
+    /// [`Resource::from_results`], the items made when extraction begins from the start
+    /// value of the resource's incremental cursor (its saved `last_value`, else its
+    /// `initial_value`; `None` without either or without a cursor), so a source can ask only
+    /// for items from there on (an API's `since` parameter). The cursor still filters and
+    /// deduplicates the items as for any resource.
+    pub fn from_cursor_results<F, I>(table: &str, make: F) -> Self
+    where
+        F: FnOnce(Option<Json>) -> I + Send + 'static,
+        I: IntoIterator<Item = Result<Json, ItemError>>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            hints: ResourceHints::new(table),
+            items: Items::Deferred(Box::new(move |start| {
+                Items::Iter(Box::new(make(start).into_iter()))
+            })),
+            strategy: StrategySource::Destination,
+            incremental: None,
+            dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -130,6 +165,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -144,6 +181,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -165,6 +204,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -184,6 +225,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -205,6 +248,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -264,6 +309,8 @@ impl Resource {
             strategy: StrategySource::Destination,
             incremental: None,
             dlt_columns: false,
+            parallelized: false,
+            observer: None,
         }
     }
 
@@ -333,6 +380,25 @@ impl Resource {
     /// dlt's `max_table_nesting`: below this depth nested data stays JSON.
     pub fn max_table_nesting(mut self, n: u32) -> Self {
         self.hints.max_table_nesting = Some(n);
+        self
+    }
+
+    /// dlt's `parallelized=True`: the resource is extracted on a thread of its own while the
+    /// run's other resources are (at most `[extract] workers` at once, default 5; resources
+    /// that are not parallelized are extracted one after another on one thread). Each
+    /// resource still lands in its own items file and is normalized in the order given, so
+    /// the tables and their columns come out as a sequential run makes them.
+    pub fn parallelized(mut self, yes: bool) -> Self {
+        self.parallelized = yes;
+        self
+    }
+
+    /// Calls `f` with every item the resource extracts, after the incremental cursor kept
+    /// it, in order, on the extracting thread: how a dependent resource (dlt's transformer)
+    /// learns its parent's items. JSON items only (an Arrow resource's batches are not
+    /// offered).
+    pub fn on_extracted(mut self, f: impl Fn(&Json) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(f));
         self
     }
 

@@ -81,6 +81,16 @@ pub enum SqlSourceError {
 
     #[error("schema `{schema}` has no tables")]
     NoTables { schema: String },
+
+    #[error("key range on table `{table}`: it has no column `{column}`")]
+    UnknownRangeColumn { table: String, column: String },
+
+    #[error("key range on table `{table}`: column `{column}` has type `{db_type}`, which cannot bound a range (use a number, text, date, time or timestamp column)")]
+    RangeType {
+        table: String,
+        column: String,
+        db_type: String,
+    },
 }
 
 /// Which database a source reads, with how to reach it.
@@ -98,6 +108,17 @@ pub struct SqlDatabase {
     schema: Option<String>,
     /// Read PostgreSQL tables columnar where their types allow (default: yes).
     columnar: bool,
+    /// Tables read only within a key range (see [`SqlDatabase::key_range`]).
+    ranges: Vec<KeyRange>,
+}
+
+/// A table read only where `from <= column < to` ([`SqlDatabase::key_range`]).
+#[derive(Debug, Clone)]
+struct KeyRange {
+    table: String,
+    column: String,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 /// The catalog of a schema as a backend reads it: the columns of each base table in table
@@ -108,11 +129,40 @@ pub(crate) struct Catalog {
     pub(crate) primary_keys: Vec<(String, String)>,
 }
 
-/// Rows from a cursor value on: `column >= value` (the value cast to the column's type).
-pub(crate) struct Since {
+/// Which rows of a table a read takes: those where every bound holds. Each backend writes
+/// the bounds as `column >= CAST(<parameter> AS cast)` or `column < ...`, the values bound
+/// as parameters, never pasted into the statement.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    pub(crate) bounds: Vec<Bound>,
+}
+
+/// One bound of a [`Filter`]: `column >= value` (a cursor's start, a key range's start) or
+/// `column < value` (a key range's end); the value (text) cast to the column's type.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
     pub(crate) column: String,
     pub(crate) cast: &'static str,
+    pub(crate) below: bool,
     pub(crate) value: String,
+}
+
+impl Bound {
+    /// The comparison operator.
+    pub(crate) fn op(&self) -> &'static str {
+        if self.below {
+            "<"
+        } else {
+            ">="
+        }
+    }
+}
+
+impl Filter {
+    /// The values of the bounds, in order (the statement's parameters).
+    pub(crate) fn values(&self) -> Vec<String> {
+        self.bounds.iter().map(|b| b.value.clone()).collect()
+    }
 }
 
 /// One row as a JSON object on one line, or the error that ended the read.
@@ -142,6 +192,7 @@ impl SqlDatabase {
             backend,
             schema: None,
             columnar: true,
+            ranges: Vec::new(),
         })
     }
 
@@ -165,6 +216,28 @@ impl SqlDatabase {
         self
     }
 
+    /// Reads `table` only where `from <= column < to` (either end may be open): one part of
+    /// a big table, so several processes can load its parts into one dataset at once
+    /// (docs/scale-out.md). The values are text, cast by the source database to the
+    /// column's type and bound as parameters; [`Self::reflect`] checks that the column
+    /// exists and has a type that compares (numbers, text, dates, times, timestamps).
+    /// Combines with an incremental cursor (both bounds apply).
+    pub fn key_range(
+        mut self,
+        table: impl Into<String>,
+        column: impl Into<String>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Self {
+        self.ranges.push(KeyRange {
+            table: table.into(),
+            column: column.into(),
+            from,
+            to,
+        });
+        self
+    }
+
     /// The rows of a reflected PostgreSQL `table` as Arrow record batches (of at most 65,536
     /// rows), read with one binary `COPY` on a connection and thread of their own that start
     /// when the first batch is asked for and stay one batch ahead. `None` for a MySQL source
@@ -178,7 +251,12 @@ impl SqlDatabase {
             return None;
         };
         let plan = postgres::columnar_plan(table)?;
-        Some(postgres::batches(credentials.clone(), table, &plan, None))
+        Some(postgres::batches(
+            credentials.clone(),
+            table,
+            &plan,
+            Filter::default(),
+        ))
     }
 
     fn dialect(&self) -> Dialect {
@@ -222,6 +300,11 @@ impl SqlDatabase {
         for (table, column) in primary_keys {
             if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
                 t.primary_key.push(column);
+            }
+        }
+        for range in &self.ranges {
+            if let Some(t) = tables.iter().find(|t| t.name == range.table) {
+                range_bounds(t, range)?;
             }
         }
         if names.is_empty() {
@@ -318,33 +401,49 @@ impl SqlDatabase {
             .collect();
         let backend = self.backend.clone();
         let table_owned = table.clone();
-        let since = |cursor: Option<(String, &'static str)>, start| match (cursor, start) {
-            (Some((column, cast)), Some(start)) => Some(Since {
-                column,
-                cast,
-                value: match start {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                },
-            }),
-            _ => None,
+        // checked by `reflect`
+        let ranged: Vec<Bound> = self
+            .ranges
+            .iter()
+            .filter(|r| r.table == table.name)
+            .filter_map(|r| range_bounds(table, r).ok())
+            .flatten()
+            .collect();
+        let filter = move |cursor: Option<(String, &'static str)>, start| {
+            let mut filter = Filter {
+                bounds: ranged.clone(),
+            };
+            if let (Some((column, cast)), Some(start)) = (cursor, start) {
+                filter.bounds.push(Bound {
+                    column,
+                    cast,
+                    below: false,
+                    value: match start {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    },
+                });
+            }
+            filter
         };
         let resource = match (&backend, self.columnar_plan(table, cursor.as_ref())) {
             (Backend::Postgres(credentials), Some(plan)) => {
                 let credentials = credentials.clone();
                 Resource::from_cursor_record_batches(&table.name, move |start| {
-                    postgres::batches(credentials, &table_owned, &plan, since(cursor, start))
+                    postgres::batches(credentials, &table_owned, &plan, filter(cursor, start))
                 })
                 // the row-by-row read's table: dlt's sqlalchemy backend has these columns
                 .dlt_columns(true)
             }
             _ => Resource::from_cursor_json_line_stream(&table.name, move |start| {
-                rows(backend, table_owned, since(cursor, start))
+                rows(backend, table_owned, filter(cursor, start))
             }),
         };
+        // tables are read at the same time, each on a connection of its own
         resource
             .columns(columns)
             .primary_key(table.primary_key.iter().cloned())
+            .parallelized(true)
     }
 
     /// The columnar read of `table` when it is one (see [`Self::columnar`]).
@@ -363,15 +462,49 @@ impl SqlDatabase {
     }
 }
 
+/// The bounds of a key range on `table`, or why it cannot bound it.
+fn range_bounds(table: &SqlTable, range: &KeyRange) -> Result<Vec<Bound>, SqlSourceError> {
+    let column = table
+        .columns
+        .iter()
+        .find(|c| c.name == range.column)
+        .ok_or_else(|| SqlSourceError::UnknownRangeColumn {
+            table: format!("{}.{}", table.schema, table.name),
+            column: range.column.clone(),
+        })?;
+    let cast = match table.dialect {
+        Dialect::Postgres => postgres::cursor_cast(column),
+        Dialect::Mysql => mysql::cursor_cast(column),
+        Dialect::Sqlite => sqlite::cursor_cast(column),
+    }
+    .ok_or_else(|| SqlSourceError::RangeType {
+        table: format!("{}.{}", table.schema, table.name),
+        column: range.column.clone(),
+        db_type: column.db_type.clone(),
+    })?;
+    let bound = |value: &Option<String>, below| {
+        value.as_ref().map(|v| Bound {
+            column: column.name.clone(),
+            cast,
+            below,
+            value: v.clone(),
+        })
+    };
+    Ok([bound(&range.from, false), bound(&range.to, true)]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 fn rows(
     backend: Backend,
     table: SqlTable,
-    since: Option<Since>,
+    filter: Filter,
 ) -> std::pin::Pin<Box<dyn Stream<Item = Line> + Send>> {
     match backend {
-        Backend::Postgres(credentials) => Box::pin(postgres::rows(credentials, &table, since)),
-        Backend::Mysql(source) => Box::pin(source.rows(table, since)),
-        Backend::Sqlite(source) => Box::pin(source.rows(table, since)),
+        Backend::Postgres(credentials) => Box::pin(postgres::rows(credentials, &table, filter)),
+        Backend::Mysql(source) => Box::pin(source.rows(table, filter)),
+        Backend::Sqlite(source) => Box::pin(source.rows(table, filter)),
     }
 }
 

@@ -14,7 +14,7 @@ use mysql_async::{Conn, Opts, Params, Value};
 use pipeline::ItemError;
 
 use crate::reflect::{SqlColumn, SqlTable};
-use crate::{Catalog, Line, Since, SqlSourceError};
+use crate::{Catalog, Filter, Line, SqlSourceError};
 
 /// The base tables' columns of database `?`, in table (binary name order) and column order:
 /// name, column, type, nullable, precision, scale, unsigned.
@@ -150,20 +150,33 @@ impl MysqlSource {
     pub(crate) fn rows(
         self,
         table: SqlTable,
-        since: Option<Since>,
+        filter: Filter,
     ) -> impl Stream<Item = Line> + Send + 'static {
         crate::channel_lines(move |tx| {
-            tokio::spawn(read(self, table, since, tx));
+            tokio::spawn(read(self, table, filter, tx));
         })
     }
 }
 
 /// The statement that reads `table`, columns in table order.
-fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
+fn select_rows(table: &SqlTable, filter: &Filter) -> String {
     let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let filter = match since {
-        Some(s) => format!(" WHERE {} >= CAST(? AS {})", quote_ident(&s.column), s.cast),
-        None => String::new(),
+    let conditions: Vec<String> = filter
+        .bounds
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {} CAST(? AS {})",
+                quote_ident(&b.column),
+                b.op(),
+                b.cast
+            )
+        })
+        .collect();
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     };
     format!(
         "SELECT {} FROM {}.{}{filter}",
@@ -198,7 +211,7 @@ pub(crate) fn cursor_cast(column: &SqlColumn) -> Option<&'static str> {
 async fn read(
     source: MysqlSource,
     table: SqlTable,
-    since: Option<Since>,
+    filter: Filter,
     tx: tokio::sync::mpsc::Sender<Vec<Line>>,
 ) {
     let name = format!("table `{}.{}`", table.schema, table.name);
@@ -216,10 +229,11 @@ async fn read(
             return;
         }
     };
-    let sql = select_rows(&table, since.as_ref());
-    let params = match &since {
-        Some(s) => Params::Positional(vec![Value::from(s.value.as_str())]),
-        None => Params::Empty,
+    let sql = select_rows(&table, &filter);
+    let params = if filter.bounds.is_empty() {
+        Params::Empty
+    } else {
+        Params::Positional(filter.values().into_iter().map(Value::from).collect())
     };
     let mut result = match conn.exec_iter(sql.as_str(), params).await {
         Ok(result) => result,

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, RowStream};
 
 use crate::binary::{Decoder, Wire};
 use crate::reflect::{SqlColumn, SqlTable};
-use crate::{Batch, Catalog, Line, Since, SqlSourceError};
+use crate::{Batch, Catalog, Filter, Line, SqlSourceError};
 
 /// The base tables' columns of schema `$1`, in table and column order.
 const COLUMNS: &str = "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
@@ -119,7 +119,7 @@ fn db(context: &str) -> impl Fn(tokio_postgres::Error) -> SqlSourceError + '_ {
 
 /// The statement that reads `table`: each row as one JSON object, columns in table order,
 /// `bytea` as `0x` + hex (which dlt's coercion into `binary` reads).
-fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
+fn select_rows(table: &SqlTable, filter: &Filter) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
@@ -132,20 +132,36 @@ fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
             }
         })
         .collect();
-    let filter = match since {
-        Some(s) => format!(
-            " WHERE {} >= CAST($1::text AS {})",
-            quote_ident(&s.column),
-            s.cast
-        ),
-        None => String::new(),
-    };
+    let filter = where_clause(filter, |i| format!("${i}::text"));
     format!(
         "SELECT row_to_json(r)::text FROM (SELECT {} FROM {}.{}{filter}) AS r",
         columns.join(", "),
         quote_ident(&table.schema),
         quote_ident(&table.name)
     )
+}
+
+/// ` WHERE a >= CAST(<p1> AS t) AND b < CAST(<p2> AS t)` for the bounds of `filter` (empty
+/// without bounds); `parameter(i)` is the `i`th value's placeholder (from 1).
+fn where_clause(filter: &Filter, parameter: impl Fn(usize) -> String) -> String {
+    if filter.bounds.is_empty() {
+        return String::new();
+    }
+    let conditions: Vec<String> = filter
+        .bounds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            format!(
+                "{} {} CAST({} AS {})",
+                quote_ident(&b.column),
+                b.op(),
+                parameter(i + 1),
+                b.cast
+            )
+        })
+        .collect();
+    format!(" WHERE {}", conditions.join(" AND "))
 }
 
 enum Read {
@@ -164,11 +180,11 @@ enum Read {
 pub(crate) fn rows(
     credentials: PostgresCredentials,
     table: &SqlTable,
-    since: Option<Since>,
+    filter: Filter,
 ) -> impl Stream<Item = Line> + Send + 'static {
     let source_name = format!("table `{}.{}`", table.schema, table.name);
-    let sql = select_rows(table, since.as_ref());
-    let params: Vec<String> = since.into_iter().map(|s| s.value).collect();
+    let sql = select_rows(table, &filter);
+    let params: Vec<String> = filter.values();
     stream::unfold(Read::Start(credentials), move |state| {
         let source_name = source_name.clone();
         let sql = sql.clone();
@@ -247,8 +263,14 @@ fn one_line(text: &str) -> Vec<u8> {
     }
 }
 
-/// The session setting that holds a columnar read's cursor value (bound as a parameter).
-const SET_SINCE: &str = "SELECT set_config('dlt_rs.since', $1, false)";
+/// Sets a session setting that holds a value of a columnar read's filter (`COPY` takes no
+/// parameters: the value is bound here, and the statement reads the setting).
+const SET_BOUND: &str = "SELECT set_config($1, $2, false)";
+
+/// The session setting holding the `i`th value (from 1) of a columnar read's filter.
+fn bound_setting(i: usize) -> String {
+    format!("dlt_rs.bound_{i}")
+}
 
 /// How each column of `table` is read by the columnar path: its wire form and whether the
 /// server casts it to text first (`numeric` keeps every digit, `uuid`, `json`/`jsonb` as
@@ -291,8 +313,8 @@ pub(crate) enum Cast {
 }
 
 /// The `COPY` that reads `table` columnar, columns in table order as `plan` says;
-/// `since`: only rows from the cursor value on (the value comes from [`SET_SINCE`]).
-fn copy_rows(table: &SqlTable, plan: &[(Wire, Cast)], since: Option<&Since>) -> String {
+/// `filter`: only the rows within its bounds (the values come from [`SET_BOUND`]).
+fn copy_rows(table: &SqlTable, plan: &[(Wire, Cast)], filter: &Filter) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
@@ -306,14 +328,9 @@ fn copy_rows(table: &SqlTable, plan: &[(Wire, Cast)], since: Option<&Since>) -> 
             }
         })
         .collect();
-    let filter = match since {
-        Some(s) => format!(
-            " WHERE {} >= CAST(current_setting('dlt_rs.since') AS {})",
-            quote_ident(&s.column),
-            s.cast
-        ),
-        None => String::new(),
-    };
+    let filter = where_clause(filter, |i| {
+        format!("current_setting('{}')", bound_setting(i))
+    });
     format!(
         "COPY (SELECT {} FROM {}.{}{filter}) TO STDOUT (FORMAT binary)",
         columns.join(", "),
@@ -330,7 +347,7 @@ pub(crate) fn batches(
     credentials: PostgresCredentials,
     table: &SqlTable,
     plan: &[(Wire, Cast)],
-    since: Option<Since>,
+    filter: Filter,
 ) -> Batches {
     let columns: Vec<(String, Wire, bool)> = table
         .columns
@@ -341,8 +358,8 @@ pub(crate) fn batches(
     Batches {
         start: Some(Start {
             credentials,
-            sql: copy_rows(table, plan, since.as_ref()),
-            since: since.map(|s| s.value),
+            sql: copy_rows(table, plan, &filter),
+            values: filter.values(),
             columns,
         }),
         source_name: format!("table `{}.{}`", table.schema, table.name),
@@ -353,7 +370,8 @@ pub(crate) fn batches(
 struct Start {
     credentials: PostgresCredentials,
     sql: String,
-    since: Option<String>,
+    /// The filter's values, bound to the session settings the statement reads.
+    values: Vec<String>,
     columns: Vec<(String, Wire, bool)>,
 }
 
@@ -409,10 +427,10 @@ fn read_thread(start: Start, source_name: String, tx: std::sync::mpsc::SyncSende
         let Start {
             credentials,
             sql,
-            since,
+            values,
             columns,
         } = start;
-        let (_client, copy) = match open_copy(&credentials, &sql, since).await {
+        let (_client, copy) = match open_copy(&credentials, &sql, values).await {
             Ok(opened) => opened,
             Err(e) => return fail("query".into(), e.to_string()),
         };
@@ -454,16 +472,16 @@ fn read_thread(start: Start, source_name: String, tx: std::sync::mpsc::SyncSende
 async fn open_copy(
     credentials: &PostgresCredentials,
     sql: &str,
-    since: Option<String>,
+    values: Vec<String>,
 ) -> Result<(Client, tokio_postgres::CopyOutStream), SqlSourceError> {
     let client = dest_postgres::connect(credentials).await?;
     client
         .batch_execute(SESSION_SETUP)
         .await
         .map_err(db("setting up the session"))?;
-    if let Some(value) = since {
+    for (i, value) in values.iter().enumerate() {
         client
-            .execute(SET_SINCE, &[&value])
+            .execute(SET_BOUND, &[&bound_setting(i + 1), value])
             .await
             .map_err(db("setting up the session"))?;
     }

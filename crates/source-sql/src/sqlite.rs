@@ -12,7 +12,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::reflect::{SqlColumn, SqlTable};
-use crate::{Catalog, Line, Since, SqlSourceError};
+use crate::{Catalog, Filter, Line, SqlSourceError};
 
 /// The tables of the database, in binary name order (SQLite's own tables left out).
 const TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' \
@@ -146,10 +146,10 @@ impl SqliteSource {
     pub(crate) fn rows(
         self,
         table: SqlTable,
-        since: Option<Since>,
+        filter: Filter,
     ) -> impl Stream<Item = Line> + Send + 'static {
         crate::channel_lines(move |tx| {
-            tokio::task::spawn_blocking(move || read(&self, &table, since, &tx));
+            tokio::task::spawn_blocking(move || read(&self, &table, filter, &tx));
         })
     }
 }
@@ -185,15 +185,26 @@ pub(crate) fn cursor_cast(column: &SqlColumn) -> Option<&'static str> {
     )
 }
 
-fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
+fn select_rows(table: &SqlTable, filter: &Filter) -> String {
     let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let filter = match since {
-        Some(s) => format!(
-            " WHERE {} >= CAST(?1 AS {})",
-            quote_ident(&s.column),
-            s.cast
-        ),
-        None => String::new(),
+    let conditions: Vec<String> = filter
+        .bounds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            format!(
+                "{} {} CAST(?{} AS {})",
+                quote_ident(&b.column),
+                b.op(),
+                i + 1,
+                b.cast
+            )
+        })
+        .collect();
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     };
     format!(
         "SELECT {} FROM {}.{}{filter}",
@@ -207,7 +218,7 @@ fn select_rows(table: &SqlTable, since: Option<&Since>) -> String {
 fn read(
     source: &SqliteSource,
     table: &SqlTable,
-    since: Option<Since>,
+    filter: Filter,
     tx: &tokio::sync::mpsc::Sender<Vec<Line>>,
 ) {
     let name = format!("table `{}` of {}", table.name, source.path.display());
@@ -220,9 +231,9 @@ fn read(
     };
     let result = (|| -> Result<(), (u64, String)> {
         let conn = source.open().map_err(|e| (0, e.to_string()))?;
-        let sql = select_rows(table, since.as_ref());
+        let sql = select_rows(table, &filter);
         let mut statement = conn.prepare(&sql).map_err(|e| (0, e.to_string()))?;
-        let params: Vec<String> = since.into_iter().map(|s| s.value).collect();
+        let params: Vec<String> = filter.values();
         let mut rows = statement
             .query(rusqlite::params_from_iter(params))
             .map_err(|e| (0, e.to_string()))?;

@@ -917,3 +917,166 @@ async fn arrow_batches_load_with_every_type() {
         );
     }
 }
+
+/// Parallelized resources (dlt's `parallelized=True`) are extracted at the same time: the
+/// first item of `a` waits for `b` to have produced one (and `b`'s Arrow batches wait for
+/// `a`), which would fail after two minutes if they ran one after another. With and without
+/// overlapped normalize/load; the tables come out as a sequential run makes them.
+#[tokio::test]
+async fn parallelized_resources_are_extracted_at_once() {
+    use pipeline::arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use pipeline::ItemError;
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let env = Env::new();
+    for overlap in [true, false] {
+        let dataset = format!("par_{overlap}");
+        let pipelines = env.dir.path().join("pipelines");
+        let mut p = env.pipeline_in(
+            &dataset,
+            &dataset,
+            &pipelines,
+            &[
+                ("load.overlap", json!(overlap)),
+                ("extract.workers", json!(3)),
+            ],
+        );
+        let (a_started, a_seen) = mpsc::channel::<()>();
+        let (b_started, b_seen) = mpsc::channel::<()>();
+        let wait = |rx: &mpsc::Receiver<()>, who: &str| {
+            rx.recv_timeout(Duration::from_secs(120))
+                .map_err(|_| ItemError {
+                    source_name: who.to_string(),
+                    position: "item 1".into(),
+                    message: "the other resource never started: extracted one after another".into(),
+                })
+        };
+        let mut a_items = (1..=3000).map(|i| json!({"id": i, "name": format!("a{i}")}));
+        let mut first_a = true;
+        let a = Resource::from_results(
+            "a",
+            std::iter::from_fn(move || {
+                if first_a {
+                    first_a = false;
+                    let _ = a_started.send(());
+                    if let Err(e) = wait(&b_seen, "a") {
+                        return Some(Err(e));
+                    }
+                }
+                a_items.next().map(Ok)
+            }),
+        )
+        .parallelized(true);
+        let mut batch = 0i64;
+        let b = Resource::from_record_batches(
+            "b",
+            std::iter::from_fn(move || {
+                batch += 1;
+                if batch == 1 {
+                    let _ = b_started.send(());
+                    if let Err(e) = wait(&a_seen, "b") {
+                        return Some(Err(e));
+                    }
+                }
+                (batch <= 3).then(|| {
+                    let ids: Vec<i64> = (0..1000).map(|i| (batch - 1) * 1000 + i).collect();
+                    Ok(RecordBatch::try_from_iter(vec![(
+                        "id",
+                        Arc::new(Int64Array::from(ids)) as ArrayRef,
+                    )])
+                    .unwrap())
+                })
+            }),
+        )
+        .parallelized(true);
+        // not parallelized: extracted on a lane of its own, one after another
+        let c = Resource::new("c", vec![json!({"id": 1}), json!({"id": 2})]);
+        let d = Resource::new("c", vec![json!({"id": 3, "late": "x"})]);
+        let info = p.run(vec![c, a, b, d]).await.unwrap();
+        assert_eq!(info.items, 3000 + 3000 + 3, "overlap {overlap}");
+        assert_eq!(
+            env.rows(
+                &dataset,
+                &format!("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM {dataset}.a")
+            ),
+            ["3000|3000|1|3000"]
+        );
+        assert_eq!(
+            env.rows(
+                &dataset,
+                &format!("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM {dataset}.b")
+            ),
+            ["3000|3000|0|2999"]
+        );
+        assert_eq!(
+            env.rows(
+                &dataset,
+                &format!("SELECT id, late FROM {dataset}.c ORDER BY id")
+            ),
+            ["1|∅", "2|∅", "3|x"]
+        );
+        assert_eq!(
+            env.columns(&dataset, "c"),
+            [
+                "id BIGINT 0",
+                "_dlt_load_id TEXT 1",
+                "_dlt_id VARCHAR(128) 1",
+                "late TEXT 0"
+            ]
+        );
+        assert_eq!(env.loads(&dataset), ["0"]);
+    }
+}
+
+/// A parallelized resource that fails stops the run: the error names it, nothing of the
+/// run loads (the other resources' rows neither), and the next run loads everything once.
+#[tokio::test]
+async fn a_failing_parallelized_resource_loads_nothing_of_the_run() {
+    use pipeline::ItemError;
+
+    let env = Env::new();
+    let mut p = env.pipeline("par_fail", "par_fail");
+    let good = || {
+        Resource::new(
+            "good",
+            (1..=50_000).map(|i| json!({"id": i})).collect::<Vec<_>>(),
+        )
+        .parallelized(true)
+    };
+    let bad = Resource::from_results(
+        "bad",
+        (1..=100).map(|i| {
+            if i == 100 {
+                Err(ItemError {
+                    source_name: "resource `bad`".into(),
+                    position: "item 100".into(),
+                    message: "the source went away".into(),
+                })
+            } else {
+                Ok(json!({"id": i}))
+            }
+        }),
+    )
+    .parallelized(true);
+    let err = p.run(vec![good(), bad]).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`bad`") && text.contains("item 100"),
+        "the error names the failing resource: {text}"
+    );
+    let tables = env.rows(
+        "par_fail",
+        "SELECT count(*) FROM par_fail.sqlite_master WHERE type = 'table' AND name IN ('good', 'bad')",
+    );
+    assert_eq!(tables, ["0"], "nothing of the failed run was loaded");
+    let ok = Resource::new(
+        "bad",
+        (1..=99).map(|i| json!({"id": i})).collect::<Vec<_>>(),
+    )
+    .parallelized(true);
+    p.run(vec![good(), ok]).await.unwrap();
+    assert_eq!(env.count("par_fail", "good"), 50_000);
+    assert_eq!(env.count("par_fail", "bad"), 99);
+}

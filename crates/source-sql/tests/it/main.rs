@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod key_range;
 mod mysql;
 mod postgres;
 mod sqlite;
