@@ -8,7 +8,7 @@ use clap::Args;
 use pipeline::{PipelineError, Resource};
 use source_fs::{Filesystem, Format};
 
-use crate::{Interrupted, ReadArgs, RunArgs, Signals};
+use crate::{ReadArgs, RunArgs, Signals};
 
 #[derive(Debug, Args)]
 pub struct FilesystemArgs {
@@ -77,19 +77,16 @@ pub(crate) async fn run(a: FilesystemArgs, quiet: bool) -> Result<()> {
     let shown = format!("{} ({})", fs.store().url(), fs.pattern());
 
     let mut p = a.run.pipeline()?;
-    let display =
-        crate::progress::Display::start(p.progress(), crate::progress::Mode::detect(quiet));
     let make = fs.incremental(&table, hint, on_files);
-    let result = tokio::select! {
-        result = p.run_with_state(make) => Ok(result),
-        signal = signals.recv() => Err(Interrupted { signal, from_stdin: false, pipeline: a.run.pipeline.clone() }),
-    };
-    display.finish().await;
-    let info = match result? {
-        Ok(info) => info,
-        Err(e @ PipelineError::LoadAborted { .. }) => bail!("{e}\n{}", a.run.retry_hint()),
-        Err(e) => return Err(e.into()),
-    };
+    let progress = p.progress();
+    let info = crate::drive(
+        progress,
+        p.run_with_state(make),
+        &mut signals,
+        &a.run,
+        quiet,
+    )
+    .await?;
     if !quiet {
         let files = counted.lock().ok().and_then(|c| *c);
         match files {

@@ -1,6 +1,6 @@
 //! `dlt-rs init SOURCE DESTINATION`: scaffolds a Cargo project that runs a pipeline, as
 //! `dlt init chess postgres` scaffolds a Python one. Sources: `chess`, `sql_database`,
-//! `filesystem`; each project's files are in `templates/<source>/`.
+//! `filesystem`, `rest_api`; each project's files are in `templates/<source>/`.
 //!
 //! The project depends on the dlt-rs crates by path when this binary was built from a
 //! checkout that still exists (or `--dlt-rs-path` names one), and by crates.io version
@@ -92,6 +92,29 @@ const TEMPLATES: &[Template] = &[
             ),
         ],
         crates: &["pipeline", "dest-postgres", "source-fs"],
+    },
+    Template {
+        source: "rest_api",
+        about: "a REST API declared in dlt's RESTAPIConfig shape: paginators, auth, \
+                incremental params, dependent resources (dlt's `rest_api`)",
+        files: &[
+            ("src/main.rs", include_str!("../templates/rest_api/main.rs")),
+            (
+                "rest_api.yaml",
+                include_str!("../templates/rest_api/rest_api.yaml"),
+            ),
+            (
+                ".dlt/config.toml",
+                include_str!("../templates/rest_api/config.toml"),
+            ),
+            (
+                ".dlt/secrets.toml",
+                include_str!("../templates/rest_api/secrets.toml"),
+            ),
+            (".gitignore", include_str!("../templates/chess/gitignore")),
+            ("README.md", include_str!("../templates/rest_api/README.md")),
+        ],
+        crates: &["pipeline", "dest-postgres", "source-rest"],
     },
 ];
 

@@ -7,6 +7,7 @@ mod filesystem;
 pub mod init;
 pub mod pipeline_cmd;
 pub mod progress;
+pub mod rest_api;
 pub mod sql_source;
 
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ pub enum Command {
     /// with dlt's `filesystem` source semantics: JSON Lines, JSON, CSV (gzip or not) and
     /// Parquet; a run loads only the files new or changed since the last one.
     Filesystem(filesystem::FilesystemArgs),
+    /// Load a REST API declared in dlt's `RESTAPIConfig` shape (a JSON, YAML or TOML file:
+    /// client, auth, paginators, incremental params, dependent resources) with dlt's
+    /// `rest_api` semantics.
+    RestApi(rest_api::RestApiArgs),
     /// List the destinations this binary knows.
     Destinations,
     /// Inspect a pipeline (working folder, dataset, last run), repair it, drop resources or
@@ -227,9 +232,9 @@ pub struct RunArgs {
     /// Dataset (a PostgreSQL schema, an attached SQLite file); default `<pipeline>_dataset`.
     #[arg(long)]
     pub dataset: Option<String>,
-    /// append, replace or merge.
-    #[arg(long, default_value = "append")]
-    pub write_disposition: String,
+    /// append, replace or merge (default append; for `rest-api` the config's).
+    #[arg(long)]
+    pub write_disposition: Option<String>,
     /// delete-insert, upsert or scd2 (implies merge).
     #[arg(long)]
     pub merge_strategy: Option<String>,
@@ -257,8 +262,8 @@ impl RunArgs {
                 bail!("--merge-strategy and --replace-strategy exclude each other")
             }
             (Some(m), None) => ("merge", Some(m.as_str())),
-            (None, Some(r)) => (self.write_disposition.as_str(), Some(r.as_str())),
-            (None, None) => (self.write_disposition.as_str(), None),
+            (None, Some(r)) => (self.write_disposition(), Some(r.as_str())),
+            (None, None) => (self.write_disposition(), None),
         };
         if self.replace_strategy.is_some() && pair.0 != "replace" {
             bail!("--replace-strategy needs --write-disposition replace");
@@ -266,10 +271,34 @@ impl RunArgs {
         Ok(pair)
     }
 
+    /// `--write-disposition`, default `append`.
+    fn write_disposition(&self) -> &str {
+        self.write_disposition.as_deref().unwrap_or("append")
+    }
+
+    /// `resource` with the disposition and keys the options give, where they give them (a
+    /// source whose own hints stand otherwise: `rest-api`).
+    fn hint_given(&self, resource: Resource) -> Result<Resource> {
+        let given = self.write_disposition.is_some()
+            || self.merge_strategy.is_some()
+            || self.replace_strategy.is_some();
+        let mut resource = resource;
+        if given {
+            let (disposition, strategy) = self.disposition()?;
+            resource = resource.write_disposition(disposition, strategy)?;
+        }
+        self.keys(resource)
+    }
+
     /// `resource` with the disposition and keys of the options (keys only where given).
     fn hint(&self, resource: Resource) -> Result<Resource> {
         let (disposition, strategy) = self.disposition()?;
-        let mut resource = resource.write_disposition(disposition, strategy)?;
+        let resource = resource.write_disposition(disposition, strategy)?;
+        self.keys(resource)
+    }
+
+    /// `resource` with the keys the options give.
+    fn keys(&self, mut resource: Resource) -> Result<Resource> {
         let given = |keys: &[String]| -> Vec<String> {
             keys.iter().filter(|s| !s.is_empty()).cloned().collect()
         };
@@ -340,6 +369,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => load(args, cli.quiet).await,
         Command::SqlDatabase(args) => sql_source::run(args, cli.quiet).await,
         Command::Filesystem(args) => filesystem::run(args, cli.quiet).await,
+        Command::RestApi(args) => rest_api::run(args, cli.quiet).await,
         Command::Pipeline(args) => pipeline_cmd::run(args, cli.verbose > 0).await,
         Command::Init(args) => init_command(&args),
         Command::Dbt(DbtArgs {
@@ -467,7 +497,7 @@ fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
         "destination": a.run.destination,
         "dataset": a.run.dataset,
         "table": a.table,
-        "write_disposition": a.run.write_disposition,
+        "write_disposition": a.run.write_disposition(),
         "merge_strategy": a.run.merge_strategy,
         "replace_strategy": a.run.replace_strategy,
         "primary_key": a.run.primary_key,
@@ -536,6 +566,31 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+}
+
+/// Runs `work` (a pipeline run) under the progress display of `progress`, stopping at a
+/// signal: the run's `LoadInfo`, or its error (an aborted load with the command that
+/// retries it). Shared by the commands that load a source.
+pub(crate) async fn drive(
+    progress: std::sync::Arc<pipeline::Progress>,
+    work: impl std::future::Future<Output = Result<pipeline::LoadInfo, pipeline::PipelineError>>,
+    signals: &mut Signals,
+    run: &RunArgs,
+    quiet: bool,
+) -> Result<pipeline::LoadInfo> {
+    let display = crate::progress::Display::start(progress, crate::progress::Mode::detect(quiet));
+    let result = tokio::select! {
+        result = work => Ok(result),
+        signal = signals.recv() => Err(Interrupted { signal, from_stdin: false, pipeline: run.pipeline.clone() }),
+    };
+    display.finish().await;
+    match result? {
+        Ok(info) => Ok(info),
+        Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
+            bail!("{e}\n{}", run.retry_hint())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A `load` stopped by a signal. The load protocol is crash-safe: what committed stays,

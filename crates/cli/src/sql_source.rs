@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use source_sql::SqlDatabase;
 
-use crate::{Interrupted, RunArgs, Signals};
+use crate::{RunArgs, Signals};
 
 #[derive(Debug, Args)]
 pub struct SqlDatabaseArgs {
@@ -99,20 +99,8 @@ pub(crate) async fn run(a: SqlDatabaseArgs, quiet: bool) -> Result<()> {
     {
         p = a.run.pipeline_with_format(parquet.as_str())?;
     }
-    let display =
-        crate::progress::Display::start(p.progress(), crate::progress::Mode::detect(quiet));
-    let result = tokio::select! {
-        result = p.run(resources) => Ok(result),
-        signal = signals.recv() => Err(Interrupted { signal, from_stdin: false, pipeline: a.run.pipeline.clone() }),
-    };
-    display.finish().await;
-    let info = match result? {
-        Ok(info) => info,
-        Err(e @ pipeline::PipelineError::LoadAborted { .. }) => {
-            bail!("{e}\n{}", a.run.retry_hint())
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let progress = p.progress();
+    let info = crate::drive(progress, p.run(resources), &mut signals, &a.run, quiet).await?;
     if !quiet {
         println!("{info}");
     }

@@ -382,6 +382,7 @@ impl Normalizer {
             if had_columns && table.column(&c.name).is_none() {
                 c.nullable = true;
             }
+            let position = table.column_index(&c.name);
             match table.column_mut(&c.name) {
                 Some(existing) if existing.data_type.is_none() && c.data_type.is_some() => {
                     existing.data_type = c.data_type;
@@ -389,6 +390,12 @@ impl Normalizer {
                     existing.scale = existing.scale.or(c.scale);
                     changed = true;
                     out.push(existing.clone());
+                    // as dlt's `merge_columns`: a hint-only column that becomes complete
+                    // moves after the columns before it
+                    if let Some(i) = position {
+                        let moved = table.columns.remove(i);
+                        table.columns.push(moved);
+                    }
                 }
                 Some(existing) => {
                     if c.row_version
@@ -776,11 +783,22 @@ impl Normalizer {
                 t.columns.len() - 1
             }
         };
-        let col = &mut t.columns[idx];
-        if col.data_type.is_none() {
+        let mut idx = idx;
+        if t.columns[idx].data_type.is_none() {
+            // as dlt's `merge_columns`: an incomplete (hint-only) column that becomes
+            // complete is removed and added again, so it comes after the columns before it
+            let mut col = t.columns.remove(idx);
             col.data_type = infer_type(&value);
+            t.columns.push(col);
+            for (i, _) in row.values.iter_mut() {
+                if *i > idx {
+                    *i -= 1;
+                }
+            }
+            idx = t.columns.len() - 1;
             *changed = true;
         }
+        let col = &mut t.columns[idx];
         if let Ok(v) = coerce(&value, col) {
             row.set(idx, v);
             return Ok(());

@@ -1,6 +1,7 @@
 //! Errors of the chess source: every request error names the URL.
 
 use pipeline::PipelineError;
+use source_rest::HttpError;
 
 /// What can go wrong reading chess.com (or configuring the source).
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,43 @@ pub enum ChessError {
     /// Reading the pipeline's state (the incremental cursor) failed.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+
+    /// Another failure of the HTTP client (a body over the size limit, an invalid URL...),
+    /// naming the method and the URL.
+    #[error(transparent)]
+    Http(HttpError),
+}
+
+impl From<HttpError> for ChessError {
+    /// A status or transport error of the shared client as the source's own variant (the
+    /// URL, the status, the attempts), anything else as [`ChessError::Http`].
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Status {
+                url,
+                status,
+                attempts,
+                body,
+                ..
+            } => ChessError::Status {
+                url,
+                status,
+                attempts,
+                body,
+            },
+            HttpError::Transport {
+                url,
+                message,
+                attempts,
+                ..
+            } => ChessError::Transport {
+                url,
+                message,
+                attempts,
+            },
+            e => ChessError::Http(e),
+        }
+    }
 }
 
 impl ChessError {
@@ -46,6 +84,7 @@ impl ChessError {
             ChessError::Status { url, .. }
             | ChessError::Transport { url, .. }
             | ChessError::Response { url, .. } => Some(url),
+            ChessError::Http(e) => Some(e.url()),
             ChessError::Config(_) | ChessError::Pipeline(_) => None,
         }
     }
@@ -54,6 +93,7 @@ impl ChessError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ChessError::Status { status, .. } => Some(*status),
+            ChessError::Http(e) => e.status(),
             _ => None,
         }
     }

@@ -50,7 +50,7 @@
 //! | `request_max_attempts` | attempts per request (429, 5xx, connection errors are retried) | `5` |
 //! | `request_backoff_factor` | seconds before the first retry, doubling | `1` |
 //! | `request_max_retry_delay` | longest wait between attempts, seconds | `300` |
-//! | `request_timeout` | seconds per request | `60` |
+//! | `request_timeout` | seconds to connect, and per read or write | `60` |
 //!
 //! The `request_*` keys are also read from `[runtime]`, like dlt's requests helper.
 //!

@@ -42,6 +42,10 @@
 //! * `text` (without `output`): shown, not run. `LANG skip REASON...`: not run; the reason is
 //!   required. Any other block fails the test: every example of a tested doc runs.
 //!
+//! The REST API examples call `http://127.0.0.1:8077`: the test runs the local example API
+//! (`source_rest::fixture::FixtureApi`, the `rest-fixture` binary) on a port of its own and
+//! rewrites that address in written files and commands.
+//!
 //! Credentials: the docs use dlt's documented ones (`loader` / `<password>` on database
 //! `dlt_data` at `localhost:5432`). Before the scenarios the test creates role `loader` (with
 //! that password) and database `dlt_data` owned by it on the test server
@@ -76,6 +80,9 @@ const REQUIRED: &[&str] = &[
     "docs/destinations/postgres.md",
     "docs/write-dispositions.md",
 ];
+/// The example API of the docs (`rest-fixture --port 8077`); the test starts one on a port
+/// of its own and rewrites this address.
+const DOCS_API: &str = "http://127.0.0.1:8077";
 /// The database, role and password of the docs (dlt's setup guide).
 const DOCS_DATABASE: &str = "dlt_data";
 const DOCS_ROLE: &str = "loader";
@@ -501,6 +508,9 @@ fn matches_with_ellipsis(pattern: &str, line: &str) -> bool {
 /// The test server: its superuser connections and the host/port the docs' `localhost:5432`
 /// stands for.
 struct Server {
+    /// The local example API the docs call `http://127.0.0.1:8077` (the `rest-fixture` of
+    /// source-rest), on a port of its own.
+    api: source_rest::fixture::FixtureApi,
     /// The test URL's database.
     admin: Client,
     /// Database `dlt_data`, as the superuser.
@@ -575,18 +585,23 @@ impl Server {
                 eprintln!("docs test: connection error: {e}");
             }
         });
+        let api = source_rest::fixture::FixtureApi::start()
+            .unwrap_or_else(|e| panic!("cannot start the example API: {e}"));
         Server {
+            api,
             admin,
             data,
             rewrite,
         }
     }
 
-    /// `text` with the docs' `localhost` / `5432` replaced by the test server's.
+    /// `text` with the docs' `localhost` / `5432` replaced by the test server's, and the
+    /// example API's `http://127.0.0.1:8077` by the running one's.
     fn rewrite(&self, text: &str) -> Res<String> {
+        let text = text.replace(DOCS_API, &self.api.url());
         match &self.rewrite {
-            None => Ok(text.to_string()),
-            Some((host, port)) => rewrite_host_port(text, host, *port),
+            None => Ok(text),
+            Some((host, port)) => rewrite_host_port(&text, host, *port),
         }
     }
 }

@@ -280,6 +280,12 @@ fn init_sql_database_and_filesystem_write_their_projects() {
             "dlt-rs filesystem data --glob '*' --table items",
             Some("data/items.jsonl"),
         ),
+        (
+            "rest_api",
+            "source-rest",
+            "dlt-rs rest-api rest_api.yaml",
+            Some("rest_api.yaml"),
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = dlt_rs(&["init", source, "postgres"], dir.path());
@@ -332,8 +338,9 @@ fn init_sql_database_and_filesystem_write_their_projects() {
     );
 }
 
-/// The two projects build and run: the filesystem one loads its example file and, run
-/// again, nothing; the sql_database one copies a table of a source schema.
+/// The projects build and run: the filesystem one loads its example file and, run again,
+/// nothing; the sql_database one copies a table of a source schema; the rest_api one, its
+/// config pointed at the local fixture API, merges a paginated endpoint twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn init_filesystem_and_sql_database_then_cargo_run_load() {
     let db = connect().await;
@@ -402,4 +409,38 @@ async fn init_filesystem_and_sql_database_then_cargo_run_load() {
     db.batch_execute("drop schema init_sql_source cascade")
         .await
         .unwrap();
+
+    // rest_api: the project's config pointed at the local fixture API
+    let api = source_rest::fixture::FixtureApi::start().unwrap();
+    db.batch_execute(
+        "drop schema if exists rest_api_data cascade; \
+         drop schema if exists rest_api_data_staging cascade",
+    )
+    .await
+    .unwrap();
+    let project = home.path().join("my-api");
+    std::fs::create_dir(&project).unwrap();
+    let out = dlt_rs(&["init", "rest_api", "postgres"], &project);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(
+        project.join("rest_api.yaml"),
+        format!(
+            "client:\n  base_url: {}\n  paginator:\n    type: page_number\n    base_page: 1\n    \
+             total_path: total_pages\nresources:\n  - name: posts\n    primary_key: id\n    \
+             write_disposition: merge\n    endpoint:\n      data_selector: data\n",
+            api.url()
+        ),
+    )
+    .unwrap();
+    let env = [("DESTINATION__POSTGRES__CREDENTIALS", url.as_str())];
+    for _ in 0..2 {
+        let out = cargo_run(&project, home.path(), &env);
+        assert!(out.status.success(), "cargo run: {}", text(&out));
+    }
+    let rows = contents(
+        &db,
+        "select count(*) || ' ' || count(distinct id) from rest_api_data.posts",
+    )
+    .await;
+    assert_eq!(rows, ["23 23"], "merged twice, every post once");
 }

@@ -13,6 +13,7 @@ mod files;
 mod filesystem;
 mod init;
 mod pipeline_cmd;
+mod rest_api;
 mod scale_out;
 mod sql_database;
 mod sqlite;
