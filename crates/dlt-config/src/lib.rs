@@ -364,6 +364,43 @@ impl Config {
         self.global_dir.as_deref()
     }
 
+    /// Every key that holds a value (lowercase, sections first: `["load", "workers"]`) with
+    /// the provider that gives it, in provider order; never the values (they may be
+    /// secrets). For checking keys against the ones a program reads.
+    pub fn keys(&self) -> Vec<(Vec<String>, String)> {
+        fn walk(
+            dict: &Dict,
+            path: &mut Vec<String>,
+            provider: &str,
+            out: &mut Vec<(Vec<String>, String)>,
+        ) {
+            for (k, v) in dict {
+                if k == SCALAR_KEY {
+                    out.push((path.clone(), provider.to_string()));
+                    continue;
+                }
+                path.push(k.clone());
+                match v {
+                    Value::Dict(_, child) if !child.contains_key(TOML_DATETIME_KEY) => {
+                        walk(child, path, provider, out)
+                    }
+                    _ => out.push((path.clone(), provider.to_string())),
+                }
+                path.pop();
+            }
+        }
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            walk(
+                &layer.data,
+                &mut Vec::new(),
+                &layer.display_name(),
+                &mut out,
+            );
+        }
+        out
+    }
+
     /// The TOML files that were found and read, highest precedence first.
     pub fn files(&self) -> Vec<&Path> {
         self.layers
@@ -624,3 +661,30 @@ fn num_to_json(n: Num) -> Json {
 
 #[cfg(test)]
 mod tests;
+
+/// The one of `known` closest to `key` when it is close enough to be a typo of it (at most
+/// two edits, more for long names), for "did you mean" messages.
+pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

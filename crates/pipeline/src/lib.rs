@@ -26,6 +26,7 @@ mod normalize;
 mod package;
 mod progress;
 mod resource;
+mod settings;
 mod state;
 mod storage;
 mod stream;
@@ -58,6 +59,7 @@ pub use crate::package::{
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 use crate::resource::StrategySource;
 pub use crate::resource::{ItemError, Resource};
+pub use crate::settings::SettingWarning;
 pub use crate::state::{PipelineState, SourceState};
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
 pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
@@ -403,6 +405,10 @@ impl PipelineBuilder {
             Some(found) => found.as_bool()?,
             None => true,
         };
+        let setting_warnings = settings::check(&config, &self.name)?;
+        for w in &setting_warnings {
+            tracing::warn!("{w}");
+        }
         let extract_workers = match config
             .resolver(Some(&self.name))
             .find(&["extract"], "workers")
@@ -455,6 +461,7 @@ impl PipelineBuilder {
             restore_from_destination: self.restore_from_destination,
             overlap,
             extract_workers,
+            setting_warnings,
         })
     }
 }
@@ -523,6 +530,8 @@ pub struct Pipeline {
     overlap: bool,
     /// Parallelized resources extracted at once (`[extract] workers`, default 5 as dlt's).
     extract_workers: usize,
+    /// Settings of the configuration dlt-rs does not apply (each also logged as a warning).
+    setting_warnings: Vec<SettingWarning>,
     /// `[load]` settings: delete the job files of loaded packages
     /// ([`package::DELETE_JOB_FILES_SETTING`], default true) and `keep_loaded_packages` (100).
     retention: (bool, usize),
@@ -540,6 +549,13 @@ impl fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
+    /// The settings of the configuration this pipeline does not apply: unknown keys in the
+    /// sections it reads (with the closest valid key) and dlt settings dlt-rs does not
+    /// implement. Each was logged as a warning when the pipeline was built.
+    pub fn setting_warnings(&self) -> &[SettingWarning] {
+        &self.setting_warnings
+    }
+
     /// Starts building a pipeline named `name` (destination `postgres` by default).
     pub fn builder(name: &str) -> PipelineBuilder {
         PipelineBuilder {

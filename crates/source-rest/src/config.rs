@@ -87,7 +87,9 @@ pub(crate) struct EndpointConfig {
 /// Header names only, and whether there is an auth: their values may be secrets.
 fn secret_free(headers: Option<&Map<String, Json>>, auth: Option<&Json>) -> (Vec<String>, bool) {
     (
-        headers.map(|h| h.keys().cloned().collect()).unwrap_or_default(),
+        headers
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default(),
         auth.is_some(),
     )
 }
@@ -190,36 +192,11 @@ const INCREMENTAL_KEYS: &[&str] = &[
     "transform",
 ];
 
-/// The closest of `known` to `key`, when one is close enough to be a typo.
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// Fails on a key of `obj` that is not in `known`, naming it and the closest valid one.
 fn check_keys(obj: &Map<String, Json>, known: &[&str], at: &str) -> Result<(), ConfigError> {
     for key in obj.keys() {
         if !known.contains(&key.as_str()) {
-            let hint = match closest(key, known) {
+            let hint = match dlt_config::closest(key, known) {
                 Some(k) => format!(" (did you mean `{k}`?)"),
                 None => format!(" (valid: {})", known.join(", ")),
             };

@@ -1080,3 +1080,50 @@ async fn a_failing_parallelized_resource_loads_nothing_of_the_run() {
     assert_eq!(env.count("par_fail", "good"), 50_000);
     assert_eq!(env.count("par_fail", "bad"), 99);
 }
+
+/// Settings dlt-rs does not apply are named, never silently ignored: a typo (with the key
+/// meant), a dlt setting dlt-rs does not implement, a naming convention other than
+/// snake_case; an unknown naming convention fails the build.
+#[tokio::test]
+async fn settings_that_do_nothing_are_named() {
+    let env = Env::new();
+    let pipelines = env.dir.path().join("pipelines");
+    let p = env.pipeline_in(
+        "settings",
+        "settings",
+        &pipelines,
+        &[
+            ("load.wrkers", json!(4)),
+            ("normalize.workers", json!(2)),
+            ("schema.naming", json!("sql_cs_v1")),
+            ("load.workers", json!(4)),
+        ],
+    );
+    let mut keys: Vec<(String, bool)> = p
+        .setting_warnings()
+        .iter()
+        .map(|w| (w.key.clone(), w.message.contains("load.workers")))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("load.wrkers".to_string(), true),
+            ("normalize.workers".to_string(), false),
+            ("schema.naming".to_string(), false)
+        ]
+    );
+    let cfg = dlt_config::Config::builder()
+        .project_dir(env.dir.path())
+        .no_global_dir()
+        .env(false)
+        .set("schema.naming", "snake_cas");
+    let e = Pipeline::builder("settings_bad")
+        .destination("sqlite")
+        .pipelines_dir(&pipelines)
+        .credentials(env.db().to_str().unwrap())
+        .config(cfg)
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, pipeline::PipelineError::Config(_)), "{e}");
+}
