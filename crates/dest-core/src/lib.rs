@@ -19,6 +19,7 @@ mod format;
 pub mod registry;
 mod schema;
 mod secret;
+mod stored;
 mod value;
 
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
@@ -38,4 +39,5 @@ pub use schema::{
     ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 pub use secret::Secret;
+pub use stored::canonical_json;
 pub use value::{push_hex, Value};

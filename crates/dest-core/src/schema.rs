@@ -6,9 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha3::{Digest, Sha3_256};
 
 use crate::{Error, TableDisposition};
 
@@ -89,58 +87,41 @@ pub enum SortOrder {
     Desc,
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_true(b: &bool) -> bool {
-    *b
-}
-fn yes() -> bool {
-    true
-}
-
 /// One column with dlt's hints. A column without `data_type` is "incomplete": it carries
 /// hints only and is never created in the destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as dlt's column dict (`{"name": …, "data_type": …, "nullable": …, hints}`);
+/// hints dlt-rs does not act on are kept in [`Column::other`] and written back unchanged.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_type: Option<DataType>,
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub nullable: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Whether the schema states `nullable` even when true: dlt writes it on every column it
+    /// inferred from data, not on one a user declared without it (the stored document, and
+    /// so the version hash, differs).
+    pub nullable_stated: bool,
     pub unique: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub primary_key: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub merge_key: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub row_key: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub parent_key: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub root_key: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub hard_delete: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_sort: Option<SortOrder>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<bool>,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub variant: bool,
     /// scd2: the column holding the start of a record's validity (dlt's `x-valid-from`).
-    #[serde(default, rename = "x-valid-from", skip_serializing_if = "is_false")]
     pub valid_from: bool,
     /// scd2: the column holding the end of a record's validity (dlt's `x-valid-to`).
-    #[serde(default, rename = "x-valid-to", skip_serializing_if = "is_false")]
     pub valid_to: bool,
     /// scd2: the column holding the row version hash (dlt's `x-row-version`).
-    #[serde(default, rename = "x-row-version", skip_serializing_if = "is_false")]
     pub row_version: bool,
+    /// Hints dlt-rs keeps but does not act on (`description`, `partition`, `cluster`,
+    /// `x-…`), as stored.
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Column {
@@ -149,6 +130,7 @@ impl Column {
         Column {
             name: name.into(),
             data_type: Some(data_type),
+            nullable_stated: true,
             ..Column::incomplete("")
         }
     }
@@ -159,6 +141,7 @@ impl Column {
             name: name.into(),
             data_type: None,
             nullable: true,
+            nullable_stated: false,
             unique: false,
             primary_key: false,
             merge_key: false,
@@ -174,12 +157,14 @@ impl Column {
             valid_from: false,
             valid_to: false,
             row_version: false,
+            other: serde_json::Map::new(),
         }
     }
 
     /// Builder: not nullable.
     pub fn not_null(mut self) -> Self {
         self.nullable = false;
+        self.nullable_stated = true;
         self
     }
 
@@ -195,6 +180,7 @@ impl Column {
             self.data_type = other.data_type;
         }
         self.nullable &= other.nullable;
+        self.nullable_stated |= other.nullable_stated;
         self.unique |= other.unique;
         self.primary_key |= other.primary_key;
         self.merge_key |= other.merge_key;
@@ -218,43 +204,39 @@ impl Column {
         self.valid_from |= other.valid_from;
         self.valid_to |= other.valid_to;
         self.row_version |= other.row_version;
+        for (k, v) in &other.other {
+            self.other.insert(k.clone(), v.clone());
+        }
     }
 }
 
 /// One table: its columns in schema order and table-level hints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as dlt's table dict (`columns` keyed by name, `write_disposition` on root
+/// tables, `x-normalizer`); keys dlt-rs does not act on are kept in [`TableSchema::other`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableSchema {
     pub name: String,
     /// Columns in dlt's schema order (declared first, then in order of first appearance).
     pub columns: Vec<Column>,
-    /// `append`, `replace` or `merge` with its strategy (stored as `write_disposition` and
-    /// `strategy`). Nested tables inherit their root's disposition.
-    #[serde(flatten)]
+    /// `append`, `replace` or `merge` with its strategy (stored as dlt's `write_disposition`
+    /// and `x-merge-strategy`; a replace strategy is configuration, not stored). Nested
+    /// tables inherit their root's disposition.
     pub disposition: TableDisposition,
     /// Parent table of a nested table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// Name of the resource that produced a root table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// Whether the table has ever received a row (dlt's `x-normalizer.seen-data`).
-    #[serde(default, rename = "x-seen-data", skip_serializing_if = "is_false")]
     pub seen_data: bool,
     /// Per-resource `max_table_nesting` (dlt's `x-normalizer.max_nesting`).
-    #[serde(
-        default,
-        rename = "x-max-nesting",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub max_nesting: Option<u32>,
     /// scd2: the `valid_to` value of active records; `None` means NULL (dlt's
-    /// `x-active-record-timestamp`), as an ISO timestamp.
-    #[serde(
-        default,
-        rename = "x-active-record-timestamp",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// `x-active-record-timestamp` on the `valid_to` column), as an ISO timestamp.
     pub active_record_timestamp: Option<String>,
+    /// Table keys dlt-rs keeps but does not act on (`description`, `file_format`,
+    /// `table_format`, `x-…`), as stored.
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl TableSchema {
@@ -269,6 +251,7 @@ impl TableSchema {
             seen_data: false,
             max_nesting: None,
             active_record_timestamp: None,
+            other: serde_json::Map::new(),
         }
     }
 
@@ -302,16 +285,21 @@ pub const LOADS_TABLE: &str = "_dlt_loads";
 /// `_dlt_pipeline_state`: the pipeline state, one row per load that changed it.
 pub const STATE_TABLE: &str = "_dlt_pipeline_state";
 
-fn sys(name: &str, ty: DataType, nullable: bool) -> Column {
+fn sys(name: &str, ty: DataType, nullable: bool, description: &str) -> Column {
     let mut c = Column::new(name, ty);
     c.nullable = nullable;
+    c.other.insert("description".into(), description.into());
     c
 }
 
-fn sys_table(name: &str, columns: Vec<Column>) -> TableSchema {
+fn sys_table(name: &str, description: Option<&str>, columns: Vec<Column>) -> TableSchema {
     let mut t = TableSchema::new(name);
     t.columns = columns;
     t.disposition = TableDisposition::Skip;
+    t.resource = Some(name.to_string());
+    if let Some(d) = description {
+        t.other.insert("description".into(), d.into());
+    }
     t
 }
 
@@ -319,69 +307,165 @@ fn sys_table(name: &str, columns: Vec<Column>) -> TableSchema {
 pub fn version_table() -> TableSchema {
     sys_table(
         VERSION_TABLE,
+        Some("Created by DLT. Tracks schema updates"),
         vec![
-            sys("version", DataType::Bigint, false),
-            sys("engine_version", DataType::Bigint, false),
-            sys("inserted_at", DataType::Timestamp, false),
-            sys("schema_name", DataType::Text, false),
-            sys("version_hash", DataType::Text, false),
-            sys("schema", DataType::Text, false),
+            sys(
+                "version",
+                DataType::Bigint,
+                false,
+                "Numeric version of the schema, incremented on each schema change",
+            ),
+            sys(
+                "engine_version",
+                DataType::Bigint,
+                false,
+                "Version of the dlt schema engine that created this schema",
+            ),
+            sys(
+                "inserted_at",
+                DataType::Timestamp,
+                false,
+                "Timestamp when this schema version was stored",
+            ),
+            sys("schema_name", DataType::Text, false, "Name of the schema"),
+            sys(
+                "version_hash",
+                DataType::Text,
+                false,
+                "Unique hash of the schema content, used to detect changes",
+            ),
+            sys(
+                "schema",
+                DataType::Text,
+                false,
+                "JSON representation of the complete schema definition",
+            ),
         ],
     )
 }
 
 /// dlt's `_dlt_loads` table.
 pub fn loads_table() -> TableSchema {
-    let mut load_id = sys("load_id", DataType::Text, false);
+    let mut load_id = sys(
+        "load_id",
+        DataType::Text,
+        false,
+        "Unique identifier of the load operation",
+    );
     load_id.precision = Some(64);
     sys_table(
         LOADS_TABLE,
+        Some("Created by DLT. Tracks completed loads"),
         vec![
             load_id,
-            sys("schema_name", DataType::Text, true),
-            sys("status", DataType::Bigint, false),
-            sys("inserted_at", DataType::Timestamp, false),
-            sys("schema_version_hash", DataType::Text, true),
+            sys(
+                "schema_name",
+                DataType::Text,
+                true,
+                "Name of the schema associated with this load",
+            ),
+            sys(
+                "status",
+                DataType::Bigint,
+                false,
+                "Status of the load operation (0 = success)",
+            ),
+            sys(
+                "inserted_at",
+                DataType::Timestamp,
+                false,
+                "Timestamp when the load was completed",
+            ),
+            sys(
+                "schema_version_hash",
+                DataType::Text,
+                true,
+                "Hash of the schema version used during this load",
+            ),
         ],
     )
 }
 
 /// dlt's `_dlt_pipeline_state` table (an append table loaded like user data).
 pub fn state_table() -> TableSchema {
-    let mut load_id = sys("_dlt_load_id", DataType::Text, false);
+    let mut load_id = sys(
+        "_dlt_load_id",
+        DataType::Text,
+        false,
+        "Load identifier linking this row to its load operation",
+    );
     load_id.precision = Some(64);
-    let mut id = sys("_dlt_id", DataType::Text, false);
+    let mut id = Column::new("_dlt_id", DataType::Text).not_null();
     id.unique = true;
     id.row_key = true;
     let mut t = sys_table(
         STATE_TABLE,
+        None,
         vec![
-            sys("version", DataType::Bigint, false),
-            sys("engine_version", DataType::Bigint, false),
-            sys("pipeline_name", DataType::Text, false),
-            sys("state", DataType::Text, false),
-            sys("created_at", DataType::Timestamp, false),
-            sys("version_hash", DataType::Text, true),
+            sys(
+                "version",
+                DataType::Bigint,
+                false,
+                "Numeric version of the pipeline state",
+            ),
+            sys(
+                "engine_version",
+                DataType::Bigint,
+                false,
+                "Version of the dlt state engine",
+            ),
+            sys(
+                "pipeline_name",
+                DataType::Text,
+                false,
+                "Name of the pipeline this state belongs to",
+            ),
+            sys(
+                "state",
+                DataType::Text,
+                false,
+                "Compressed JSON representation of the pipeline state",
+            ),
+            sys(
+                "created_at",
+                DataType::Timestamp,
+                false,
+                "Timestamp when this state was created",
+            ),
+            sys(
+                "version_hash",
+                DataType::Text,
+                true,
+                "Hash of the state content, used to detect changes",
+            ),
             load_id,
             id,
         ],
     );
     t.disposition = TableDisposition::Append;
+    t.other.insert("file_format".into(), "preferred".into());
     t
 }
 
 /// A schema: named, versioned set of tables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as dlt's stored schema (engine version 11: `tables` and their `columns` keyed
+/// by name, `settings`, `normalizers`, `previous_hashes`), the document dlt writes into
+/// `_dlt_version.schema` and `schemas/<name>.schema.json`; dlt-rs' earlier shape (tables and
+/// columns as arrays) is still read.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     pub name: String,
     pub version: i64,
     pub version_hash: String,
-    #[serde(default)]
     pub engine_version: i64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_hashes: Vec<String>,
     /// Tables in creation order; parents come before their nested tables.
     pub tables: Vec<TableSchema>,
+    /// dlt's `settings` (`detections`, `default_hints`, `schema_contract`, …), as stored.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// dlt's `normalizers` (`names`, `json` with its root key propagation), as stored.
+    pub normalizers: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Schema {
@@ -393,6 +477,8 @@ impl Schema {
             engine_version: ENGINE_VERSION,
             previous_hashes: Vec::new(),
             tables: vec![version_table(), loads_table(), state_table()],
+            settings: crate::stored::default_settings(),
+            normalizers: crate::stored::default_normalizers(),
         };
         s.version_hash = s.content_hash();
         s
@@ -423,15 +509,10 @@ impl Schema {
             .collect()
     }
 
-    /// Hash of the schema content (tables, columns, hints), independent of the version fields.
+    /// dlt's version hash of the schema content (the stored document without its version
+    /// fields; see [`crate::stored`]).
     pub fn content_hash(&self) -> String {
-        let mut h = Sha3_256::new();
-        // serde_json output of these plain structs is deterministic (field order is fixed)
-        h.update(self.name.as_bytes());
-        for t in &self.tables {
-            h.update(serde_json::to_vec(t).unwrap_or_default());
-        }
-        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+        crate::stored::version_hash(self)
     }
 
     /// Recomputes the hash and bumps the version when the content changed. Returns true on change.

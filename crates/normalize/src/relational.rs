@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
-use dest_core::{Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition};
+use dest_core::{
+    Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition, STATE_TABLE,
+};
 use serde_json::Value as Json;
 
 use crate::coerce::{coerce, infer_type, value_type};
@@ -229,20 +231,39 @@ impl Normalizer {
             c.name = normalize_path(&c.name, max_len)?;
             declared.push(c);
         }
-        let pk = hints
+        let mut pk = hints
             .primary_key
             .iter()
             .map(|k| normalize_path(k, max_len))
             .collect::<Result<Vec<_>, _>>()?;
-        let mk = hints
+        let mut mk = hints
             .merge_key
             .iter()
             .map(|k| normalize_path(k, max_len))
             .collect::<Result<Vec<_>, _>>()?;
+        for c in &declared {
+            if c.primary_key && !pk.contains(&c.name) {
+                pk.push(c.name.clone());
+            }
+            if c.merge_key && !mk.contains(&c.name) {
+                mk.push(c.name.clone());
+            }
+        }
 
         let before = self.schema.table(&name).cloned();
         if before.is_none() {
-            self.schema.tables.push(TableSchema::new(name.clone()));
+            // dlt adds its state table after the root tables of the first extract: a new
+            // root table goes before a state table that never had a row
+            let table = TableSchema::new(name.clone());
+            match self
+                .schema
+                .tables
+                .iter()
+                .position(|t| t.name == STATE_TABLE && !t.seen_data)
+            {
+                Some(i) => self.schema.tables.insert(i, table),
+                None => self.schema.tables.push(table),
+            }
         }
         let table = table_of_mut(&mut self.schema, &name)?;
         table.disposition = hints.disposition.disposition();
@@ -254,10 +275,16 @@ impl Normalizer {
                 None => table.columns.push(c),
             }
         }
-        // primary and merge keys are replaced as a whole by the current hints
+        // primary and merge keys are compound hints, as in dlt: keys the resource declares
+        // replace the table's as a whole; a resource that declares none keeps the table's
+        // (those of a stored schema, say dlt's)
         for c in table.columns.iter_mut() {
-            c.primary_key = pk.contains(&c.name);
-            c.merge_key = mk.contains(&c.name);
+            if !pk.is_empty() {
+                c.primary_key = pk.contains(&c.name);
+            }
+            if !mk.is_empty() {
+                c.merge_key = mk.contains(&c.name);
+            }
         }
         for key in pk.iter().chain(mk.iter()) {
             if table.column(key).is_none() {

@@ -119,8 +119,7 @@ impl PipelineState {
                 m.remove(k);
             }
         }
-        let mut text = String::new();
-        canonical_json(&v, &mut text);
+        let text = dest_core::canonical_json(&v);
         base64::engine::general_purpose::STANDARD.encode(Sha3_256::digest(text.as_bytes()))
     }
 
@@ -189,37 +188,6 @@ impl PipelineState {
             .read_to_string(&mut json)
             .ok()?;
         serde_json::from_str(&json).ok()
-    }
-}
-
-/// Compact JSON with object keys sorted at every level.
-fn canonical_json(v: &Json, out: &mut String) {
-    match v {
-        Json::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Json::String(k.clone()).to_string());
-                out.push(':');
-                canonical_json(&m[k], out);
-            }
-            out.push('}');
-        }
-        Json::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 

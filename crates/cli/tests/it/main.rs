@@ -12,6 +12,7 @@ mod faults;
 mod files;
 mod filesystem;
 mod init;
+mod interop;
 mod pipeline_cmd;
 mod rest_api;
 mod scale_out;

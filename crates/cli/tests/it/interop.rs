@@ -1,0 +1,265 @@
+//! dlt and dlt-rs take turns on one dataset, each turn from an empty working folder (as CI
+//! runners start): real dlt 1.31 (installed into a venv under the target dir, see
+//! `test_support::python`) → dlt-rs → dlt, and dlt-rs → dlt → dlt-rs. A merge with nested
+//! tables, a `json` and a `decimal` hint, and new columns (on the root and on a nested table)
+//! in between. Each sequence must end with what three turns of dlt alone leave: the same
+//! tables, columns, types, nullability, rows, the same stored schema tables (hints, table and
+//! column order), the same schema versions with the same version hashes, and as many loads
+//! and state rows.
+//!
+//! The dlt-rs turns after the first of a sequence give no hints at all (no `--primary-key`,
+//! no `--columns`): the merge key and the `json` hint must come from the stored schema, dlt's
+//! or dlt-rs'.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use crate::common::*;
+use test_support::{connect, fresh_schema, pg_url};
+
+/// The rows of each turn: updates, inserts, a NULL and an empty `json`, a new root column in
+/// turn 2 (`region`) and 3 (`extra`), a new nested column (`note`) in turn 2.
+const TURNS: [&str; 3] = [
+    r#"{"id": 1, "customer": "ann", "amount": "10.50", "meta": {"a": 1}, "items": [{"sku": "x", "qty": 1}], "tags": ["new"]}
+{"id": 2, "customer": "bob", "amount": "3.00", "meta": {"b": [1, 2]}, "items": [{"sku": "y", "qty": 2}, {"sku": "z", "qty": 3}], "tags": []}
+"#,
+    r#"{"id": 2, "customer": "bob2", "amount": "4.00", "meta": {"b": 3}, "items": [{"sku": "y", "qty": 5, "note": "evolved"}], "tags": ["vip", "x"], "region": "eu"}
+{"id": 3, "customer": "cy", "amount": "1.25", "meta": null, "items": [], "tags": ["t"]}
+"#,
+    r#"{"id": 1, "customer": "ann3", "amount": "11.00", "meta": {"c": true}, "items": [{"sku": "w", "qty": 9, "note": "n"}], "tags": [], "region": "us", "extra": 7}
+{"id": 4, "customer": "dee", "amount": "2.00", "meta": {}, "items": [{"sku": "v", "qty": 1}], "tags": ["a", "b"]}
+"#,
+];
+
+/// The hints, as dlt's resource takes them and as `--columns` does.
+const COLUMNS: &str = r#"{"meta": {"data_type": "json"}, "amount": {"data_type": "decimal", "precision": 12, "scale": 2}}"#;
+
+/// One turn of real dlt: the resource `orders`, merge on `id`, with [`COLUMNS`].
+const DLT_TURN: &str = r#"
+import dlt, json, sys
+url, dataset, rows_file, columns = sys.argv[1:5]
+rows = [json.loads(line) for line in open(rows_file)]
+
+@dlt.resource(name="orders", primary_key="id", write_disposition="merge", columns=json.loads(columns))
+def orders():
+    yield rows
+
+p = dlt.pipeline(pipeline_name="interop", destination=dlt.destinations.postgres(url),
+                 dataset_name=dataset, pipelines_dir="pipelines")
+p.run(orders())
+"#;
+
+#[derive(Clone, Copy, Debug)]
+enum Tool {
+    Dlt,
+    DltRs,
+}
+
+/// The test server's URL with a password, which dlt requires (with trust auth any will do).
+fn url_with_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some((auth, host)) => (auth.to_string(), host),
+        None => ("postgres".to_string(), rest),
+    };
+    let auth = if auth.contains(':') {
+        auth
+    } else {
+        format!("{auth}:dlt")
+    };
+    format!("{scheme}://{auth}@{host}")
+}
+
+/// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder; dlt-rs gives
+/// the key and the column hints only `with_hints`.
+fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("orders.jsonl");
+    std::fs::write(&rows, TURNS[n]).unwrap();
+    let rows = rows.to_string_lossy().to_string();
+    let url = pg_url();
+    let out = match tool {
+        Tool::Dlt => {
+            let script = dir.path().join("turn.py");
+            std::fs::write(&script, DLT_TURN).unwrap();
+            let python = test_support::python::dlt_venv().join("bin").join("python");
+            Command::new(python)
+                .arg(&script)
+                .args([&url_with_password(&url), dataset, &rows, COLUMNS])
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+                .output()
+                .unwrap()
+        }
+        Tool::DltRs => {
+            let pipes = dir.path().join("pipelines").to_string_lossy().to_string();
+            let mut args = vec![
+                "load",
+                &rows,
+                "--destination",
+                "postgres",
+                "--credentials",
+                &url,
+                "--pipeline",
+                "interop",
+                "--pipelines-dir",
+                &pipes,
+                "--dataset",
+                dataset,
+                "--table",
+                "orders",
+                "--write-disposition",
+                "merge",
+            ];
+            if with_hints {
+                args.extend(["--primary-key", "id", "--columns", COLUMNS]);
+            }
+            dlt_rs(&args, dir.path())
+        }
+    };
+    assert!(
+        out.status.success(),
+        "turn {} of {tool:?} on {dataset} failed:\n{}{}",
+        n + 1,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the three turns, one tool each; dlt-rs gives the hints only on the first turn.
+fn sequence(dataset: &str, tools: [Tool; 3]) {
+    for (n, tool) in tools.into_iter().enumerate() {
+        turn(tool, dataset, n, n == 0);
+    }
+}
+
+/// What a dataset holds, for comparison: columns with type and nullability, every table's
+/// rows without dlt's random ids, the stored schema's tables (newest version), and the
+/// number of schema versions, loads and state rows.
+async fn snapshot(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+    let columns = contents(
+        db,
+        &format!(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns \
+             WHERE table_schema = '{ds}' AND table_name NOT LIKE '\\_dlt%' \
+             ORDER BY table_name, ordinal_position"
+        ),
+    )
+    .await;
+    let mut out = columns.clone();
+    let mut tables: Vec<&str> = columns.iter().filter_map(|l| l.split('|').next()).collect();
+    tables.dedup();
+    for table in tables {
+        let select: Vec<String> = columns
+            .iter()
+            .filter_map(|l| {
+                let mut parts = l.split('|');
+                (parts.next() == Some(table)).then(|| parts.next().unwrap_or_default())
+            })
+            .filter(|c| {
+                !matches!(
+                    *c,
+                    "_dlt_load_id" | "_dlt_id" | "_dlt_parent_id" | "_dlt_root_id"
+                )
+            })
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let mut rows = contents(
+            db,
+            &format!("SELECT {} FROM \"{ds}\".\"{table}\"", select.join(", ")),
+        )
+        .await;
+        rows.sort();
+        out.push(format!("{table}: {rows:?}"));
+    }
+    let schema = contents(
+        db,
+        &format!("SELECT schema FROM \"{ds}\"._dlt_version ORDER BY version DESC, inserted_at DESC LIMIT 1"),
+    )
+    .await
+    .concat();
+    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    // the order of tables and columns counts, that of the keys of a table or column does not
+    // (dlt's dicts keep the order their keys were set in)
+    if let Some(tables) = schema["tables"].as_object() {
+        for (name, table) in tables {
+            let columns: Vec<&String> = table["columns"]
+                .as_object()
+                .map(|c| c.keys().collect())
+                .unwrap_or_default();
+            out.push(format!("stored table {name}: {columns:?}"));
+        }
+    }
+    out.push(format!("stored tables: {}", sorted_keys(&schema["tables"])));
+    // one schema name (the pipeline's) everywhere: the same content has the same version
+    // and hash, whoever wrote it
+    out.extend(
+        contents(
+            db,
+            &format!(
+                "SELECT schema_name, version, version_hash FROM \"{ds}\"._dlt_version \
+                 ORDER BY inserted_at"
+            ),
+        )
+        .await,
+    );
+    for system in ["_dlt_version", "_dlt_loads", "_dlt_pipeline_state"] {
+        let n = contents(db, &format!("SELECT count(*) FROM \"{ds}\".{system}")).await;
+        out.push(format!("{system}: {}", n.concat()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn dlt_and_dlt_rs_take_turns_on_one_dataset() {
+    let db = connect().await;
+    let alone = fresh_schema(&db, "interop_dlt_alone").await;
+    let dlt_first = fresh_schema(&db, "interop_dlt_first").await;
+    let rs_first = fresh_schema(&db, "interop_rs_first").await;
+
+    sequence(&alone, [Tool::Dlt, Tool::Dlt, Tool::Dlt]);
+    let want = snapshot(&db, &alone).await;
+    // the loads of the expected end: the merge happened and the hints held
+    assert!(
+        want.iter()
+            .any(|l| l.starts_with("orders: ") && l.contains("bob2|eu")),
+        "{want:#?}"
+    );
+    assert!(
+        want.iter().any(|l| l == "orders|meta|jsonb|YES"),
+        "{want:#?}"
+    );
+
+    sequence(&dlt_first, [Tool::Dlt, Tool::DltRs, Tool::Dlt]);
+    assert_eq!(snapshot(&db, &dlt_first).await, want, "dlt → dlt-rs → dlt");
+
+    sequence(&rs_first, [Tool::DltRs, Tool::Dlt, Tool::DltRs]);
+    assert_eq!(
+        snapshot(&db, &rs_first).await,
+        want,
+        "dlt-rs → dlt → dlt-rs"
+    );
+}
+
+/// `v` with the keys of every object in sorted order.
+fn sorted_keys(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(sorted_keys).collect())
+        }
+        other => other.clone(),
+    }
+}
