@@ -8,6 +8,8 @@ pub mod init;
 pub mod pipeline_cmd;
 pub mod progress;
 pub mod rest_api;
+mod schema_export;
+pub use schema_export::SchemaFormat;
 pub mod sql_source;
 
 use std::path::PathBuf;

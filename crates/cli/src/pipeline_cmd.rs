@@ -56,6 +56,20 @@ pub enum PipelineAction {
     },
     /// The last run: its steps with their times, the packages it loaded, rows per table.
     Trace,
+    /// The pipeline's schema as dlt prints it: dlt's schema document in YAML (the default)
+    /// or JSON, or a Mermaid ER diagram.
+    Schema {
+        /// The format.
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: crate::SchemaFormat,
+        /// Leave out the names inside tables and columns (the keys hold them), as dlt's
+        /// default; accepted for dlt's command line.
+        #[arg(long, default_value_t = true, overrides_with = "keep_defaults")]
+        remove_defaults: bool,
+        /// Print the whole stored document, names included.
+        #[arg(long)]
+        keep_defaults: bool,
+    },
     /// One package (the most recent by default): its state and jobs, failed jobs' errors;
     /// with `-v` also the schema the package was normalized with and what it added.
     LoadPackage {
@@ -148,6 +162,16 @@ pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
     match a.action.unwrap_or(PipelineAction::Info) {
         PipelineAction::Info => info(&PipelineFolder::inspect(&name, dir)?, verbose, &mut out)?,
         PipelineAction::Trace => trace(&PipelineFolder::inspect(&name, dir)?, &mut out)?,
+        PipelineAction::Schema {
+            format,
+            remove_defaults,
+            keep_defaults,
+        } => {
+            let folder = PipelineFolder::inspect(&name, dir)?;
+            let schema = default_schema(&folder)?;
+            eprintln!("Found schema with name {}", schema.name);
+            out = crate::schema_export::export(&schema, format, remove_defaults && !keep_defaults)?;
+        }
         PipelineAction::LoadPackage { load_id } => load_package(
             &PipelineFolder::inspect(&name, dir)?,
             load_id.as_deref(),
@@ -203,6 +227,32 @@ pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// The pipeline's default schema: the one its state names, else the one named like the
+/// pipeline, else the only one.
+fn default_schema(folder: &PipelineFolder) -> Result<dest_core::Schema> {
+    let mut schemas = folder.schemas()?;
+    let wanted = folder
+        .state()?
+        .map(|s| s.default_schema_name)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| folder.name().to_string());
+    if let Some(i) = schemas.iter().position(|s| s.name == wanted) {
+        return Ok(schemas.swap_remove(i));
+    }
+    match schemas.len() {
+        1 => Ok(schemas.swap_remove(0)),
+        0 => bail!(
+            "pipeline {} has no schema yet (its first run makes it)",
+            folder.name()
+        ),
+        _ => bail!(
+            "pipeline {} has {} schemas and none is named {wanted}",
+            folder.name(),
+            schemas.len()
+        ),
+    }
 }
 
 /// The destination name a state names (`dlt.destinations.postgres`).

@@ -317,10 +317,10 @@ pub(crate) fn table_from_json(key: &str, m: Map<String, Json>) -> Result<TableSc
                 let Json::Object(mut o) = v else {
                     return Err(bad(&what, "x-normalizer", &v));
                 };
-                if let Some(seen) = o.remove("seen-data") {
+                if let Some(seen) = o.shift_remove("seen-data") {
                     t.seen_data = seen.as_bool().unwrap_or(false);
                 }
-                if let Some(n) = o.remove("max_nesting") {
+                if let Some(n) = o.shift_remove("max_nesting") {
                     t.max_nesting = opt_u32(&what, "x-normalizer.max_nesting", &n)?;
                 }
                 if !o.is_empty() {
@@ -343,7 +343,7 @@ pub(crate) fn table_from_json(key: &str, m: Map<String, Json>) -> Result<TableSc
             TableDisposition::parse(&d, strategy.as_deref()).map_err(|e| format!("{what}: {e}"))?;
     }
     for c in &mut t.columns {
-        if let Some(ts) = c.other.remove("x-active-record-timestamp") {
+        if let Some(ts) = c.other.shift_remove("x-active-record-timestamp") {
             if c.valid_to {
                 t.active_record_timestamp = ts.as_str().map(str::to_string);
             }
@@ -452,7 +452,7 @@ fn normalizers_to_json(schema: &Schema) -> Map<String, Json> {
     if tables.is_empty() {
         if let Some(Json::Object(cfg)) = json.get_mut("config") {
             if let Some(Json::Object(p)) = cfg.get_mut("propagation") {
-                p.remove("tables");
+                p.shift_remove("tables");
             }
         }
         return n;

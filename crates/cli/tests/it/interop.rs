@@ -7,6 +7,9 @@
 //! column order), the same schema versions with the same version hashes, and as many loads
 //! and state rows.
 //!
+//! At the end, `dlt-rs pipeline NAME schema` (YAML, JSON, Mermaid) prints exactly what
+//! dlt's `dlt pipeline NAME schema` prints for the same working folder (dlt-rs').
+//!
 //! The dlt-rs turns after the first of a sequence give no hints at all (no `--primary-key`,
 //! no `--columns`): the merge key and the `json` hint must come from the stored schema, dlt's
 //! or dlt-rs'.
@@ -75,7 +78,7 @@ fn url_with_password(url: &str) -> String {
 
 /// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder; dlt-rs gives
 /// the key and the column hints only `with_hints`.
-fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) {
+fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let rows = dir.path().join("orders.jsonl");
     std::fs::write(&rows, TURNS[n]).unwrap();
@@ -128,13 +131,17 @@ fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    dir
 }
 
 /// Runs the three turns, one tool each; dlt-rs gives the hints only on the first turn.
-fn sequence(dataset: &str, tools: [Tool; 3]) {
+/// Returns the working folder of the last turn.
+fn sequence(dataset: &str, tools: [Tool; 3]) -> tempfile::TempDir {
+    let mut last = None;
     for (n, tool) in tools.into_iter().enumerate() {
-        turn(tool, dataset, n, n == 0);
+        last = Some(turn(tool, dataset, n, n == 0));
     }
+    last.unwrap()
 }
 
 /// What a dataset holds, for comparison: columns with type and nullability, every table's
@@ -237,12 +244,59 @@ async fn dlt_and_dlt_rs_take_turns_on_one_dataset() {
     sequence(&dlt_first, [Tool::Dlt, Tool::DltRs, Tool::Dlt]);
     assert_eq!(snapshot(&db, &dlt_first).await, want, "dlt → dlt-rs → dlt");
 
-    sequence(&rs_first, [Tool::DltRs, Tool::Dlt, Tool::DltRs]);
+    let folder = sequence(&rs_first, [Tool::DltRs, Tool::Dlt, Tool::DltRs]);
     assert_eq!(
         snapshot(&db, &rs_first).await,
         want,
         "dlt-rs → dlt → dlt-rs"
     );
+
+    // `pipeline NAME schema` prints what dlt's prints, dlt reading dlt-rs' working folder
+    let pipes = folder
+        .path()
+        .join("pipelines")
+        .to_string_lossy()
+        .to_string();
+    let dlt = test_support::python::dlt_venv().join("bin").join("dlt");
+    for format in ["yaml", "json", "mermaid"] {
+        let args = [
+            "pipeline",
+            "--pipelines-dir",
+            &pipes,
+            "interop",
+            "schema",
+            "--format",
+            format,
+        ];
+        let ours = dlt_rs(&args, folder.path());
+        assert!(
+            ours.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let theirs = Command::new(&dlt)
+            .args(args)
+            .current_dir(folder.path())
+            .env("HOME", folder.path())
+            .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        // dlt prints what it found on stdout before the schema, and may end with a blank line
+        let theirs = String::from_utf8_lossy(&theirs.stdout);
+        let theirs: Vec<&str> = theirs
+            .trim_end()
+            .lines()
+            .skip_while(|l| l.starts_with("Found "))
+            .collect();
+        let ours = String::from_utf8_lossy(&ours.stdout);
+        let ours: Vec<&str> = ours.trim_end().lines().collect();
+        assert_eq!(ours, theirs, "--format {format}");
+    }
 }
 
 /// `v` with the keys of every object in sorted order.

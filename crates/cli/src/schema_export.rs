@@ -1,0 +1,230 @@
+//! `dlt-rs pipeline NAME schema`: the pipeline's schema as dlt's `dlt pipeline NAME schema`
+//! prints it: dlt's stored-schema document (YAML or JSON, with the names inside tables and
+//! columns left out, as dlt's `remove_defaults` does) or a Mermaid ER diagram with dlt's
+//! entities and references.
+
+use std::fmt::Write as _;
+
+use anyhow::{bail, Result};
+use dest_core::{Schema, LOADS_TABLE, VERSION_TABLE};
+use serde_json::Value as Json;
+
+/// The formats of dlt's `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaFormat {
+    Yaml,
+    Json,
+    Mermaid,
+    Dbml,
+    Dot,
+}
+
+/// `schema` in `format`; `remove_defaults` as dlt's flag (on by default there too).
+pub(crate) fn export(
+    schema: &Schema,
+    format: SchemaFormat,
+    remove_defaults: bool,
+) -> Result<String> {
+    match format {
+        SchemaFormat::Yaml => Ok(yaml_serde::to_string(&yaml(&document(
+            schema,
+            remove_defaults,
+        )?))?),
+        SchemaFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&document(schema, remove_defaults)?)?;
+            text.push('\n');
+            Ok(text)
+        }
+        SchemaFormat::Mermaid => Ok(mermaid(schema)),
+        SchemaFormat::Dbml | SchemaFormat::Dot => bail!(
+            "--format {} is not supported by dlt-rs yet; use yaml, json or mermaid",
+            match format {
+                SchemaFormat::Dbml => "dbml",
+                _ => "dot",
+            }
+        ),
+    }
+}
+
+/// dlt's stored document; `remove_defaults` drops the `name` of every table and column (the
+/// key holds it) and `imported_version_hash`, as dlt's `to_dict(remove_defaults=True)`.
+fn document(schema: &Schema, remove_defaults: bool) -> Result<Json> {
+    let mut doc = serde_json::to_value(schema)?;
+    if remove_defaults {
+        if let Some(m) = doc.as_object_mut() {
+            m.shift_remove("imported_version_hash");
+        }
+        if let Some(tables) = doc.get_mut("tables").and_then(Json::as_object_mut) {
+            for table in tables.values_mut().filter_map(Json::as_object_mut) {
+                table.shift_remove("name");
+                if let Some(columns) = table.get_mut("columns").and_then(Json::as_object_mut) {
+                    for column in columns.values_mut().filter_map(Json::as_object_mut) {
+                        column.shift_remove("name");
+                    }
+                }
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// `v` as a YAML value: numbers as YAML numbers (serde_json keeps them as their digits,
+/// which a YAML serializer would write as a map).
+fn yaml(v: &Json) -> yaml_serde::Value {
+    use yaml_serde::Value as Y;
+    match v {
+        Json::Null => Y::Null,
+        Json::Bool(b) => Y::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Y::Number(i.into()),
+            (None, Some(u), _) => Y::Number(u.into()),
+            (None, None, Some(f)) => Y::Number(f.into()),
+            _ => Y::String(n.to_string()),
+        },
+        Json::String(s) => Y::String(s.clone()),
+        Json::Array(a) => Y::Sequence(a.iter().map(yaml).collect()),
+        Json::Object(m) => Y::Mapping(
+            m.iter()
+                .map(|(k, v)| (Y::String(k.clone()), yaml(v)))
+                .collect(),
+        ),
+    }
+}
+
+const INDENT: &str = "    ";
+
+/// dlt's `schema_to_mermaid`: an entity per table with complete columns (type, name,
+/// `PK`/`UK`, description), then the references: per table its parent, root and
+/// `_dlt_loads` links, then `_dlt_version` to `_dlt_loads`.
+fn mermaid(schema: &Schema) -> String {
+    let mut out = String::from("erDiagram\n");
+    for t in &schema.tables {
+        if t.complete_columns().next().is_none() {
+            continue;
+        }
+        let _ = writeln!(out, "{INDENT}{}{{", t.name);
+        for c in t.complete_columns() {
+            let ty = c.data_type.map_or("no_data_seen", |d| d.as_str());
+            let _ = write!(out, "{INDENT}{ty} {}", c.name);
+            let keys: Vec<&str> = [(c.primary_key, "PK"), (c.unique, "UK")]
+                .into_iter()
+                .filter_map(|(set, k)| set.then_some(k))
+                .collect();
+            if !keys.is_empty() {
+                let _ = write!(out, " {}", keys.join(","));
+            }
+            if let Some(d) = c.other.get("description").and_then(Json::as_str) {
+                if !d.is_empty() {
+                    let _ = write!(out, " \"{d}\"");
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str("}\n");
+    }
+    let reference = |out: &mut String, from: &str, arrow: &str, to: &str, label: &str| {
+        let _ = writeln!(out, "{INDENT}{from} {arrow} {to} : \"{label}\"");
+    };
+    for t in &schema.tables {
+        if let Some(parent) = &t.parent {
+            reference(&mut out, &t.name, "}|--||", parent, "_dlt_parent");
+            if t.columns.iter().any(|c| c.root_key) {
+                let root = schema.root_of(&t.name);
+                reference(&mut out, &t.name, "}|--||", root, "_dlt_root");
+            }
+        }
+        if t.column("_dlt_load_id").is_some() {
+            reference(&mut out, &t.name, "}|--||", LOADS_TABLE, "_dlt_load");
+        }
+    }
+    if schema.table(VERSION_TABLE).is_some() && schema.table(LOADS_TABLE).is_some() {
+        reference(
+            &mut out,
+            VERSION_TABLE,
+            "||--|{",
+            LOADS_TABLE,
+            "_dlt_schema_version",
+        );
+        reference(
+            &mut out,
+            VERSION_TABLE,
+            "}|--|{",
+            LOADS_TABLE,
+            "_dlt_schema_name",
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use dest_core::{Column, DataType, TableSchema};
+
+    fn schema() -> Schema {
+        let mut s = Schema::new("shop");
+        let mut orders = TableSchema::new("orders");
+        let mut id = Column::new("id", DataType::Bigint);
+        id.primary_key = true;
+        id.nullable = false;
+        orders.columns.push(id);
+        orders
+            .columns
+            .push(Column::new("_dlt_load_id", DataType::Text));
+        let mut row = Column::new("_dlt_id", DataType::Text);
+        row.unique = true;
+        orders.columns.push(row);
+        s.tables.push(orders);
+        let mut items = TableSchema::new("orders__items");
+        items.parent = Some("orders".into());
+        items.columns.push(Column::new("sku", DataType::Text));
+        let mut root = Column::new("_dlt_root_id", DataType::Text);
+        root.root_key = true;
+        items.columns.push(root);
+        s.tables.push(items);
+        s
+    }
+
+    #[test]
+    fn yaml_and_json_leave_out_names_and_parse_as_the_document() {
+        let s = schema();
+        let yaml = export(&s, SchemaFormat::Yaml, true).unwrap();
+        let back: Json = yaml_serde::from_str(&yaml).unwrap();
+        assert_eq!(back["name"], "shop");
+        assert_eq!(back["engine_version"], 11);
+        assert!(back["tables"]["orders"].get("name").is_none());
+        assert_eq!(
+            back["tables"]["orders"]["columns"]["id"]["primary_key"],
+            true
+        );
+        assert!(back["tables"]["orders"]["columns"]["id"]
+            .get("name")
+            .is_none());
+        let json = export(&s, SchemaFormat::Json, false).unwrap();
+        let back: Json = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["tables"]["orders"]["columns"]["id"]["name"], "id");
+        // the full document reads back as the same schema
+        let again: Schema = serde_json::from_str(&json).unwrap();
+        assert_eq!(again.content_hash(), s.content_hash());
+    }
+
+    #[test]
+    fn mermaid_has_entities_keys_and_references() {
+        let text = export(&schema(), SchemaFormat::Mermaid, true).unwrap();
+        for line in [
+            "erDiagram",
+            "    orders{",
+            "    bigint id PK",
+            "    text _dlt_id UK",
+            "    orders__items }|--|| orders : \"_dlt_parent\"",
+            "    orders__items }|--|| orders : \"_dlt_root\"",
+            "    orders }|--|| _dlt_loads : \"_dlt_load\"",
+            "    _dlt_version ||--|{ _dlt_loads : \"_dlt_schema_version\"",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        assert!(export(&schema(), SchemaFormat::Dbml, true).is_err());
+    }
+}
