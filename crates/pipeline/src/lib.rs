@@ -761,6 +761,10 @@ impl Pipeline {
             }
             let d = res.hints.disposition.disposition();
             caps.check_disposition(dest, d)?;
+            let table = res.hints.table_name.clone();
+            for w in settings::check_column_hints(&table, &mut res.hints.columns) {
+                tracing::warn!("{w}");
+            }
             let has_pk = !res.hints.primary_key.is_empty()
                 || res.hints.columns.iter().any(|c| c.primary_key);
             if d == TableDisposition::Merge(MergeStrategy::Upsert) && !has_pk {

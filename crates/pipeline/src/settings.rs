@@ -248,6 +248,82 @@ fn naming(
     Ok(())
 }
 
+/// dlt's column hints (`TColumnSchema`) besides the ones `Column` models: kept in the
+/// schema as given. dlt's PostgreSQL destination ignores `partition`, `cluster` and `sort`
+/// too; `description`, `variant` and `incremental` are bookkeeping.
+const DLT_COLUMN_HINTS_KEPT: &[&str] = &[
+    "description",
+    "partition",
+    "cluster",
+    "sort",
+    "variant",
+    "incremental",
+];
+
+/// Every column hint dlt knows, for "did you mean".
+const DLT_COLUMN_HINTS: &[&str] = &[
+    "name",
+    "data_type",
+    "nullable",
+    "precision",
+    "scale",
+    "timezone",
+    "variant",
+    "partition",
+    "cluster",
+    "primary_key",
+    "sort",
+    "unique",
+    "merge_key",
+    "row_key",
+    "parent_key",
+    "root_key",
+    "hard_delete",
+    "dedup_sort",
+    "incremental",
+    "description",
+];
+
+/// dlt's PostgreSQL hints dlt-rs does not implement yet.
+const DLT_POSTGRES_HINTS_NOT_IMPLEMENTED: &[&str] = &["x-postgres-geometry", "x-postgres-srid"];
+
+/// Warnings for the column hints of a resource's `columns` that nothing acts on: a key dlt
+/// does not know (dlt refuses the resource; dlt-rs names it and the closest hint, and drops
+/// it, so that the stored schema stays one dlt reads), and dlt's PostgreSQL hints dlt-rs does
+/// not implement. Custom `x-` hints are kept in the schema as dlt keeps them.
+pub(crate) fn check_column_hints(table: &str, columns: &mut [dest_core::Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in columns {
+        let mut unknown = Vec::new();
+        for key in c.other.keys() {
+            let key = key.as_str();
+            if DLT_COLUMN_HINTS_KEPT.contains(&key) {
+                continue;
+            }
+            if DLT_POSTGRES_HINTS_NOT_IMPLEMENTED.contains(&key) {
+                out.push(format!(
+                    "table `{table}`, column `{}`: hint `{key}` is not implemented by dlt-rs yet; \
+                     the column loads as its data type",
+                    c.name
+                ));
+            } else if !key.starts_with("x-") {
+                let hint = dlt_config::closest(key, DLT_COLUMN_HINTS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "table `{table}`, column `{}`: unknown column hint `{key}`, ignored{hint}",
+                    c.name
+                ));
+                unknown.push(key.to_string());
+            }
+        }
+        for key in unknown {
+            c.other.shift_remove(&key);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -323,5 +399,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("`snake_case`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_column_hints_are_named_with_the_closest_hint() {
+        let mut c = dest_core::Column::incomplete("id");
+        c.other.insert("nulable".into(), false.into());
+        c.other.insert("description".into(), "kept".into());
+        c.other.insert("x-custom".into(), 1.into());
+        c.other.insert("x-postgres-geometry".into(), "POINT".into());
+        let mut columns = [c];
+        let w = super::check_column_hints("t", &mut columns);
+        assert_eq!(w.len(), 2, "{w:?}");
+        let kept: Vec<&String> = columns[0].other.keys().collect();
+        assert_eq!(kept, ["description", "x-custom", "x-postgres-geometry"]);
+        assert!(
+            w.iter()
+                .any(|m| m.contains("`nulable`") && m.contains("`nullable`")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter().any(|m| m.contains("`x-postgres-geometry`")),
+            "{w:?}"
+        );
     }
 }
