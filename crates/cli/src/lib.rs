@@ -254,6 +254,14 @@ pub struct RunArgs {
     /// `sql-database`); sqlite: typed-jsonl or parquet.
     #[arg(long)]
     pub loader_file_format: Option<String>,
+    /// dlt's import_schema_path: a folder whose `<pipeline>.schema.yaml` the run takes as its
+    /// schema when the file is new or changed (an edited export).
+    #[arg(long)]
+    pub import_schema_path: Option<PathBuf>,
+    /// dlt's export_schema_path: the schema is written there as `<pipeline>.schema.yaml`
+    /// whenever it changes.
+    #[arg(long)]
+    pub export_schema_path: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -325,6 +333,12 @@ impl RunArgs {
         let mut builder = Pipeline::builder(&self.pipeline).destination(&self.destination);
         if let Some(d) = &self.dataset {
             builder = builder.dataset_name(d);
+        }
+        if let Some(d) = &self.import_schema_path {
+            builder = builder.import_schema_path(d);
+        }
+        if let Some(d) = &self.export_schema_path {
+            builder = builder.export_schema_path(d);
         }
         if let Some(d) = &self.pipelines_dir {
             builder = builder.pipelines_dir(d);

@@ -26,12 +26,10 @@ pub(crate) fn export(
     remove_defaults: bool,
 ) -> Result<String> {
     match format {
-        SchemaFormat::Yaml => Ok(yaml_serde::to_string(&yaml(&document(
-            schema,
-            remove_defaults,
-        )?))?),
+        SchemaFormat::Yaml => Ok(pipeline::schema_yaml(schema, remove_defaults)?),
         SchemaFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&document(schema, remove_defaults)?)?;
+            let doc = pipeline::schema_document(schema, remove_defaults)?;
+            let mut text = serde_json::to_string_pretty(&doc)?;
             text.push('\n');
             Ok(text)
         }
@@ -42,51 +40,6 @@ pub(crate) fn export(
                 SchemaFormat::Dbml => "dbml",
                 _ => "dot",
             }
-        ),
-    }
-}
-
-/// dlt's stored document; `remove_defaults` drops the `name` of every table and column (the
-/// key holds it) and `imported_version_hash`, as dlt's `to_dict(remove_defaults=True)`.
-fn document(schema: &Schema, remove_defaults: bool) -> Result<Json> {
-    let mut doc = serde_json::to_value(schema)?;
-    if remove_defaults {
-        if let Some(m) = doc.as_object_mut() {
-            m.shift_remove("imported_version_hash");
-        }
-        if let Some(tables) = doc.get_mut("tables").and_then(Json::as_object_mut) {
-            for table in tables.values_mut().filter_map(Json::as_object_mut) {
-                table.shift_remove("name");
-                if let Some(columns) = table.get_mut("columns").and_then(Json::as_object_mut) {
-                    for column in columns.values_mut().filter_map(Json::as_object_mut) {
-                        column.shift_remove("name");
-                    }
-                }
-            }
-        }
-    }
-    Ok(doc)
-}
-
-/// `v` as a YAML value: numbers as YAML numbers (serde_json keeps them as their digits,
-/// which a YAML serializer would write as a map).
-fn yaml(v: &Json) -> yaml_serde::Value {
-    use yaml_serde::Value as Y;
-    match v {
-        Json::Null => Y::Null,
-        Json::Bool(b) => Y::Bool(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Y::Number(i.into()),
-            (None, Some(u), _) => Y::Number(u.into()),
-            (None, None, Some(f)) => Y::Number(f.into()),
-            _ => Y::String(n.to_string()),
-        },
-        Json::String(s) => Y::String(s.clone()),
-        Json::Array(a) => Y::Sequence(a.iter().map(yaml).collect()),
-        Json::Object(m) => Y::Mapping(
-            m.iter()
-                .map(|(k, v)| (Y::String(k.clone()), yaml(v)))
-                .collect(),
         ),
     }
 }

@@ -460,6 +460,9 @@ pub struct Schema {
     pub version_hash: String,
     pub engine_version: i64,
     pub previous_hashes: Vec<String>,
+    /// The version hash of the import schema file this schema was last taken from (dlt's
+    /// `imported_version_hash`): a changed file is imported again.
+    pub imported_version_hash: Option<String>,
     /// Tables in creation order; parents come before their nested tables.
     pub tables: Vec<TableSchema>,
     /// dlt's `settings` (`detections`, `default_hints`, `schema_contract`, …), as stored.
@@ -476,6 +479,7 @@ impl Schema {
             version_hash: String::new(),
             engine_version: ENGINE_VERSION,
             previous_hashes: Vec::new(),
+            imported_version_hash: None,
             tables: vec![version_table(), loads_table(), state_table()],
             settings: crate::stored::default_settings(),
             normalizers: crate::stored::default_normalizers(),

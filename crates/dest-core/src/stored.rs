@@ -503,6 +503,9 @@ pub(crate) fn schema_to_json(schema: &Schema) -> Map<String, Json> {
         "previous_hashes".into(),
         schema.previous_hashes.clone().into(),
     );
+    if let Some(h) = &schema.imported_version_hash {
+        m.insert("imported_version_hash".into(), h.clone().into());
+    }
     m
 }
 
@@ -576,6 +579,7 @@ pub(crate) fn schema_from_json(m: Map<String, Json>) -> Result<Schema, String> {
             "name" => s.name = v.as_str().unwrap_or_default().to_string(),
             "version" => s.version = v.as_i64().ok_or_else(|| bad("schema", "version", &v))?,
             "version_hash" => s.version_hash = v.as_str().unwrap_or_default().to_string(),
+            "imported_version_hash" => s.imported_version_hash = v.as_str().map(str::to_string),
             "engine_version" => {
                 s.engine_version = v
                     .as_i64()

@@ -26,6 +26,7 @@ mod normalize;
 mod package;
 mod progress;
 mod resource;
+mod schema_files;
 mod settings;
 mod state;
 mod storage;
@@ -59,6 +60,7 @@ pub use crate::package::{
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
 use crate::resource::StrategySource;
 pub use crate::resource::{ItemError, Resource};
+pub use crate::schema_files::{schema_document, schema_yaml};
 pub use crate::settings::SettingWarning;
 pub use crate::state::{PipelineState, SourceState};
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
@@ -303,6 +305,8 @@ pub struct PipelineBuilder {
     credentials: Option<dest_core::Secret>,
     loader_file_format: Option<String>,
     restore_from_destination: bool,
+    import_schema_path: Option<PathBuf>,
+    export_schema_path: Option<PathBuf>,
 }
 
 impl PipelineBuilder {
@@ -340,6 +344,21 @@ impl PipelineBuilder {
     /// The loader file format (default: the destination's preferred one).
     pub fn loader_file_format(mut self, format: &str) -> Self {
         self.loader_file_format = Some(format.to_string());
+        self
+    }
+
+    /// dlt's `import_schema_path`: a folder with `<schema>.schema.yaml` (or `.json`) that a
+    /// run takes as its schema when the file is new or changed since it was last imported
+    /// (types, hints, contracts a user edited).
+    pub fn import_schema_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.import_schema_path = Some(dir.into());
+        self
+    }
+
+    /// dlt's `export_schema_path`: the schema is written there as `<schema>.schema.yaml`
+    /// whenever it changes.
+    pub fn export_schema_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.export_schema_path = Some(dir.into());
         self
     }
 
@@ -459,6 +478,8 @@ impl PipelineBuilder {
                 arrow_parquet,
             },
             restore_from_destination: self.restore_from_destination,
+            import_schema_path: self.import_schema_path,
+            export_schema_path: self.export_schema_path,
             overlap,
             extract_workers,
             setting_warnings,
@@ -526,6 +547,9 @@ pub struct Pipeline {
     destination: Box<dyn Destination>,
     normalize: normalize::NormalizeOptions,
     restore_from_destination: bool,
+    /// dlt's `import_schema_path` / `export_schema_path` ([`schema_files`]).
+    import_schema_path: Option<PathBuf>,
+    export_schema_path: Option<PathBuf>,
     /// Load job files while normalizing (`[load] overlap`, default true).
     overlap: bool,
     /// Parallelized resources extracted at once (`[extract] workers`, default 5 as dlt's).
@@ -567,6 +591,8 @@ impl Pipeline {
             credentials: None,
             loader_file_format: None,
             restore_from_destination: true,
+            import_schema_path: None,
+            export_schema_path: None,
         }
     }
 
@@ -674,7 +700,7 @@ impl Pipeline {
         let mut run = RunContext::default();
 
         let state = self.current_state(&mut run.client).await?;
-        let mut schema = match self.schema()? {
+        let mut schema = match self.schema_to_start_from()? {
             Some(s) => s,
             None => Schema::new(&self.schema_name),
         };
@@ -869,7 +895,29 @@ impl Pipeline {
     fn save_schema(&self, schema: &Schema) -> Result<(), PipelineError> {
         let bytes = serde_json::to_vec_pretty(schema)
             .map_err(|e| PipelineError::Internal(format!("serializing the schema: {e}")))?;
-        write_atomic(&self.schema_path(), &bytes)
+        write_atomic(&self.schema_path(), &bytes)?;
+        if let Some(dir) = &self.export_schema_path {
+            let same = self.import_schema_path.as_deref() == Some(dir.as_path());
+            schema_files::export(dir, schema, same)?;
+        }
+        Ok(())
+    }
+
+    /// The local schema, or the import file's where one is set and new or changed since it
+    /// was last imported (then saved, and exported, at once).
+    fn schema_to_start_from(&self) -> Result<Option<Schema>, PipelineError> {
+        let local = self.schema()?;
+        let Some(dir) = &self.import_schema_path else {
+            return Ok(local);
+        };
+        let before = local.as_ref().and_then(|s| s.imported_version_hash.clone());
+        let schema = schema_files::import(dir, &self.schema_name, local)?;
+        if let Some(s) = &schema {
+            if s.imported_version_hash != before {
+                self.save_schema(s)?;
+            }
+        }
+        Ok(schema)
     }
 
     /// Extracts `resources` into package `target.load_id` and normalizes it, loading while

@@ -423,4 +423,25 @@ mod tests {
             "{w:?}"
         );
     }
+
+    #[test]
+    fn the_configuration_doc_names_every_key_of_the_lists() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+        )
+        .unwrap();
+        let mut missing = Vec::new();
+        for (section, keys) in super::READ.iter().chain(super::DLT_ONLY) {
+            for key in *keys {
+                let row = format!("| `{section}.{key}` |");
+                if !doc.contains(&row) {
+                    missing.push(row);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/configuration.md lacks the rows {missing:?}"
+        );
+    }
 }

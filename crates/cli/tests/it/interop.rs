@@ -76,6 +76,16 @@ fn url_with_password(url: &str) -> String {
     format!("{scheme}://{auth}@{host}")
 }
 
+/// `program` of the dlt venv (`python`, `dlt`), run in `dir` (also its `HOME`), without
+/// telemetry.
+fn dlt(dir: &std::path::Path, program: &str) -> Command {
+    let mut cmd = Command::new(test_support::python::dlt_venv().join("bin").join(program));
+    cmd.current_dir(dir)
+        .env("HOME", dir)
+        .env("RUNTIME__DLTHUB_TELEMETRY", "false");
+    cmd
+}
+
 /// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder; dlt-rs gives
 /// the key and the column hints only `with_hints`.
 fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::TempDir {
@@ -88,13 +98,9 @@ fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::Temp
         Tool::Dlt => {
             let script = dir.path().join("turn.py");
             std::fs::write(&script, DLT_TURN).unwrap();
-            let python = test_support::python::dlt_venv().join("bin").join("python");
-            Command::new(python)
+            dlt(dir.path(), "python")
                 .arg(&script)
                 .args([&url_with_password(&url), dataset, &rows, COLUMNS])
-                .current_dir(dir.path())
-                .env("HOME", dir.path())
-                .env("RUNTIME__DLTHUB_TELEMETRY", "false")
                 .output()
                 .unwrap()
         }
@@ -257,7 +263,6 @@ async fn dlt_and_dlt_rs_take_turns_on_one_dataset() {
         .join("pipelines")
         .to_string_lossy()
         .to_string();
-    let dlt = test_support::python::dlt_venv().join("bin").join("dlt");
     for format in ["yaml", "json", "mermaid"] {
         let args = [
             "pipeline",
@@ -274,13 +279,7 @@ async fn dlt_and_dlt_rs_take_turns_on_one_dataset() {
             "{}",
             String::from_utf8_lossy(&ours.stderr)
         );
-        let theirs = Command::new(&dlt)
-            .args(args)
-            .current_dir(folder.path())
-            .env("HOME", folder.path())
-            .env("RUNTIME__DLTHUB_TELEMETRY", "false")
-            .output()
-            .unwrap();
+        let theirs = dlt(folder.path(), "dlt").args(args).output().unwrap();
         assert!(
             theirs.status.success(),
             "{}",
@@ -316,4 +315,119 @@ fn sorted_keys(v: &serde_json::Value) -> serde_json::Value {
         }
         other => other.clone(),
     }
+}
+
+/// dlt's schema files: `--export-schema-path` writes `<pipeline>.schema.yaml`; a user edits
+/// it (a `json` type for a column no item had yet) and the next run with
+/// `--import-schema-path` takes it: the new column is `jsonb`, not flattened. Real dlt
+/// imports the same edited file into a dataset of its own and makes the same table.
+#[tokio::test]
+async fn an_edited_exported_schema_is_imported_by_the_next_run() {
+    let db = connect().await;
+    let ours = fresh_schema(&db, "interop_import_schema").await;
+    let theirs = fresh_schema(&db, "interop_import_schema_dlt").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| dir.path().join(p).to_string_lossy().to_string();
+    let (url, pipes, exported, rows) = (
+        pg_url(),
+        path("pipelines"),
+        path("schemas"),
+        path("rows.jsonl"),
+    );
+    let run = |rows_text: &str, schema_flag: &str| {
+        std::fs::write(dir.path().join("rows.jsonl"), rows_text).unwrap();
+        let args = [
+            "load",
+            &rows,
+            "--destination",
+            "postgres",
+            "--credentials",
+            &url,
+            "--pipeline",
+            "importer",
+            "--pipelines-dir",
+            &pipes,
+            "--dataset",
+            &ours,
+            "--table",
+            "events",
+            schema_flag,
+            &exported,
+        ];
+        let out = dlt_rs(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("{\"id\": 1}\n", "--export-schema-path");
+    let file = dir.path().join("schemas").join("importer.schema.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let doc: serde_json::Value = yaml_serde::from_str(&text).unwrap();
+    assert!(
+        doc["tables"]["events"]["columns"]["id"].is_object(),
+        "{text}"
+    );
+    // the edit a user makes in the file
+    let table = "  events:\n    columns:\n";
+    assert!(text.contains(table), "{text}");
+    let edited = text.replace(
+        table,
+        &format!("{table}      payload:\n        data_type: json\n"),
+    );
+    std::fs::write(&file, edited).unwrap();
+
+    run(
+        "{\"id\": 2, \"payload\": {\"a\": [1, 2]}}\n",
+        "--import-schema-path",
+    );
+    let column = |ds: String| {
+        let db = &db;
+        async move {
+            contents(
+                db,
+                &format!(
+                    "SELECT column_name || ':' || data_type FROM information_schema.columns \
+                     WHERE table_schema = '{ds}' AND table_name LIKE 'events%' \
+                     AND column_name LIKE 'payload%' ORDER BY 1"
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(column(ours.clone()).await, ["payload:jsonb"]);
+    let rows = contents(
+        &db,
+        &format!(
+            "SELECT id || ':' || coalesce(payload::text, '') FROM \"{ours}\".events ORDER BY id"
+        ),
+    )
+    .await;
+    assert_eq!(rows, ["1:", "2:{\"a\": [1, 2]}"]);
+
+    // real dlt takes the same edited file
+    let script = dir.path().join("import.py");
+    std::fs::write(
+        &script,
+        r#"
+import dlt, sys
+url, dataset, schemas = sys.argv[1:4]
+p = dlt.pipeline(pipeline_name="importer", destination=dlt.destinations.postgres(url),
+                 dataset_name=dataset, pipelines_dir="dlt_pipelines", import_schema_path=schemas)
+p.run([{"id": 2, "payload": {"a": [1, 2]}}], table_name="events")
+"#,
+    )
+    .unwrap();
+    let out = dlt(dir.path(), "python")
+        .arg(&script)
+        .args([&url_with_password(&url), &theirs, &exported])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(column(theirs).await, ["payload:jsonb"]);
 }
