@@ -237,7 +237,7 @@ pub struct RunArgs {
     /// append, replace or merge (default append; for `rest-api` the config's).
     #[arg(long)]
     pub write_disposition: Option<String>,
-    /// delete-insert, upsert or scd2 (implies merge).
+    /// delete-insert, upsert, insert-only or scd2 (implies merge).
     #[arg(long)]
     pub merge_strategy: Option<String>,
     /// truncate-and-insert, insert-from-staging or staging-optimized.

@@ -155,6 +155,8 @@ pub enum FollowUp {
     DeleteInsert,
     /// merge / upsert.
     Upsert,
+    /// merge / insert-only.
+    InsertOnly,
     /// merge / scd2.
     Scd2,
 }
@@ -301,19 +303,24 @@ pub enum MergeStrategy {
     #[default]
     DeleteInsert,
     Upsert,
+    /// dlt's `insert-only`: rows whose primary key is new are inserted, existing rows never
+    /// change.
+    InsertOnly,
     Scd2,
 }
 
 impl MergeStrategy {
-    pub const ALL: [MergeStrategy; 3] = [
+    pub const ALL: [MergeStrategy; 4] = [
         MergeStrategy::DeleteInsert,
         MergeStrategy::Upsert,
+        MergeStrategy::InsertOnly,
         MergeStrategy::Scd2,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
             MergeStrategy::DeleteInsert => "delete-insert",
             MergeStrategy::Upsert => "upsert",
+            MergeStrategy::InsertOnly => "insert-only",
             MergeStrategy::Scd2 => "scd2",
         }
     }
@@ -325,6 +332,7 @@ impl FromStr for MergeStrategy {
         match s {
             "delete-insert" => Ok(Self::DeleteInsert),
             "upsert" => Ok(Self::Upsert),
+            "insert-only" => Ok(Self::InsertOnly),
             "scd2" => Ok(Self::Scd2),
             other => Err(Error::Config(format!(
                 "unknown merge strategy `{other}`; known strategies: {}",
@@ -382,10 +390,15 @@ impl WriteDisposition for Merge {
         let root = chain
             .first()
             .ok_or_else(|| Error::Internal("merge plan for an empty chain".into()))?;
-        if self.strategy == MergeStrategy::Upsert && !root.columns.iter().any(|c| c.primary_key) {
+        if matches!(
+            self.strategy,
+            MergeStrategy::Upsert | MergeStrategy::InsertOnly
+        ) && !root.columns.iter().any(|c| c.primary_key)
+        {
             return Err(Error::InvalidSchema(format!(
-                "table `{}` uses the upsert merge strategy but has no primary key; set one with --primary-key or the resource's primary_key",
-                root.name
+                "table `{}` uses the {} merge strategy but has no primary key; set one with --primary-key or the resource's primary_key",
+                root.name,
+                self.strategy.as_str()
             )));
         }
         Ok(ChainPlan {
@@ -394,6 +407,7 @@ impl WriteDisposition for Merge {
             follow_up: Some(match self.strategy {
                 MergeStrategy::DeleteInsert => FollowUp::DeleteInsert,
                 MergeStrategy::Upsert => FollowUp::Upsert,
+                MergeStrategy::InsertOnly => FollowUp::InsertOnly,
                 MergeStrategy::Scd2 => FollowUp::Scd2,
             }),
         })
@@ -401,14 +415,14 @@ impl WriteDisposition for Merge {
     fn row_id(&self) -> RowIdKind {
         match self.strategy {
             MergeStrategy::DeleteInsert => RowIdKind::Random,
-            MergeStrategy::Upsert => RowIdKind::KeyHash,
+            MergeStrategy::Upsert | MergeStrategy::InsertOnly => RowIdKind::KeyHash,
             MergeStrategy::Scd2 => RowIdKind::RowHash,
         }
     }
     fn propagates_root_key(&self) -> bool {
         matches!(
             self.strategy,
-            MergeStrategy::DeleteInsert | MergeStrategy::Upsert
+            MergeStrategy::DeleteInsert | MergeStrategy::Upsert | MergeStrategy::InsertOnly
         )
     }
     fn scd2(&self) -> Option<&Scd2Options> {

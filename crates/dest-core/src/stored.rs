@@ -408,7 +408,9 @@ fn normalizers_to_json(schema: &Schema) -> Map<String, Json> {
     {
         let merge_needs = matches!(
             t.disposition,
-            TableDisposition::Merge(MergeStrategy::DeleteInsert | MergeStrategy::Upsert)
+            TableDisposition::Merge(
+                MergeStrategy::DeleteInsert | MergeStrategy::Upsert | MergeStrategy::InsertOnly
+            )
         );
         let nested_has = schema
             .chain(&t.name)

@@ -12,7 +12,7 @@
 //!   friends), the job ledger and the follow-up ledger;
 //! * [`merge`]: the follow-ups that move a table chain from staging into the dataset:
 //!   replace (`insert-from-staging`, `staging-optimized`) and merge (`delete-insert` with
-//!   `primary_key` / `merge_key` / `hard_delete` / `dedup_sort`, `upsert`, `scd2`);
+//!   `primary_key` / `merge_key` / `hard_delete` / `dedup_sort`, `upsert`, `insert-only`, `scd2`);
 //! * [`SqlSettings`]: the settings every SQL destination reads.
 //!
 //! The statements are pure text; the engine does its IO through [`Driver`] and depends on

@@ -56,6 +56,7 @@ pub fn strategy_name(kind: FollowUp) -> &'static str {
         FollowUp::SwapStaging => "replace (staging-optimized)",
         FollowUp::DeleteInsert => "merge (delete-insert)",
         FollowUp::Upsert => "merge (upsert)",
+        FollowUp::InsertOnly => "merge (insert-only)",
         FollowUp::Scd2 => "merge (scd2)",
     }
 }
@@ -74,6 +75,7 @@ pub fn follow_up_sql(
         FollowUp::SwapStaging => swap_staging(d, datasets, chain),
         FollowUp::DeleteInsert => delete_insert(d, datasets, chain),
         FollowUp::Upsert => upsert(d, datasets, chain),
+        FollowUp::InsertOnly => insert_only(d, datasets, chain),
         FollowUp::Scd2 => scd2(d, datasets, chain, created_at),
     }
 }
@@ -370,6 +372,73 @@ pub fn upsert(
         }
     }
     Ok(sql)
+}
+
+/// merge / insert-only, as dlt's (`MERGE ... WHEN NOT MATCHED THEN INSERT`): staged root
+/// rows whose primary key is not in the dataset are inserted, one per key, leaving out rows
+/// a `hard_delete` column flags; rows in the dataset are never updated or deleted. Nested
+/// rows are inserted where their row key is new.
+pub fn insert_only(
+    d: &dyn Dialect,
+    datasets: Datasets<'_>,
+    chain: &[&TableSchema],
+) -> Result<Vec<String>> {
+    let g = Sql { d, s: datasets };
+    let kind = FollowUp::InsertOnly;
+    let root = root_of(kind, chain)?;
+    let pks = quoted_with(g, root, |c| c.primary_key);
+    if pks.is_empty() {
+        return Err(chain_err(
+            kind,
+            chain,
+            format!("table `{}` has no primary key", root.name),
+        ));
+    }
+    let keep = match HardDelete::of(g, kind, chain, root)? {
+        Some(h) => h.not_deleted(None),
+        None => "1 = 1".to_string(),
+    };
+    let cols = columns(g, kind, chain, root)?;
+    let list = col_list(&cols);
+    let source = dedup_select(
+        &g.st(&root.name),
+        &pks,
+        &dedup_order(g, root),
+        &list,
+        &cols,
+        &keep,
+    );
+    let on = pks
+        .iter()
+        .map(|c| format!("d.{c} = s.{c}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut sql = vec![insert_new(&g.ds(&root.name), &list, &source, &on)];
+    for t in &chain[1..] {
+        let rk = row_key(g, kind, chain, t)?;
+        let cols = columns(g, kind, chain, t)?;
+        let list = col_list(&cols);
+        let source = dedup_select(
+            &g.st(&t.name),
+            std::slice::from_ref(&rk),
+            ANY_ORDER,
+            &list,
+            &cols,
+            "1 = 1",
+        );
+        let on = format!("d.{rk} = s.{rk}");
+        sql.push(insert_new(&g.ds(&t.name), &list, &source, &on));
+    }
+    Ok(sql)
+}
+
+/// Inserts the rows of `source` that no row of `target` matches on `on` (`d` the target,
+/// `s` the source).
+fn insert_new(target: &str, list: &str, source: &str, on: &str) -> String {
+    format!(
+        "INSERT INTO {target}({list}) SELECT {list} FROM ({source}) AS s \
+         WHERE NOT EXISTS (SELECT 1 FROM {target} AS d WHERE {on})"
+    )
 }
 
 /// merge / scd2. Root rows hold history: active versions of records missing from the
@@ -937,6 +1006,20 @@ mod tests {
         let with_merge = upsert(&Ansi { merge: true }, S, &chain[..1]).unwrap();
         assert_eq!(with_merge.len(), 1);
         assert!(with_merge[0].starts_with("MERGE INTO \"ds\".\"items\" AS d USING"));
+    }
+
+    #[test]
+    fn insert_only_inserts_new_keys_and_changes_nothing() {
+        let tables = items();
+        let chain: Vec<&TableSchema> = tables.iter().collect();
+        let sql = insert_only(&Ansi { merge: false }, S, &chain).unwrap();
+        expect![[r#"
+            INSERT INTO "ds"."items"("id", "deleted", "_dlt_id") SELECT "id", "deleted", "_dlt_id" FROM (SELECT "id", "deleted", "_dlt_id" FROM (SELECT ROW_NUMBER() OVER (partition BY "id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "id", "deleted", "_dlt_id" FROM "st"."items") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND ("deleted" IS NULL OR "deleted" = FALSE)) AS s WHERE NOT EXISTS (SELECT 1 FROM "ds"."items" AS d WHERE d."id" = s."id");
+            INSERT INTO "ds"."items__kids"("_dlt_root_id", "_dlt_id") SELECT "_dlt_root_id", "_dlt_id" FROM (SELECT "_dlt_root_id", "_dlt_id" FROM (SELECT ROW_NUMBER() OVER (partition BY "_dlt_id" ORDER BY (SELECT NULL)) AS _dlt_dedup_rn, "_dlt_root_id", "_dlt_id" FROM "st"."items__kids") AS _dlt_dedup_numbered WHERE _dlt_dedup_rn = 1 AND (1 = 1)) AS s WHERE NOT EXISTS (SELECT 1 FROM "ds"."items__kids" AS d WHERE d."_dlt_id" = s."_dlt_id")"#]]
+        .assert_eq(&sql.join(";\n"));
+        assert!(sql
+            .iter()
+            .all(|s| !s.starts_with("UPDATE") && !s.starts_with("DELETE")));
     }
 
     #[test]

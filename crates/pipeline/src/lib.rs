@@ -792,16 +792,39 @@ impl Pipeline {
                 tracing::warn!("{w}");
             }
             let has_pk = !res.hints.primary_key.is_empty()
-                || res.hints.columns.iter().any(|c| c.primary_key);
-            if d == TableDisposition::Merge(MergeStrategy::Upsert) && !has_pk {
-                return Err(PipelineError::Config(format!(
-                    "resource `{}` uses the upsert merge strategy but has no primary key; \
-                     give one (--primary-key, or Resource::primary_key); nothing was loaded",
-                    res.hints.table_name
-                )));
+                || res.hints.columns.iter().any(|c| c.primary_key)
+                || self.stored_primary_key(&table)?;
+            if let TableDisposition::Merge(
+                strategy @ (MergeStrategy::Upsert | MergeStrategy::InsertOnly),
+            ) = d
+            {
+                if !has_pk {
+                    return Err(PipelineError::Config(format!(
+                        "resource `{}` uses the {} merge strategy but has no primary key; \
+                         give one (--primary-key, or Resource::primary_key); nothing was loaded",
+                        res.hints.table_name,
+                        strategy.as_str()
+                    )));
+                }
             }
         }
         Ok(())
+    }
+
+    /// Whether the schema this run will start from may give table `table` (a resource name)
+    /// a primary key: the local schema has one, or there is no local schema yet and one may
+    /// be restored from the destination (the load then checks the table it merges into).
+    fn stored_primary_key(&self, table: &str) -> Result<bool, PipelineError> {
+        let Some(schema) = self.schema()? else {
+            return Ok(self.restore_from_destination || self.import_schema_path.is_some());
+        };
+        let max = self.destination.capabilities().max_identifier_length;
+        let Ok(name) = ::normalize::naming::normalize_path(table, max) else {
+            return Ok(false);
+        };
+        Ok(schema
+            .table(&name)
+            .is_some_and(|t| t.columns.iter().any(|c| c.primary_key)))
     }
 
     /// Normalizes an extracted package; with `overlap`, its job files are loaded at the

@@ -41,10 +41,12 @@ const COLUMNS: &str = r#"{"meta": {"data_type": "json"}, "amount": {"data_type":
 /// One turn of real dlt: the resource `orders`, merge on `id`, with [`COLUMNS`].
 const DLT_TURN: &str = r#"
 import dlt, json, sys
-url, dataset, rows_file, columns = sys.argv[1:5]
+url, dataset, rows_file, columns, strategy = sys.argv[1:6]
+# the default strategy as dlt users write it (naming it would store `x-merge-strategy`)
+disposition = "merge" if strategy == "delete-insert" else {"disposition": "merge", "strategy": strategy}
 rows = [json.loads(line) for line in open(rows_file)]
 
-@dlt.resource(name="orders", primary_key="id", write_disposition="merge", columns=json.loads(columns))
+@dlt.resource(name="orders", primary_key="id", write_disposition=disposition, columns=json.loads(columns))
 def orders():
     yield rows
 
@@ -86,9 +88,16 @@ fn dlt(dir: &std::path::Path, program: &str) -> Command {
     cmd
 }
 
-/// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder; dlt-rs gives
-/// the key and the column hints only `with_hints`.
-fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::TempDir {
+/// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder, merging with
+/// `strategy`; dlt-rs gives the key and the column hints only `with_hints` (and a strategy
+/// other than the default on every turn).
+fn turn(
+    tool: Tool,
+    dataset: &str,
+    n: usize,
+    with_hints: bool,
+    strategy: &str,
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let rows = dir.path().join("orders.jsonl");
     std::fs::write(&rows, TURNS[n]).unwrap();
@@ -100,7 +109,7 @@ fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::Temp
             std::fs::write(&script, DLT_TURN).unwrap();
             dlt(dir.path(), "python")
                 .arg(&script)
-                .args([&url_with_password(&url), dataset, &rows, COLUMNS])
+                .args([&url_with_password(&url), dataset, &rows, COLUMNS, strategy])
                 .output()
                 .unwrap()
         }
@@ -127,6 +136,9 @@ fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::Temp
             if with_hints {
                 args.extend(["--primary-key", "id", "--columns", COLUMNS]);
             }
+            if strategy != "delete-insert" {
+                args.extend(["--merge-strategy", strategy]);
+            }
             dlt_rs(&args, dir.path())
         }
     };
@@ -143,9 +155,14 @@ fn turn(tool: Tool, dataset: &str, n: usize, with_hints: bool) -> tempfile::Temp
 /// Runs the three turns, one tool each; dlt-rs gives the hints only on the first turn.
 /// Returns the working folder of the last turn.
 fn sequence(dataset: &str, tools: [Tool; 3]) -> tempfile::TempDir {
+    sequence_merging(dataset, tools, "delete-insert")
+}
+
+/// [`sequence`] with merge strategy `strategy`.
+fn sequence_merging(dataset: &str, tools: [Tool; 3], strategy: &str) -> tempfile::TempDir {
     let mut last = None;
     for (n, tool) in tools.into_iter().enumerate() {
-        last = Some(turn(tool, dataset, n, n == 0));
+        last = Some(turn(tool, dataset, n, n == 0, strategy));
     }
     last.unwrap()
 }
@@ -315,6 +332,30 @@ fn sorted_keys(v: &serde_json::Value) -> serde_json::Value {
         }
         other => other.clone(),
     }
+}
+
+/// dlt's `insert-only` merge strategy: rows whose primary key is new are inserted, rows
+/// already loaded never change (the updates of turns 2 and 3 are dropped); nested rows with a
+/// new row key are inserted, as dlt's `MERGE ... WHEN NOT MATCHED` does. Three turns of
+/// dlt-rs end exactly as three turns of dlt.
+#[tokio::test]
+async fn insert_only_merges_as_dlt_does() {
+    let db = connect().await;
+    let theirs = fresh_schema(&db, "interop_insert_only_dlt").await;
+    let ours = fresh_schema(&db, "interop_insert_only_rs").await;
+    sequence_merging(&theirs, [Tool::Dlt, Tool::Dlt, Tool::Dlt], "insert-only");
+    let want = snapshot(&db, &theirs).await;
+    assert!(
+        want.iter()
+            .any(|l| l.starts_with("orders: ") && l.contains("|bob|")),
+        "{want:#?}"
+    );
+    sequence_merging(
+        &ours,
+        [Tool::DltRs, Tool::DltRs, Tool::DltRs],
+        "insert-only",
+    );
+    assert_eq!(snapshot(&db, &ours).await, want);
 }
 
 /// dlt's schema files: `--export-schema-path` writes `<pipeline>.schema.yaml`; a user edits
