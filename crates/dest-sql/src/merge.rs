@@ -297,25 +297,12 @@ pub fn upsert(
 ) -> Result<Vec<String>> {
     let g = Sql { d, s: datasets };
     let kind = FollowUp::Upsert;
-    let root = root_of(kind, chain)?;
-    let pks = quoted_with(g, root, |c| c.primary_key);
-    if pks.is_empty() {
-        return Err(chain_err(
-            kind,
-            chain,
-            format!("table `{}` has no primary key", root.name),
-        ));
-    }
+    let (root, pks, on) = keyed_root(g, kind, chain)?;
     let hard = HardDelete::of(g, kind, chain, root)?;
     let s_root = g.st(&root.name);
     let cols = columns(g, kind, chain, root)?;
     let list = col_list(&cols);
     let source = dedup_select(&s_root, &pks, &dedup_order(g, root), &list, &cols, "1 = 1");
-    let on = pks
-        .iter()
-        .map(|c| format!("d.{c} = s.{c}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
     let mut sql = merge_statements(
         d,
         &MergeInto {
@@ -385,15 +372,7 @@ pub fn insert_only(
 ) -> Result<Vec<String>> {
     let g = Sql { d, s: datasets };
     let kind = FollowUp::InsertOnly;
-    let root = root_of(kind, chain)?;
-    let pks = quoted_with(g, root, |c| c.primary_key);
-    if pks.is_empty() {
-        return Err(chain_err(
-            kind,
-            chain,
-            format!("table `{}` has no primary key", root.name),
-        ));
-    }
+    let (root, pks, on) = keyed_root(g, kind, chain)?;
     let keep = match HardDelete::of(g, kind, chain, root)? {
         Some(h) => h.not_deleted(None),
         None => "1 = 1".to_string(),
@@ -408,11 +387,6 @@ pub fn insert_only(
         &cols,
         &keep,
     );
-    let on = pks
-        .iter()
-        .map(|c| format!("d.{c} = s.{c}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
     let mut sql = vec![insert_new(&g.ds(&root.name), &list, &source, &on)];
     for t in &chain[1..] {
         let rk = row_key(g, kind, chain, t)?;
@@ -430,6 +404,30 @@ pub fn insert_only(
         sql.push(insert_new(&g.ds(&t.name), &list, &source, &on));
     }
     Ok(sql)
+}
+
+/// The root of an upsert or insert-only chain, its quoted primary key columns and the
+/// condition that matches a dataset row `d` with a staged row `s` on them.
+fn keyed_root<'c>(
+    g: Sql<'_>,
+    kind: FollowUp,
+    chain: &[&'c TableSchema],
+) -> Result<(&'c TableSchema, Vec<String>, String)> {
+    let root = root_of(kind, chain)?;
+    let pks = quoted_with(g, root, |c| c.primary_key);
+    if pks.is_empty() {
+        return Err(chain_err(
+            kind,
+            chain,
+            format!("table `{}` has no primary key", root.name),
+        ));
+    }
+    let on = pks
+        .iter()
+        .map(|c| format!("d.{c} = s.{c}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    Ok((root, pks, on))
 }
 
 /// Inserts the rows of `source` that no row of `target` matches on `on` (`d` the target,
