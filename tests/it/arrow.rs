@@ -548,3 +548,122 @@ async fn arrow_batches_load_incrementally() {
         );
     }
 }
+
+/// dlt's schema contracts on Arrow data, as dlt's Arrow extractor applies them: a new
+/// column is removed (`discard_value`) or removed with the rows that have a value in it
+/// (`discard_row`), a column whose type differs from the table's is a data type change, a
+/// new table is left out, and `freeze` fails the run naming the column, loading nothing.
+#[tokio::test]
+async fn arrow_batches_keep_the_schema_contract() {
+    let db = connect().await;
+    let first = RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+        (
+            "name",
+            Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let second = RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from(vec![3, 4, 5])) as ArrayRef),
+        (
+            "name",
+            Arc::new(StringArray::from(vec!["c", "d", "e"])) as ArrayRef,
+        ),
+        (
+            "note",
+            Arc::new(StringArray::from(vec![Some("x"), None, Some("z")])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let retyped = RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from(vec![6])) as ArrayRef),
+        ("name", Arc::new(Int64Array::from(vec![66])) as ArrayRef),
+    ])
+    .unwrap();
+    let contract = |c: &str| dest_core::SchemaContract::parse(c).unwrap();
+    // label, contract, the second load, the rows after it (or what the error names)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a RecordBatch,
+        Result<&'a [&'a str], &'a str>,
+    );
+    let cases: [Case<'_>; 5] = [
+        (
+            "discard_value",
+            r#"{"columns": "discard_value"}"#,
+            &second,
+            Ok(&["1|a", "2|b", "3|c", "4|d", "5|e"]),
+        ),
+        (
+            "discard_row",
+            r#"{"columns": "discard_row"}"#,
+            &second,
+            Ok(&["1|a", "2|b", "4|d"]),
+        ),
+        ("freeze", "freeze", &second, Err("`note`")),
+        (
+            "data_type_discard_row",
+            r#"{"data_type": "discard_row"}"#,
+            &retyped,
+            Ok(&["1|a", "2|b"]),
+        ),
+        (
+            "evolve",
+            "evolve",
+            &second,
+            Ok(&["1|a", "2|b", "3|c", "4|d", "5|e"]),
+        ),
+    ];
+    for (label, c, batch, want) in cases {
+        let ds = fresh_schema(&db, &format!("arrow::contract::{label}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("arrow_contract_{label}");
+        pipeline(&name, &ds, dir.path(), None)
+            .run(vec![Resource::from_record_batches(
+                "t",
+                vec![Ok(first.clone())],
+            )])
+            .await
+            .unwrap();
+        let run = pipeline(&name, &ds, dir.path(), None)
+            .run(vec![Resource::from_record_batches(
+                "t",
+                vec![Ok((*batch).clone())],
+            )
+            .schema_contract(contract(c))])
+            .await;
+        let columns = columns_of(&db, &ds, "t").await;
+        let rows = text_rows(
+            &db,
+            &format!("select id::text, name from {ds}.t order by id"),
+        )
+        .await;
+        match want {
+            Ok(want) => {
+                run.unwrap_or_else(|e| panic!("{label}: {e}"));
+                assert_eq!(rows, want, "{label}");
+                let has_note = columns.iter().any(|c| c.starts_with("note"));
+                assert_eq!(has_note, label == "evolve", "{label}: {columns:?}");
+            }
+            Err(column) => {
+                let e = run.expect_err(label).to_string();
+                assert!(e.contains(column) && e.contains("freeze"), "{label}: {e}");
+                assert_eq!(rows, ["1|a", "2|b"], "{label}");
+            }
+        }
+        // a new table under `tables: discard_row` is not made
+        if label == "discard_row" {
+            pipeline(&name, &ds, dir.path(), None)
+                .run(vec![Resource::from_record_batches(
+                    "other",
+                    vec![Ok(first.clone())],
+                )
+                .schema_contract(contract(r#"{"tables": "discard_row"}"#))])
+                .await
+                .unwrap();
+            assert!(columns_of(&db, &ds, "other").await.is_empty());
+        }
+    }
+}

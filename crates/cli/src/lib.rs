@@ -170,6 +170,14 @@ pub struct ReadArgs {
     /// Column hints as JSON: '{"col": {"data_type": "json", "unique": true}}'.
     #[arg(long)]
     pub columns: Option<String>,
+    /// dlt's `nested_hints` as JSON: hints of nested tables by their path below the root
+    /// ('{"items": {"columns": {"price": {"data_type": "decimal"}}}}').
+    #[arg(long)]
+    pub nested_hints: Option<String>,
+    /// dlt's `table_name` function: each item loads into the root table its top-level
+    /// field FIELD names (`--table` is then the resource's name).
+    #[arg(long, value_name = "FIELD")]
+    pub table_name_from: Option<String>,
     /// The delimiter of CSV input files: one character, or `tab` (default `,`; `.tsv` files:
     /// tab).
     #[arg(long, value_parser = parse_delimiter)]
@@ -207,6 +215,14 @@ impl ReadArgs {
         let mut resource = run.hint(resource)?;
         if let Some(n) = self.max_table_nesting {
             resource = resource.max_table_nesting(n);
+        }
+        if let Some(field) = &self.table_name_from {
+            resource = resource.table_name_from(field);
+        }
+        if let Some(nested) = &self.nested_hints {
+            let nested: serde_json::Value =
+                serde_json::from_str(nested).context("--nested-hints is not valid JSON")?;
+            resource = resource.nested_hints_json(&nested)?;
         }
         if let Some(spec) = columns {
             resource = resource.columns_json(spec)?;
@@ -262,6 +278,11 @@ pub struct RunArgs {
     /// whenever it changes.
     #[arg(long)]
     pub export_schema_path: Option<PathBuf>,
+    /// dlt's schema contract for this run: evolve, freeze, discard_row or discard_value for
+    /// new tables, columns and data types alike, or per entity as a JSON object
+    /// ('{"columns": "freeze", "data_type": "discard_row"}'); kept in the stored schema.
+    #[arg(long, value_parser = parse_contract)]
+    pub schema_contract: Option<dest_core::SchemaContract>,
 }
 
 impl RunArgs {
@@ -340,6 +361,9 @@ impl RunArgs {
         if let Some(d) = &self.export_schema_path {
             builder = builder.export_schema_path(d);
         }
+        if let Some(c) = &self.schema_contract {
+            builder = builder.schema_contract(c.clone());
+        }
         if let Some(d) = &self.pipelines_dir {
             builder = builder.pipelines_dir(d);
         }
@@ -365,6 +389,10 @@ impl RunArgs {
             self.pipeline, self.pipeline
         )
     }
+}
+
+fn parse_contract(s: &str) -> std::result::Result<dest_core::SchemaContract, String> {
+    dest_core::SchemaContract::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
@@ -519,6 +547,8 @@ fn input_id(a: &LoadArgs, inputs: &[PathBuf]) -> Result<String> {
         "primary_key": a.run.primary_key,
         "merge_key": a.run.merge_key,
         "max_table_nesting": a.read.max_table_nesting,
+        "table_name_from": a.read.table_name_from,
+        "nested_hints": a.read.nested_hints,
         "columns": a.read.columns,
         "loader_file_format": a.run.loader_file_format,
     });

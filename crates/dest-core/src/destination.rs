@@ -29,6 +29,19 @@ pub struct Capabilities {
     pub supports_ddl_transactions: bool,
     /// Fractional second digits a timestamp keeps.
     pub timestamp_precision: u32,
+    /// Whether names that differ only in case are different tables and columns (quoted
+    /// PostgreSQL identifiers: yes; SQLite: no). A case sensitive naming convention on a
+    /// destination without fails a load whose names would become one.
+    pub case_sensitive_identifiers: bool,
+    /// dlt's destination-specific column hints the destination acts on
+    /// (`x-postgres-geometry`); such a hint of another destination gets a warning.
+    pub column_hints: &'static [&'static str],
+    /// The keys the destination reads in its configuration section (`destination.<name>`;
+    /// `credentials` with its fields): any other key there gets a warning.
+    pub config_keys: &'static [&'static str],
+    /// dlt's keys of the destination's configuration that it does not act on: a warning says
+    /// so.
+    pub dlt_config_keys: &'static [&'static str],
 }
 
 impl Capabilities {

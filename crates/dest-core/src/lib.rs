@@ -11,6 +11,7 @@
 //! destination by name.
 
 pub mod config;
+mod contract;
 mod dbt;
 mod destination;
 mod disposition;
@@ -22,6 +23,7 @@ mod secret;
 mod stored;
 mod value;
 
+pub use contract::{ContractEntity, ContractError, ContractMode, ContractModes, SchemaContract};
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
     staging_dataset_name, Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome,

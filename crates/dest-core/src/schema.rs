@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, TableDisposition};
+use crate::{ContractError, ContractModes, Error, SchemaContract, TableDisposition};
 
 /// dlt's schema engine version, written to `_dlt_version.engine_version`.
 pub const ENGINE_VERSION: i64 = 11;
@@ -234,6 +234,12 @@ pub struct TableSchema {
     /// scd2: the `valid_to` value of active records; `None` means NULL (dlt's
     /// `x-active-record-timestamp` on the `valid_to` column), as an ISO timestamp.
     pub active_record_timestamp: Option<String>,
+    /// dlt's `schema_contract` of a root table (nested tables inherit it), as given.
+    pub schema_contract: Option<SchemaContract>,
+    /// A new table under a contract that does not let columns evolve: the columns of its
+    /// first package may (dlt's `x-normalizer.evolve-columns-once`, dropped once the table
+    /// has data).
+    pub evolve_columns_once: bool,
     /// Table keys dlt-rs keeps but does not act on (`description`, `file_format`,
     /// `table_format`, `x-…`), as stored.
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -251,6 +257,8 @@ impl TableSchema {
             seen_data: false,
             max_nesting: None,
             active_record_timestamp: None,
+            schema_contract: None,
+            evolve_columns_once: false,
             other: serde_json::Map::new(),
         }
     }
@@ -494,6 +502,52 @@ impl Schema {
 
     pub fn table_mut(&mut self, name: &str) -> Option<&mut TableSchema> {
         self.tables.iter_mut().find(|t| t.name == name)
+    }
+
+    /// The schema-wide contract (dlt's `settings.schema_contract`).
+    pub fn schema_contract(&self) -> Result<Option<SchemaContract>, ContractError> {
+        self.settings
+            .get("schema_contract")
+            .map(SchemaContract::from_json)
+            .transpose()
+    }
+
+    /// Sets (or with `None` removes) the schema-wide contract.
+    pub fn set_schema_contract(&mut self, contract: Option<&SchemaContract>) {
+        match contract {
+            Some(c) => {
+                self.settings.insert("schema_contract".into(), c.to_json());
+            }
+            None => {
+                self.settings.shift_remove("schema_contract");
+            }
+        }
+    }
+
+    /// The contract that rules table `name` (dlt's `resolve_contract_settings_for_table`):
+    /// the nearest one set on the table or its parents, else the schema's; dlt's own tables
+    /// always evolve. A nested table not in the schema yet is asked for by its parent.
+    pub fn contract_for(&self, name: &str) -> Result<ContractModes, ContractError> {
+        if name.starts_with("_dlt") {
+            return Ok(ContractModes::default());
+        }
+        let mut at = self.table(name);
+        while let Some(t) = at {
+            if let Some(c) = &t.schema_contract {
+                return Ok(c.modes());
+            }
+            at = t.parent.as_deref().and_then(|p| self.table(p));
+        }
+        Ok(self
+            .schema_contract()?
+            .map(|c| c.modes())
+            .unwrap_or_default())
+    }
+
+    /// dlt's `is_new_table`: not in the schema, or only hinted columns (none with a type).
+    pub fn is_new_table(&self, name: &str) -> bool {
+        self.table(name)
+            .is_none_or(|t| !t.columns.iter().any(Column::is_complete))
     }
 
     /// The root table of `name` (itself for a root table).

@@ -269,10 +269,16 @@ pub(crate) fn table_to_json(t: &TableSchema) -> Map<String, Json> {
     if let Some(r) = &t.resource {
         m.insert("resource".into(), r.clone().into());
     }
+    if let Some(c) = &t.schema_contract {
+        m.insert("schema_contract".into(), c.to_json());
+    }
     let mut normalizer = match t.other.get("x-normalizer") {
         Some(Json::Object(o)) => o.clone(),
         _ => Map::new(),
     };
+    if t.evolve_columns_once {
+        normalizer.insert("evolve-columns-once".into(), true.into());
+    }
     if t.seen_data {
         normalizer.insert("seen-data".into(), true.into());
     }
@@ -308,6 +314,12 @@ pub(crate) fn table_from_json(key: &str, m: Map<String, Json>) -> Result<TableSc
             }
             "parent" => t.parent = v.as_str().map(str::to_string),
             "resource" => t.resource = v.as_str().map(str::to_string),
+            "schema_contract" => {
+                t.schema_contract = Some(
+                    crate::SchemaContract::from_json(&v)
+                        .map_err(|e| format!("{what}: schema_contract: {e}"))?,
+                )
+            }
             "x-seen-data" => t.seen_data = v.as_bool().unwrap_or(false),
             "x-max-nesting" => t.max_nesting = opt_u32(&what, "x-max-nesting", &v)?,
             "x-active-record-timestamp" => {
@@ -317,6 +329,9 @@ pub(crate) fn table_from_json(key: &str, m: Map<String, Json>) -> Result<TableSc
                 let Json::Object(mut o) = v else {
                     return Err(bad(&what, "x-normalizer", &v));
                 };
+                if let Some(once) = o.shift_remove("evolve-columns-once") {
+                    t.evolve_columns_once = once.as_bool().unwrap_or(false);
+                }
                 if let Some(seen) = o.shift_remove("seen-data") {
                     t.seen_data = seen.as_bool().unwrap_or(false);
                 }

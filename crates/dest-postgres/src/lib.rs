@@ -96,6 +96,26 @@ const CAPABILITIES: Capabilities = Capabilities {
     max_query_length: 32 * 1024 * 1024,
     supports_ddl_transactions: true,
     timestamp_precision: 6,
+    // identifiers are always quoted
+    case_sensitive_identifiers: true,
+    // PostGIS: `geometry(Geometry, <srid>)` columns from WKT / EWKT / hex WKB text
+    column_hints: &[sql::GEOMETRY_HINT, sql::SRID_HINT],
+    config_keys: &[
+        "credentials",
+        "create_indexes",
+        "replace_strategy",
+        "staging_dataset_name_layout",
+        "max_statement_bytes",
+        "insert_values_execution",
+    ],
+    dlt_config_keys: &[
+        "csv_format",
+        "enable_dataset_name_normalization",
+        "info_tables_query_threshold",
+        "truncate_tables_on_staging_destination_before_load",
+        "destination_name",
+        "environment",
+    ],
 };
 
 inventory::submit! {

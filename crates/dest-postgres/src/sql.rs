@@ -263,6 +263,11 @@ pub fn literal(s: &str) -> Result<String, NulInText> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// dlt's hint for a PostGIS geometry column (a text column of WKT, EWKT or hex WKB).
+pub(crate) const GEOMETRY_HINT: &str = "x-postgres-geometry";
+/// dlt's hint for the SRID of a geometry column (default 4326).
+pub(crate) const SRID_HINT: &str = "x-postgres-srid";
+
 /// PostgreSQL type of a column (dlt's mapping).
 pub(crate) fn column_type(c: &Column) -> Result<String, SqlTextError> {
     let Some(ty) = c.data_type else {
@@ -270,6 +275,22 @@ pub(crate) fn column_type(c: &Column) -> Result<String, SqlTextError> {
             column: c.name.clone(),
         });
     };
+    // as dlt: a truthy geometry hint makes the column PostGIS' `geometry(Geometry, srid)`
+    let geometry = match c.other.get(GEOMETRY_HINT) {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    if geometry {
+        let srid = match c.other.get(SRID_HINT) {
+            None | Some(serde_json::Value::Null) => 4326,
+            Some(v) => v.as_i64().ok_or_else(|| SqlTextError::Column {
+                column: c.name.clone(),
+                reason: format!("`{SRID_HINT}` must be an integer SRID, not {v}"),
+            })?,
+        };
+        return Ok(format!("geometry(Geometry, {srid})"));
+    }
     Ok(match ty {
         DataType::Text => match c.precision {
             Some(p) => format!("varchar({p})"),

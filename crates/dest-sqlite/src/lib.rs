@@ -116,6 +116,27 @@ const CAPABILITIES: Capabilities = Capabilities {
     max_query_length: 1_000_000_000,
     supports_ddl_transactions: true,
     timestamp_precision: 6,
+    // `Id` and `id` name one column
+    case_sensitive_identifiers: false,
+    column_hints: &[],
+    config_keys: &[
+        "credentials",
+        "create_indexes",
+        "replace_strategy",
+        "staging_dataset_name_layout",
+        "busy_timeout",
+    ],
+    // dlt's sqlalchemy destination
+    dlt_config_keys: &[
+        "engine_args",
+        "create_unique_indexes",
+        "create_primary_keys",
+        "enable_dataset_name_normalization",
+        "info_tables_query_threshold",
+        "truncate_tables_on_staging_destination_before_load",
+        "destination_name",
+        "environment",
+    ],
 };
 // doc:end capabilities
 

@@ -17,5 +17,6 @@ mod relational;
 
 pub use item::{parse_item, Entries, Item};
 pub use relational::{
-    check_unbound_columns, KeyCollision, NormalizeError, Normalizer, ResourceHints, Row, RowSink,
+    check_unbound_columns, ArrowRule, ContractDiscard, ContractViolation, KeyCollision,
+    NestedHints, NormalizeError, Normalizer, ResourceHints, Row, RowSink,
 };

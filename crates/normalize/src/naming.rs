@@ -1,4 +1,5 @@
-//! dlt's `snake_case` naming convention, exactly as dlt applies it (spec §3.10, §3.11).
+//! dlt's naming conventions: `snake_case` (the default, below) and [`Naming`]'s others,
+//! exactly as dlt applies them (spec §3.10, §3.11).
 //!
 //! One identifier is normalized in these steps: strip surrounding whitespace; translate
 //! `+`→`x`, `-`→`_`, `*`→`x`, `@`→`a`, `|`→`l`; replace every run of characters outside
@@ -114,14 +115,19 @@ pub fn normalize_key(key: &str, max_len: usize) -> String {
 /// shortens the result with the tag computed from the joined path. Used for flattened columns
 /// (`a__b`), nested tables (`t__items`) and variant columns (`v__v_text`).
 pub fn make_path(fragments: &[&str], max_len: usize) -> String {
-    let capacity = fragments.iter().map(|f| f.len() + 2).sum();
+    join_and_shorten(fragments, PATH_SEPARATOR, max_len)
+}
+
+/// [`make_path`] with separator `sep`.
+fn join_and_shorten(fragments: &[&str], sep: &str, max_len: usize) -> String {
+    let capacity = fragments.iter().map(|f| f.len() + sep.len()).sum();
     let mut joined = String::with_capacity(capacity);
     for fragment in fragments {
         if py_strip(fragment).is_empty() {
             continue;
         }
         if !joined.is_empty() {
-            joined.push_str(PATH_SEPARATOR);
+            joined.push_str(sep);
         }
         joined.push_str(fragment);
     }
@@ -346,6 +352,230 @@ fn snake_case(ident: &str) -> String {
     }
     for _ in 0..trailing {
         out.push('x');
+    }
+    out
+}
+
+/// dlt's naming conventions (`[schema] naming`, the schema's `normalizers.names`): how keys
+/// and table names become identifiers. [`Naming::SnakeCase`] is dlt's default; the others
+/// follow dlt 1.31's modules of the same names exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Naming {
+    /// `snake_case`: lower case ASCII snake case (case insensitive).
+    #[default]
+    SnakeCase,
+    /// `sql_cs_v1`: ASCII letters, digits and `_`, the case kept (case sensitive).
+    SqlCsV1,
+    /// `sql_ci_v1`: as `sql_cs_v1`, lower cased (case insensitive).
+    SqlCiV1,
+    /// `direct`: the key as it is but for line ends and quotes; `▶` separates paths.
+    Direct,
+    /// `duck_case`: every Unicode character but line ends and `"`; the case kept.
+    DuckCase,
+}
+
+/// A naming convention dlt does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a naming convention (dlt's: snake_case, sql_cs_v1, sql_ci_v1, direct, duck_case)")]
+pub struct UnknownNaming {
+    pub name: String,
+}
+
+impl Naming {
+    pub const ALL: [Naming; 5] = [
+        Naming::SnakeCase,
+        Naming::SqlCsV1,
+        Naming::SqlCiV1,
+        Naming::Direct,
+        Naming::DuckCase,
+    ];
+
+    /// dlt's name of the convention (the last part of its module path).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Naming::SnakeCase => "snake_case",
+            Naming::SqlCsV1 => "sql_cs_v1",
+            Naming::SqlCiV1 => "sql_ci_v1",
+            Naming::Direct => "direct",
+            Naming::DuckCase => "duck_case",
+        }
+    }
+
+    /// A convention by name, or by dlt's module path
+    /// (`dlt.common.normalizers.naming.sql_cs_v1`).
+    pub fn parse(name: &str) -> Result<Naming, UnknownNaming> {
+        let short = name
+            .strip_prefix("dlt.common.normalizers.naming.")
+            .unwrap_or(name);
+        Naming::ALL
+            .into_iter()
+            .find(|n| n.as_str() == short)
+            .ok_or_else(|| UnknownNaming {
+                name: name.to_string(),
+            })
+    }
+
+    /// The convention of `schema` (its `normalizers.names`; none: `snake_case`).
+    pub fn of_schema(schema: &dest_core::Schema) -> Result<Naming, UnknownNaming> {
+        match schema.normalizers.get("names").and_then(|v| v.as_str()) {
+            Some(name) => Naming::parse(name),
+            None => Ok(Naming::SnakeCase),
+        }
+    }
+
+    /// Sets the convention of `schema` (its `normalizers.names`).
+    pub fn set_on(self, schema: &mut dest_core::Schema) {
+        schema
+            .normalizers
+            .insert("names".into(), self.as_str().into());
+    }
+
+    /// The separator of path fragments (`parent__child`; `direct`: `parent▶child`).
+    pub fn separator(self) -> &'static str {
+        match self {
+            Naming::Direct => "▶",
+            _ => PATH_SEPARATOR,
+        }
+    }
+
+    /// Whether two names that differ only in case are different names.
+    pub fn is_case_sensitive(self) -> bool {
+        matches!(self, Naming::SqlCsV1 | Naming::Direct | Naming::DuckCase)
+    }
+
+    /// Normalizes ONE identifier and shortens it to `max_len` (`0` = no limit).
+    pub fn normalize_identifier(self, ident: &str, max_len: usize) -> Result<String, NamingError> {
+        if self == Naming::SnakeCase {
+            return normalize_identifier(ident, max_len);
+        }
+        let stripped = py_strip(ident);
+        if stripped.is_empty() {
+            return Err(NamingError::Empty(ident.to_string()));
+        }
+        let normalized = self.convert(stripped);
+        if normalized.is_empty() {
+            // dlt would make an empty name, which no destination takes
+            return Err(NamingError::Empty(ident.to_string()));
+        }
+        let shortened = shorten_owned(normalized, stripped, max_len);
+        Ok(match self {
+            Naming::SqlCiV1 => shortened.to_lowercase(),
+            _ => shortened,
+        })
+    }
+
+    /// Normalizes a string that may be a path (`a__b`): each fragment, then the joined path
+    /// is shortened with the tag of the original string (dlt's `normalize_path`).
+    pub fn normalize_path(self, path: &str, max_len: usize) -> Result<String, NamingError> {
+        if self == Naming::SnakeCase {
+            return normalize_path(path, max_len);
+        }
+        let sep = self.separator();
+        let fragments: Vec<&str> = path
+            .split(sep)
+            .filter(|f| !py_strip(f).is_empty())
+            .collect();
+        if fragments.is_empty() {
+            return Err(if py_strip(path).is_empty() {
+                NamingError::Empty(path.to_string())
+            } else {
+                NamingError::NoFragments(path.to_string())
+            });
+        }
+        let normalized = fragments
+            .iter()
+            .map(|f| self.normalize_identifier(f, max_len))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(shorten_owned(normalized.join(sep), path, max_len))
+    }
+
+    /// A dict key as a column name fragment; never fails (see [`normalize_key`]).
+    pub fn normalize_key(self, key: &str, max_len: usize) -> String {
+        if self == Naming::SnakeCase {
+            return normalize_key(key, max_len);
+        }
+        match self.normalize_path(key, max_len) {
+            Ok(name) => name,
+            Err(NamingError::NoFragments(_)) => self
+                .normalize_identifier(key, max_len)
+                .unwrap_or_else(|_| EMPTY_KEY_IDENTIFIER.to_string()),
+            Err(_) => EMPTY_KEY_IDENTIFIER.to_string(),
+        }
+    }
+
+    /// Joins normalized fragments with the separator and shortens the result (dlt's
+    /// `shorten_fragments`).
+    pub fn make_path(self, fragments: &[&str], max_len: usize) -> String {
+        join_and_shorten(fragments, self.separator(), max_len)
+    }
+
+    /// The convention's rules for one stripped, non-empty identifier (not shortened).
+    fn convert(self, ident: &str) -> String {
+        match self {
+            Naming::SnakeCase => snake_case(ident),
+            Naming::SqlCsV1 | Naming::SqlCiV1 => {
+                // `[^a-zA-Z\d_]+` -> `_` (`\d`: every Unicode decimal digit)
+                let mut out = String::with_capacity(ident.len() + 1);
+                let mut in_run = false;
+                for c in ident.chars() {
+                    if c.is_ascii_alphanumeric() || c == '_' || is_unicode_digit(c) {
+                        out.push(c);
+                        in_run = false;
+                    } else if !in_run {
+                        out.push('_');
+                        in_run = true;
+                    }
+                }
+                if out.chars().next().is_some_and(is_unicode_digit) {
+                    out.insert(0, '_');
+                }
+                if out != "_" {
+                    let keep = out.trim_end_matches('_').len();
+                    out.truncate(keep);
+                }
+                collapse_underscores(&out)
+            }
+            Naming::Direct => ident
+                .chars()
+                .map(|c| match c {
+                    '\n' | '\r' | '\'' | '"' | '▶' => '_',
+                    c => c,
+                })
+                .collect(),
+            Naming::DuckCase => {
+                let cleaned: String = ident
+                    .chars()
+                    .map(|c| match c {
+                        '\n' | '\r' | '"' => '_',
+                        c => c,
+                    })
+                    .collect();
+                collapse_underscores(&cleaned)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Naming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Runs of `_` become one (dlt's `RE_UNDERSCORES`, `__+`).
+fn collapse_underscores(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = false;
+    for c in s.chars() {
+        if c == '_' {
+            if !prev {
+                out.push(c);
+            }
+            prev = true;
+        } else {
+            out.push(c);
+            prev = false;
+        }
     }
     out
 }

@@ -7,14 +7,15 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use dest_core::{
-    Column, DataType, RowIdKind, Schema, TableSchema, Value, WriteDisposition, STATE_TABLE,
+    Column, ContractEntity, ContractError, ContractMode, ContractModes, DataType, RowIdKind,
+    Schema, SchemaContract, TableSchema, Value, WriteDisposition, STATE_TABLE,
 };
 use serde_json::Value as Json;
 
 use crate::coerce::{coerce, infer_type, value_type};
 use crate::ids::{key_hash_row_id, nested_row_id, row_hash_row_id, RowIdSequence};
 use crate::item::{to_map, Entries, Item};
-use crate::naming::{make_path, normalize_key, normalize_path, NamingError};
+use crate::naming::{Naming, NamingError};
 
 /// `_dlt_id`: the row key of every row.
 pub(crate) const C_DLT_ID: &str = "_dlt_id";
@@ -71,6 +72,16 @@ pub enum NormalizeError {
         second: String,
     },
 
+    #[error(
+        "table `{}`: {} violates the schema contract ({}: freeze){}; nothing of this package \
+         was loaded",
+        .0.table, .0.what, .0.entity, .0.value_text()
+    )]
+    ContractViolation(ContractViolation),
+
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+
     #[error("{0}")]
     Sink(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -114,6 +125,29 @@ pub struct ResourceHints {
     /// Column hints with names as the user gave them.
     pub columns: Vec<Column>,
     pub max_table_nesting: Option<u32>,
+    /// dlt's `schema_contract` of the resource (kept with its root table).
+    pub schema_contract: Option<SchemaContract>,
+    /// dlt's `table_name` function as a field: each item's root table is the value of this
+    /// top-level field (`table_name` is then the resource's name, the tables' `resource`).
+    pub table_name_from: Option<String>,
+    /// The resource's name when it is not `table_name` (a table named by an item).
+    pub resource: Option<String>,
+    /// dlt's `nested_hints`: hints for nested tables of the root.
+    pub nested: Vec<NestedHints>,
+}
+
+/// dlt's `nested_hints` for one nested table of a resource: its column hints and its
+/// contract (the nested tables below it follow that one).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NestedHints {
+    /// The path below the root table as the data names it (`["items"]`,
+    /// `["items", "parts"]`).
+    pub path: Vec<String>,
+    /// Column hints, names as in the data.
+    #[serde(default)]
+    pub columns: Vec<Column>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_contract: Option<SchemaContract>,
 }
 
 impl ResourceHints {
@@ -126,6 +160,10 @@ impl ResourceHints {
             merge_key: Vec::new(),
             columns: Vec::new(),
             max_table_nesting: None,
+            schema_contract: None,
+            table_name_from: None,
+            resource: None,
+            nested: Vec::new(),
         }
     }
 }
@@ -146,6 +184,8 @@ pub struct Normalizer {
     schema: Schema,
     load_id: String,
     max_len: usize,
+    /// The schema's naming convention (its `normalizers.names`).
+    naming: Naming,
     roots: HashMap<String, RootSettings>,
     /// raw key -> normalized name (keys repeat in every item; hashed with Fx, not SipHash:
     /// these are not attacker-sensitive lookups)
@@ -165,6 +205,17 @@ pub struct Normalizer {
     collisions: BTreeSet<KeyCollision>,
     /// Random ids of root rows, neighbouring from row to row (see [`RowIdSequence`]).
     row_ids: RowIdSequence,
+    /// Some table may be under a contract that is not all `evolve`.
+    contracts_active: bool,
+    /// The contract of each table, resolved when first needed (dlt caches them per
+    /// normalize run too).
+    contracts: FxHashMap<String, ContractModes>,
+    /// New tables a `discard_*` contract keeps out: their rows are left out.
+    filtered_tables: HashMap<String, ContractMode>,
+    /// Root tables whose hints a `freeze` contract refuses: their first item fails.
+    blocked_roots: HashMap<String, ContractViolation>,
+    /// What discarding contracts left out, by table, entity and name.
+    discards: std::collections::BTreeMap<(String, ContractEntity, String), (ContractMode, u64)>,
 }
 
 /// Two keys of one item that became the same column (`"A b"` and `"a_b"`, or `{"a": {"b"}}`
@@ -181,10 +232,14 @@ const MAX_COLLISIONS: usize = 100;
 impl Normalizer {
     /// `max_identifier_length` comes from the destination's capabilities.
     pub fn new(schema: Schema, load_id: impl Into<String>, max_identifier_length: usize) -> Self {
+        // a schema of a convention dlt-rs does not know is refused before (the pipeline
+        // checks [`Naming::of_schema`])
+        let naming = Naming::of_schema(&schema).unwrap_or_default();
         Normalizer {
             schema,
             load_id: load_id.into(),
             max_len: max_identifier_length,
+            naming,
             roots: HashMap::new(),
             key_cache: FxHashMap::default(),
             path_cache: FxHashMap::default(),
@@ -193,7 +248,17 @@ impl Normalizer {
             suspect_keys: false,
             collisions: BTreeSet::new(),
             row_ids: RowIdSequence::new(),
+            contracts_active: false,
+            contracts: FxHashMap::default(),
+            filtered_tables: HashMap::new(),
+            blocked_roots: HashMap::new(),
+            discards: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The naming convention the names are made with.
+    pub fn naming(&self) -> Naming {
+        self.naming
     }
 
     pub fn schema(&self) -> &Schema {
@@ -217,7 +282,7 @@ impl Normalizer {
 
     /// Normalizes a table name as given by a user (dlt normalizes it as a path).
     pub fn table_name(&self, name: &str) -> Result<String, NormalizeError> {
-        Ok(normalize_path(name, self.max_len)?)
+        Ok(self.naming.normalize_path(name, self.max_len)?)
     }
 
     /// Applies a resource's hints to its root table (creating it in the schema if needed)
@@ -225,21 +290,22 @@ impl Normalizer {
     pub fn apply_hints(&mut self, hints: &ResourceHints) -> Result<String, NormalizeError> {
         let name = self.table_name(&hints.table_name)?;
         let max_len = self.max_len;
+        let naming = self.naming;
         let mut declared = Vec::with_capacity(hints.columns.len());
         for c in &hints.columns {
             let mut c = c.clone();
-            c.name = normalize_path(&c.name, max_len)?;
+            c.name = naming.normalize_path(&c.name, max_len)?;
             declared.push(c);
         }
         let mut pk = hints
             .primary_key
             .iter()
-            .map(|k| normalize_path(k, max_len))
+            .map(|k| naming.normalize_path(k, max_len))
             .collect::<Result<Vec<_>, _>>()?;
         let mut mk = hints
             .merge_key
             .iter()
-            .map(|k| normalize_path(k, max_len))
+            .map(|k| naming.normalize_path(k, max_len))
             .collect::<Result<Vec<_>, _>>()?;
         for c in &declared {
             if c.primary_key && !pk.contains(&c.name) {
@@ -251,23 +317,63 @@ impl Normalizer {
         }
 
         let before = self.schema.table(&name).cloned();
+        // the contract: the resource's, else the one the table or the schema has
+        self.contracts.clear();
+        let modes = match &hints.schema_contract {
+            Some(c) => c.modes(),
+            None => self.schema.contract_for(&name)?,
+        };
+        let is_new = self.schema.is_new_table(&name);
+        if !modes.evolves() || hints.schema_contract.is_some() {
+            self.contracts_active = true;
+            if is_new && modes.tables != ContractMode::Evolve {
+                // dlt checks at extract: the table is not made; `freeze` fails on the
+                // first item (a resource without items fails nothing)
+                if modes.tables == ContractMode::Freeze {
+                    let v = ContractViolation::new(
+                        &name,
+                        "new table".into(),
+                        ContractEntity::Tables,
+                        None,
+                    );
+                    self.blocked_roots.insert(name.clone(), v);
+                } else {
+                    self.filtered_tables.insert(name.clone(), modes.tables);
+                }
+                return Ok(name);
+            }
+            let evolve_once = before.as_ref().is_some_and(|t| t.evolve_columns_once);
+            if !is_new && !evolve_once {
+                self.contract_hints(
+                    &name,
+                    before.as_ref(),
+                    modes,
+                    &mut declared,
+                    &mut pk,
+                    &mut mk,
+                );
+            }
+        }
         if before.is_none() {
             // dlt adds its state table after the root tables of the first extract: a new
             // root table goes before a state table that never had a row
-            let table = TableSchema::new(name.clone());
-            match self
-                .schema
-                .tables
-                .iter()
-                .position(|t| t.name == STATE_TABLE && !t.seen_data)
-            {
-                Some(i) => self.schema.tables.insert(i, table),
-                None => self.schema.tables.push(table),
-            }
+            self.schema.tables.push(TableSchema::new(name.clone()));
+            self.before_unseen_state(&name);
         }
         let table = table_of_mut(&mut self.schema, &name)?;
         table.disposition = hints.disposition.disposition();
-        table.resource = Some(hints.table_name.clone());
+        table.resource = Some(
+            hints
+                .resource
+                .clone()
+                .unwrap_or_else(|| hints.table_name.clone()),
+        );
+        if let Some(c) = &hints.schema_contract {
+            table.schema_contract = Some(c.clone());
+        }
+        if is_new && modes.columns != ContractMode::Evolve {
+            table.evolve_columns_once = true;
+        }
         table.max_nesting = hints.max_table_nesting;
         for c in declared {
             match table.column_mut(&c.name) {
@@ -302,8 +408,8 @@ impl Normalizer {
         }
         if let Some(opts) = hints.disposition.scd2() {
             // validity columns first, as dlt places them; staging rows leave them NULL
-            let from = normalize_path(&opts.valid_from, max_len)?;
-            let to = normalize_path(&opts.valid_to, max_len)?;
+            let from = naming.normalize_path(&opts.valid_from, max_len)?;
+            let to = naming.normalize_path(&opts.valid_to, max_len)?;
             for (pos, (name, is_from)) in [(from, true), (to, false)].into_iter().enumerate() {
                 if table.column(&name).is_none() {
                     let at = pos.min(table.columns.len());
@@ -339,6 +445,13 @@ impl Normalizer {
         if before.as_ref() != Some(&after) {
             self.changed = true;
         }
+        self.apply_nested_hints(&name, &hints.nested)?;
+        // a nested table may have a contract of its own (nested hints, a stored schema)
+        self.contracts_active |= self
+            .schema
+            .tables
+            .iter()
+            .any(|t| t.schema_contract.is_some());
         self.roots.insert(
             name.clone(),
             RootSettings {
@@ -369,7 +482,7 @@ impl Normalizer {
         let mut out = Vec::with_capacity(columns.len() + 2);
         let mut wanted: Vec<Column> = Vec::with_capacity(columns.len() + 2);
         for c in columns {
-            let name = normalize_key(&c.name, max_len);
+            let name = self.naming.normalize_key(&c.name, max_len);
             if let Some(first) = names.insert(name.clone(), &c.name) {
                 return Err(NormalizeError::ColumnCollision {
                     table: root.to_string(),
@@ -453,6 +566,13 @@ impl Normalizer {
         item: impl Into<Item>,
         sink: &mut dyn RowSink,
     ) -> Result<(), NormalizeError> {
+        if let Some(v) = self.blocked_roots.get(root) {
+            return Err(NormalizeError::ContractViolation(v.clone()));
+        }
+        if let Some(&mode) = self.filtered_tables.get(root) {
+            self.note_discard(root, ContractEntity::Tables, root, mode, 1);
+            return Ok(());
+        }
         let settings = self
             .roots
             .get(root)
@@ -512,6 +632,14 @@ impl Normalizer {
         );
         if std::mem::take(&mut self.suspect_keys) {
             self.note_collisions(table, &scalars, &lists);
+        }
+        if self.contracts_active {
+            let modes = self.contract(table, None)?;
+            if !modes.evolves() {
+                if let Admit::Discard = self.admit_row(table, modes, &mut scalars)? {
+                    return Ok(());
+                }
+            }
         }
 
         let row_id = match (parent, given_id) {
@@ -604,9 +732,14 @@ impl Normalizer {
         let child_root_id = ctx.root_id.unwrap_or(row_id.as_str()).to_string();
         for (key, elements) in lists {
             let mut child_fragments = fragments.clone();
-            child_fragments.extend(key.split("__").map(str::to_string));
+            child_fragments.extend(key.split(self.naming.separator()).map(str::to_string));
             let refs: Vec<&str> = child_fragments.iter().map(String::as_str).collect();
-            let child = make_path(&refs, self.max_len);
+            let child = self.naming.make_path(&refs, self.max_len);
+            if self.contracts_active {
+                if let Admit::Discard = self.admit_table(&child, table, &elements)? {
+                    continue;
+                }
+            }
             self.ensure_nested_table(&child, table);
             let child_ctx = RowCtx {
                 settings: ctx.settings,
@@ -677,7 +810,7 @@ impl Normalizer {
                     if !items.is_empty() {
                         let mut frags: Vec<&str> = path.iter().map(|p| &**p).collect();
                         frags.push(&norm);
-                        lists.push((frags.join("__"), items));
+                        lists.push((frags.join(self.naming.separator()), items));
                     }
                 }
                 scalar => scalars.push((col_name, scalar)),
@@ -709,7 +842,7 @@ impl Normalizer {
             return n.clone();
         }
         let frags: Vec<&str> = path.iter().map(|p| &**p).collect();
-        let n: Arc<str> = make_path(&frags, self.max_len).into();
+        let n: Arc<str> = self.naming.make_path(&frags, self.max_len).into();
         if self.path_cache.len() < 100_000 {
             self.path_cache.insert(path.into(), n.clone());
         }
@@ -721,8 +854,8 @@ impl Normalizer {
         if let Some(n) = self.key_cache.get(raw) {
             return n.clone();
         }
-        let n: Arc<str> = normalize_key(raw, self.max_len).into();
-        let suspect = *n != *raw || raw.contains("__");
+        let n: Arc<str> = self.naming.normalize_key(raw, self.max_len).into();
+        let suspect = *n != *raw || raw.contains(self.naming.separator());
         if self.key_cache.len() < 100_000 {
             self.key_cache.insert(raw.to_string(), (n.clone(), suspect));
         }
@@ -744,6 +877,68 @@ impl Normalizer {
                     table: table.to_string(),
                     column: name.to_string(),
                 });
+            }
+        }
+    }
+
+    /// dlt's `nested_hints` of root table `root`: each hinted nested table is made (with its
+    /// parent link and the root's disposition) and takes its column hints and contract,
+    /// shorter paths first.
+    fn apply_nested_hints(
+        &mut self,
+        root: &str,
+        nested: &[NestedHints],
+    ) -> Result<(), NormalizeError> {
+        let (naming, max_len) = (self.naming, self.max_len);
+        let mut sorted: Vec<&NestedHints> = nested.iter().collect();
+        sorted.sort_by_key(|n| n.path.len());
+        for n in sorted.into_iter().filter(|n| !n.path.is_empty()) {
+            let mut fragments = vec![root.to_string()];
+            for p in &n.path {
+                fragments.push(naming.normalize_path(p, max_len)?);
+            }
+            let refs: Vec<&str> = fragments.iter().map(String::as_str).collect();
+            let name = naming.make_path(&refs, max_len);
+            let parent = naming.make_path(&refs[..refs.len() - 1], max_len);
+            let new = self.schema.table(&name).is_none();
+            self.ensure_nested_table(&name, &parent);
+            if new {
+                // made at extract, as dlt does: before a state table that never had a row
+                self.before_unseen_state(&name);
+            }
+            let table = table_of_mut(&mut self.schema, &name)?;
+            let before = table.clone();
+            for c in &n.columns {
+                let mut c = c.clone();
+                c.name = naming.normalize_path(&c.name, max_len)?;
+                match table.column_mut(&c.name) {
+                    Some(existing) => existing.merge_hints(&c),
+                    None => table.columns.push(c),
+                }
+            }
+            if let Some(c) = &n.schema_contract {
+                table.schema_contract = Some(c.clone());
+            }
+            if *table != before {
+                self.changed = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves table `name` (the last one) before dlt's state table while that never had a
+    /// row: dlt adds its state table after the tables of the first extract.
+    fn before_unseen_state(&mut self, name: &str) {
+        let state = self
+            .schema
+            .tables
+            .iter()
+            .position(|t| t.name == STATE_TABLE && !t.seen_data);
+        let at = self.schema.tables.iter().position(|t| t.name == name);
+        if let (Some(state), Some(at)) = (state, at) {
+            if at > state {
+                let table = self.schema.tables.remove(at);
+                self.schema.tables.insert(state, table);
             }
         }
     }
@@ -777,6 +972,7 @@ impl Normalizer {
             return Ok(());
         }
         let max_len = self.max_len;
+        let naming = self.naming;
         let changed = &mut self.changed;
         let t = table_of_mut(&mut self.schema, table)?;
         let found = self.columns.find(t, name);
@@ -816,6 +1012,8 @@ impl Normalizer {
             // complete is removed and added again, so it comes after the columns before it
             let mut col = t.columns.remove(idx);
             col.data_type = infer_type(&value);
+            // dlt merges the inferred column into the hinted one: its `nullable` is stated
+            col.nullable_stated = true;
             t.columns.push(col);
             for (i, _) in row.values.iter_mut() {
                 if *i > idx {
@@ -836,12 +1034,17 @@ impl Normalizer {
         let (Some(value_type), Some(column_type)) = (value_type(&value), infer_type(&value)) else {
             return Ok(());
         };
-        let variant = make_path(&[name, &format!("v_{}", value_type.as_str())], max_len);
+        let variant = naming.make_path(&[name, &format!("v_{}", value_type.as_str())], max_len);
         let vidx = match self.columns.find(t, &variant) {
             Some(i) => i,
             None => {
                 let mut c = default_column(&variant, column_type);
                 c.variant = true;
+                // dlt's description, naming the variant column itself (as dlt's does)
+                c.other.insert(
+                    "description".into(),
+                    format!("Variant of column {variant} generated by dlt").into(),
+                );
                 t.columns.push(c);
                 *changed = true;
                 t.columns.len() - 1
@@ -995,6 +1198,11 @@ fn check_not_null(t: &TableSchema, row: &Row) -> Result<(), NormalizeError> {
     }
     Ok(())
 }
+
+#[path = "contract.rs"]
+mod contract;
+use contract::Admit;
+pub use contract::{ArrowRule, ContractDiscard, ContractViolation};
 
 #[cfg(test)]
 #[path = "relational_tests.rs"]

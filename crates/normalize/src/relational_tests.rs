@@ -240,3 +240,97 @@ fn keys_that_become_one_column_are_reported_once() {
     let (_, first) = &sink.0[0];
     assert!(format!("{first:?}").contains("Int(2)"));
 }
+
+// schema contracts (`contract.rs`)
+
+/// Loads `first` evolving, then `then` under `contract`: the rows of the second
+/// normalizer by table (with their `id`, or `sku` for nested rows), or the error.
+fn second_load(first: Json, then: Vec<Json>, contract: &str) -> Result<Vec<String>, String> {
+    let mut n = Normalizer::new(Schema::new("s"), "1", 63);
+    let root = n.apply_hints(&ResourceHints::new("t")).unwrap();
+    n.normalize_item(&root, first, &mut Collect::default())
+        .unwrap();
+    let mut hints = ResourceHints::new("t");
+    hints.schema_contract = Some(SchemaContract::parse(contract).unwrap());
+    let mut n = Normalizer::new(n.into_schema(), "2", 63);
+    let root = n.apply_hints(&hints).unwrap();
+    let mut sink = Collect::default();
+    for item in then {
+        n.normalize_item(&root, item, &mut sink)
+            .map_err(|e| e.to_string())?;
+    }
+    let schema = n.schema();
+    Ok(sink
+        .0
+        .iter()
+        .map(|(table, row)| {
+            let t = schema.table(table).unwrap();
+            let values: Vec<String> = row
+                .values
+                .iter()
+                .filter(|(i, _)| !t.columns[*i].name.starts_with("_dlt"))
+                .map(|(i, v)| match v {
+                    Value::Text(s) => format!("{}={s}", t.columns[*i].name),
+                    Value::Int(x) => format!("{}={x}", t.columns[*i].name),
+                    other => format!("{}={other:?}", t.columns[*i].name),
+                })
+                .collect();
+            format!("{table}: {}", values.join(" "))
+        })
+        .collect())
+}
+
+fn first() -> Json {
+    json!({"id": 1, "n": 5, "items": [{"sku": "a"}]})
+}
+
+#[test]
+fn a_discarded_row_leaves_out_its_nested_rows() {
+    let got = second_load(
+        first(),
+        vec![
+            json!({"id": 2, "n": 6, "new": "x", "items": [{"sku": "b"}]}),
+            json!({"id": 3, "n": 7, "items": [{"sku": "c", "qty": 1}]}),
+        ],
+        r#"{"columns": "discard_row"}"#,
+    )
+    .unwrap();
+    // row 3 loads; its nested row with the new `qty` does not
+    assert_eq!(got, ["t: id=3 n=7"]);
+}
+
+#[test]
+fn discard_value_keeps_the_row_without_the_value() {
+    let got = second_load(
+        first(),
+        vec![json!({"id": 2, "n": "many", "new": "x"})],
+        r#"{"columns": "discard_value", "data_type": "discard_value"}"#,
+    )
+    .unwrap();
+    assert_eq!(got, ["t: id=2"]);
+}
+
+#[test]
+fn freeze_names_the_table_column_and_value() {
+    let e = second_load(first(), vec![json!({"id": 2, "n": "many"})], "freeze").unwrap_err();
+    assert!(
+        e.contains("table `t`")
+            && e.contains("`n__v_text`")
+            && e.contains("\"many\"")
+            && e.contains("data_type: freeze"),
+        "{e}"
+    );
+    let e = second_load(first(), vec![json!({"id": 2, "tags": [1]})], "freeze").unwrap_err();
+    assert!(e.contains("table `t__tags`: new table"), "{e}");
+}
+
+#[test]
+fn a_new_nested_table_is_left_out() {
+    let got = second_load(
+        first(),
+        vec![json!({"id": 2, "tags": ["x", "y"], "items": [{"sku": "b"}]})],
+        r#"{"tables": "discard_value"}"#,
+    )
+    .unwrap();
+    assert_eq!(got, ["t: id=2", "t__items: sku=b"]);
+}

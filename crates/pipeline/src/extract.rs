@@ -55,6 +55,10 @@ impl ResourceSpec {
             merge_key: self.merge_key.clone(),
             columns: self.columns.clone(),
             max_table_nesting: self.max_table_nesting,
+            schema_contract: self.schema_contract.clone(),
+            table_name_from: self.table_name_from.clone(),
+            resource: None,
+            nested: self.nested_hints.clone(),
         })
     }
 }
@@ -521,9 +525,10 @@ async fn extract_resource(run: &Run<'_>, job: Job<'_>) -> Result<Extracted, Pipe
     let mut out = BufWriter::with_capacity(1 << 20, writer);
     let mut count = 0u64;
     let mut seen = 0u64;
-    // `raw`: the item's JSON text when the source gave it (written as is)
+    // `raw`: the item's JSON text when the source gave it (written as is); `false`: the
+    // incremental cursor's row order says no later item is in range (stop reading)
     let mut write =
-        |item: Option<serde_json::Value>, raw: Option<&[u8]>| -> Result<(), PipelineError> {
+        |item: Option<serde_json::Value>, raw: Option<&[u8]>| -> Result<bool, PipelineError> {
             seen += 1;
             if seen.is_multiple_of(1024) {
                 run.stopped()?;
@@ -542,11 +547,11 @@ async fn extract_resource(run: &Run<'_>, job: Job<'_>) -> Result<Extracted, Pipe
                         })?;
                         &parsed
                     }
-                    (None, None) => return Ok(()),
+                    (None, None) => return Ok(true),
                 };
                 if let Some(c) = cursor.as_mut() {
                     if !c.keep(value).map_err(|e| cursor_error(&table, seen, &e))? {
-                        return Ok(());
+                        return Ok(!c.can_close());
                     }
                 }
                 if let Some(observe) = &observer {
@@ -559,33 +564,41 @@ async fn extract_resource(run: &Run<'_>, job: Job<'_>) -> Result<Extracted, Pipe
                     .map_err(io_err("writing an items file", &path))?,
                 (None, Some(v)) => serde_json::to_writer(&mut out, v)
                     .map_err(|e| PipelineError::Internal(format!("serializing an item: {e}")))?,
-                (None, None) => return Ok(()),
+                (None, None) => return Ok(true),
             }
             run.progress.item();
             out.write_all(b"\n")
                 .map_err(io_err("writing an items file", &path))?;
             count += 1;
-            Ok(())
+            Ok(true)
         };
     match r.items {
         Items::Iter(iter) => {
             for item in iter {
-                write(Some(item?), None)?;
+                if !write(Some(item?), None)? {
+                    break;
+                }
             }
         }
         Items::Lines(iter) => {
             for line in iter {
-                write(None, Some(&line?))?;
+                if !write(None, Some(&line?))? {
+                    break;
+                }
             }
         }
         Items::Stream(mut s) => {
             while let Some(item) = s.next().await {
-                write(Some(item?), None)?;
+                if !write(Some(item?), None)? {
+                    break;
+                }
             }
         }
         Items::LineStream(mut s) => {
             while let Some(line) = s.next().await {
-                write(None, Some(&line?))?;
+                if !write(None, Some(&line?))? {
+                    break;
+                }
             }
         }
         Items::Arrow(_) | Items::Deferred(_) => {
@@ -676,12 +689,18 @@ fn extract_arrow(
     for batch in batches {
         run.stopped()?;
         let mut batch = batch?;
+        let mut last_batch = false;
         if let Some(c) = cursor.as_deref_mut() {
             let n = batch.num_rows() as u64;
             batch = keep_rows(c, &batch, &table, seen)?;
             seen += n;
+            // the row order says no later row is in range: this batch is the last
+            last_batch = c.can_close();
         }
         if batch.num_rows() == 0 {
+            if last_batch {
+                break;
+            }
             continue;
         }
         let same = current
@@ -719,6 +738,9 @@ fn extract_arrow(
         }
         rows += batch.num_rows() as u64;
         progress.items(batch.num_rows() as u64);
+        if last_batch {
+            break;
+        }
     }
     if let Some(done) = current.take() {
         let path = done.finish()?;
@@ -787,6 +809,9 @@ fn spec_of(h: &ResourceHints, items_file: String, items: u64) -> ResourceSpec {
         merge_key: h.merge_key.clone(),
         columns: h.columns.clone(),
         max_table_nesting: h.max_table_nesting,
+        schema_contract: h.schema_contract.clone(),
+        table_name_from: h.table_name_from.clone(),
+        nested_hints: h.nested.clone(),
         scd2: h.disposition.scd2().cloned(),
         items_file,
         more_items_files: Vec::new(),

@@ -51,6 +51,28 @@ pub enum LastValueFunc {
     Min,
 }
 
+/// Whether a bound of the range is in it (dlt's `range_start` / `range_end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeBound {
+    /// Items at the bound are in the range.
+    Closed,
+    /// Items at the bound are not.
+    Open,
+}
+
+/// The order in which a source yields items, by the cursor (dlt's `row_order`): once an
+/// item is out of range on the side the order moves away from, no later item can be in
+/// range, and the resource stops reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Ascending as the last value function orders: the resource stops at the first item
+    /// at or past `end_value`.
+    Asc,
+    /// Descending: the resource stops at the first item before the start value (or at it,
+    /// and already loaded).
+    Desc,
+}
+
 /// What to do with an item that has no cursor value (path missing or `null`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OnMissing {
@@ -73,6 +95,16 @@ pub enum IncrementalError {
          or set on_cursor_value_missing to include or exclude"
     )]
     CursorMissing { path: String, item: String },
+
+    #[error(
+        "incremental cursor `{path}`: lag {lag} cannot be applied to the last value {value}: \
+         lag needs a number, an ISO date or an ISO timestamp"
+    )]
+    LagNotApplicable {
+        path: String,
+        lag: f64,
+        value: String,
+    },
 
     #[error(
         "incremental cursor `{path}` is null in the data item {item}; set \
@@ -134,6 +166,10 @@ pub struct Incremental {
     /// `None`: hash the whole item; `Some([])`: no deduplication; else these columns.
     primary_key: Option<Vec<String>>,
     on_missing: OnMissing,
+    lag: Option<f64>,
+    range_start: RangeBound,
+    range_end: RangeBound,
+    row_order: Option<RowOrder>,
 }
 
 impl Incremental {
@@ -147,7 +183,42 @@ impl Incremental {
             last_value_func: LastValueFunc::Max,
             primary_key: None,
             on_missing: OnMissing::Raise,
+            lag: None,
+            range_start: RangeBound::Closed,
+            range_end: RangeBound::Open,
+            row_order: None,
         }
+    }
+
+    /// dlt's `lag`: each run starts this far before the saved last value (seconds for a
+    /// timestamp cursor, days for a date, the number itself for a numeric one), never
+    /// before `initial_value`, to load again what arrived late; the saved last value still
+    /// only moves forward. No boundary deduplication (the destination merges the overlap),
+    /// and no effect with `end_value`.
+    pub fn lag(mut self, lag: f64) -> Self {
+        self.lag = (lag != 0.0).then_some(lag);
+        self
+    }
+
+    /// dlt's `range_start`: [`RangeBound::Closed`] (default) keeps items at the start
+    /// value (deduplicated against the previous run), `Open` drops them.
+    pub fn range_start(mut self, bound: RangeBound) -> Self {
+        self.range_start = bound;
+        self
+    }
+
+    /// dlt's `range_end`: [`RangeBound::Open`] (default) drops items at `end_value`,
+    /// `Closed` keeps them.
+    pub fn range_end(mut self, bound: RangeBound) -> Self {
+        self.range_end = bound;
+        self
+    }
+
+    /// dlt's `row_order`: the order the source yields items in, so the resource stops
+    /// reading once the rest cannot be in range.
+    pub fn row_order(mut self, order: RowOrder) -> Self {
+        self.row_order = Some(order);
+        self
     }
 
     /// The start value of the first run (when no state is saved). A JSON `null` unsets it.
@@ -194,10 +265,20 @@ impl Incremental {
         if self.end_value.is_some() {
             return self.initial_value.clone();
         }
-        state
+        let saved = state
             .and_then(|s| s.get("last_value"))
-            .and_then(|v| non_null(v.clone()))
-            .or_else(|| self.initial_value.clone())
+            .and_then(|v| non_null(v.clone()));
+        match (self.lag, saved) {
+            (Some(lag), Some(last)) => {
+                let initial = state
+                    .and_then(|s| s.get("initial_value"))
+                    .and_then(|v| non_null(v.clone()))
+                    .or_else(|| self.initial_value.clone());
+                // a value lag cannot move is used as it is (`begin` reports it)
+                Some(apply_lag(lag, initial.as_ref(), &last, self.last_value_func).unwrap_or(last))
+            }
+            (_, saved) => saved.or_else(|| self.initial_value.clone()),
+        }
     }
 
     /// Begins one extraction: `state` is this cursor's saved state (`None` on the first
@@ -212,8 +293,11 @@ impl Incremental {
         })?;
         self.check_range()?;
 
-        let dedup =
-            self.end_value.is_none() && self.primary_key.as_ref().is_none_or(|k| !k.is_empty());
+        // dlt's `compute_deduplication_disabled`
+        let dedup = self.end_value.is_none()
+            && self.range_start == RangeBound::Closed
+            && self.lag.is_none()
+            && self.primary_key.as_ref().is_none_or(|k| !k.is_empty());
         let mut run = IncrementalRun {
             cursor_path: self.cursor_path.clone(),
             path,
@@ -229,6 +313,13 @@ impl Incremental {
             dedup,
             saves_state: self.end_value.is_none(),
             previous_state: state.cloned(),
+            range_start: self.range_start,
+            range_end: self.range_end,
+            row_order: self.row_order,
+            lag: self.lag,
+            kept_any: false,
+            start_out_of_range: false,
+            end_out_of_range: false,
         };
         if !run.saves_state {
             // a backfill ignores the saved state (dlt uses a throw-away one)
@@ -246,6 +337,17 @@ impl Incremental {
         // the first run's initial value stays (dlt keeps the saved one)
         if let Some(initial) = obj.get("initial_value").and_then(|v| non_null(v.clone())) {
             run.initial_value = Some(initial);
+        }
+        if let (Some(lag), Some(last)) = (self.lag, obj.get("last_value")) {
+            if !last.is_null()
+                && apply_lag(lag, run.initial_value.as_ref(), last, self.last_value_func).is_none()
+            {
+                return Err(IncrementalError::LagNotApplicable {
+                    path: self.cursor_path.clone(),
+                    lag,
+                    value: preview(last),
+                });
+            }
         }
         run.start_value = self.start_value(Some(state));
         run.last_value = run.start_value.clone();
@@ -340,6 +442,16 @@ pub struct IncrementalRun {
     dedup: bool,
     saves_state: bool,
     previous_state: Option<Value>,
+    range_start: RangeBound,
+    range_end: RangeBound,
+    row_order: Option<RowOrder>,
+    lag: Option<f64>,
+    /// An item was kept (dlt then records the run's `start_value` in the state).
+    kept_any: bool,
+    /// The last item offered was before the range (or at its start and dropped).
+    start_out_of_range: bool,
+    /// The last item offered was at or past the end of the range.
+    end_out_of_range: bool,
 }
 
 impl IncrementalRun {
@@ -348,13 +460,35 @@ impl IncrementalRun {
     /// dedup hash was seen by the previous run. Moves the running last value and records
     /// the hashes of kept items at it.
     pub fn keep(&mut self, item: &Value) -> Result<bool, IncrementalError> {
+        let kept = self.keep_in_range(item)?;
+        self.kept_any |= kept;
+        Ok(kept)
+    }
+
+    /// Whether the resource may stop reading: its [`RowOrder`] is known and the last item
+    /// offered was out of range on the side the order moves away from (dlt's `can_close`).
+    pub fn can_close(&self) -> bool {
+        match self.row_order {
+            Some(RowOrder::Asc) => self.end_out_of_range,
+            Some(RowOrder::Desc) => self.start_out_of_range,
+            None => false,
+        }
+    }
+
+    fn keep_in_range(&mut self, item: &Value) -> Result<bool, IncrementalError> {
+        self.start_out_of_range = false;
+        self.end_out_of_range = false;
         let Some(row_value) = self.cursor_value(item)? else {
             return Ok(self.on_missing == OnMissing::Include);
         };
 
         if let Some(end) = &self.end_value {
-            // open range end: drop values at or past the end
-            if self.compare(row_value, end, "end_value")? != Ordering::Less {
+            // past the end, or at an open end: dropped
+            let to_end = self.compare(row_value, end, "end_value")?;
+            if to_end == Ordering::Greater
+                || (to_end == Ordering::Equal && self.range_end == RangeBound::Open)
+            {
+                self.end_out_of_range = true;
                 return Ok(false);
             }
         }
@@ -371,9 +505,15 @@ impl IncrementalRun {
 
         if let Some(start) = &self.start_value {
             match self.compare(row_value, start, "start value")? {
-                Ordering::Less => return Ok(false),
+                Ordering::Less => {
+                    self.start_out_of_range = true;
+                    return Ok(false);
+                }
                 Ordering::Equal => {
-                    if self.dedup && self.start_hashes.contains(&self.dedup_hash(item)?) {
+                    if self.range_start == RangeBound::Open
+                        || (self.dedup && self.start_hashes.contains(&self.dedup_hash(item)?))
+                    {
+                        self.start_out_of_range = true;
                         return Ok(false);
                     }
                 }
@@ -439,15 +579,34 @@ impl IncrementalRun {
         if !self.saves_state {
             return self.previous_state.unwrap_or(Value::Null);
         }
+        let saved = |key: &str| {
+            self.previous_state
+                .as_ref()
+                .and_then(|s| s.get(key))
+                .filter(|v| !v.is_null())
+                .cloned()
+        };
+        // the last value of the state before this run (a first run: the initial value)
+        let before = saved("last_value").or_else(|| self.initial_value.clone());
+        let mut last_value = self.last_value;
+        if self.lag.is_some() {
+            // lag re-reads from before the saved last value, which only moves forward
+            if let (Some(run), Some(prev)) = (&last_value, &before) {
+                if advance_cmp(self.func, prev, run) == Some(Ordering::Greater) {
+                    last_value = Some(prev.clone());
+                }
+            }
+        }
+        let start_value = match self.kept_any {
+            true => Some(before.unwrap_or(Value::Null)),
+            false => saved("start_value"),
+        };
         let mut state = Map::new();
         state.insert(
             "initial_value".to_string(),
             self.initial_value.unwrap_or(Value::Null),
         );
-        state.insert(
-            "last_value".to_string(),
-            self.last_value.unwrap_or(Value::Null),
-        );
+        state.insert("last_value".to_string(), last_value.unwrap_or(Value::Null));
         state.insert(
             "unique_hashes".to_string(),
             Value::Array(
@@ -457,6 +616,10 @@ impl IncrementalRun {
                     .collect(),
             ),
         );
+        // dlt 1.31 records where the last run that kept items started
+        if let Some(v) = start_value {
+            state.insert("start_value".to_string(), v);
+        }
         Value::Object(state)
     }
 
@@ -746,6 +909,117 @@ fn find_first<'a>(value: &'a Value, path: &[PathToken]) -> Option<&'a Value> {
 
 // ---------------------------------------------------------------------------------------
 // Helpers
+
+// ---------------------------------------------------------------------------------------
+// Lag
+
+/// dlt's `apply_lag`: `last` moved back by `lag` (forward for [`LastValueFunc::Min`]), but
+/// not past `initial`. `None` for a value lag does not apply to.
+fn apply_lag(
+    lag: f64,
+    initial: Option<&Value>,
+    last: &Value,
+    func: LastValueFunc,
+) -> Option<Value> {
+    let signed = match func {
+        LastValueFunc::Max => -lag,
+        LastValueFunc::Min => lag,
+    };
+    let lagged = lag_value(signed, last)?;
+    if let Some(init) = initial {
+        // dlt: `last_value_func((initial_value, lagged)) == initial_value`
+        if advance_cmp(func, init, &lagged).is_some_and(|o| o != Ordering::Less) {
+            return Some(init.clone());
+        }
+    }
+    Some(lagged)
+}
+
+/// `value` moved by `by`: a number by itself (an integer stays one, truncated as Python's
+/// `int()`), an ISO date by whole days (Python's `timedelta` floors), an ISO timestamp by
+/// seconds, written back in its own format (dlt's `detect_datetime_format` shapes).
+fn lag_value(by: f64, value: &Value) -> Option<Value> {
+    match value {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                if by.fract() == 0.0 && by.abs() < 9.0e15 {
+                    return i.checked_add(by as i64).map(Value::from);
+                }
+                let moved = (i as f64 + by).trunc();
+                return (moved.abs() < 9.2e18).then(|| Value::from(moved as i64));
+            }
+            serde_json::Number::from_f64(n.as_f64()? + by).map(Value::Number)
+        }
+        Value::String(s) => lag_text(by, s).map(Value::String),
+        _ => None,
+    }
+}
+
+/// The ISO date or timestamp `s` moved by `by` days (a date) or seconds, in its format.
+fn lag_text(by: f64, s: &str) -> Option<String> {
+    use chrono::{Duration, NaiveDate, NaiveDateTime};
+    if s.len() == 10 {
+        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        let moved = date.checked_add_signed(Duration::days(by.floor() as i64))?;
+        return Some(moved.format("%Y-%m-%d").to_string());
+    }
+    let shift = Duration::microseconds((by * 1e6).round() as i64);
+    let (body, zone) = split_zone(s)?;
+    let (format, out_format) = match (body.len(), body.contains('.')) {
+        (13, false) => ("%Y-%m-%dT%H", "%Y-%m-%dT%H"),
+        (16, false) => ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M"),
+        (19, false) => ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S"),
+        (21..=26, true) => ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.6f"),
+        _ => return None,
+    };
+    // hour and minute precision: chrono wants the missing fields
+    let padded = match body.len() {
+        13 => format!("{body}:00:00"),
+        16 => format!("{body}:00"),
+        _ => body.to_string(),
+    };
+    let parse_format = match body.len() {
+        13 | 16 => "%Y-%m-%dT%H:%M:%S",
+        _ => format,
+    };
+    let naive = NaiveDateTime::parse_from_str(&padded, parse_format).ok()?;
+    // a fixed offset moves the instant and the wall clock alike
+    let moved = naive.checked_add_signed(shift)?;
+    if zone.is_some() && body.len() < 19 {
+        return None;
+    }
+    Some(format!(
+        "{}{}",
+        moved.format(out_format),
+        zone.unwrap_or("")
+    ))
+}
+
+/// `s` split into its date and time and its zone (`Z`, `+01:00`, `-0130`), when it has one
+/// in one of dlt's shapes.
+fn split_zone(s: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(body) = s.strip_suffix('Z') {
+        return Some((body, Some("Z")));
+    }
+    let b = s.as_bytes();
+    for len in [6usize, 5] {
+        if b.len() > len + 10 && s.is_char_boundary(b.len() - len) {
+            let at = b.len() - len;
+            let zone = &s[at..];
+            let zb = zone.as_bytes();
+            let sign = zb[0] == b'+' || zb[0] == b'-';
+            let shape = match len {
+                6 => zb[3] == b':' && zb[1..3].iter().chain(&zb[4..]).all(u8::is_ascii_digit),
+                _ => zb[1..].iter().all(u8::is_ascii_digit),
+            };
+            // a date's `-` is not a zone: the zone follows the time
+            if sign && shape && s[..at].contains('T') && s[..at].contains(':') {
+                return Some((&s[..at], Some(zone)));
+            }
+        }
+    }
+    s.contains('T').then_some((s, None))
+}
 
 fn non_null(v: Value) -> Option<Value> {
     (!v.is_null()).then_some(v)
@@ -1353,5 +1627,116 @@ mod tests {
         let state = json!({"initial_value": 1, "last_value": 3, "unique_hashes": []});
         let r = inc.clone().initial_value(2).begin(Some(&state)).unwrap();
         assert_eq!(r.into_state()["initial_value"], json!(1));
+    }
+
+    #[test]
+    fn lag_moves_the_start_back_but_not_the_saved_last_value() {
+        let inc = Incremental::new("ts").initial_value(0).lag(2.0);
+        let items: Vec<Value> = (0..10).map(|i| json!({"id": i, "ts": i})).collect();
+        let (kept, state) = run(&inc, None, &items);
+        assert_eq!(kept.len(), 10);
+        assert_eq!(state["last_value"], json!(9));
+        assert_eq!(state["start_value"], json!(0));
+        // the second run starts at 9 - 2 and keeps the overlap (no deduplication)
+        let (kept, state) = run(&inc, Some(&round_trip(&state)), &items);
+        assert_eq!(ids(&kept), vec![7, 8, 9]);
+        assert_eq!(state["unique_hashes"], json!([]));
+        assert_eq!(state["start_value"], json!(9));
+        // late items only: the saved last value does not move back
+        let late = [json!({"id": 20, "ts": 8})];
+        let (kept, state) = run(&inc, Some(&state), &late);
+        assert_eq!(ids(&kept), vec![20]);
+        assert_eq!(state["last_value"], json!(9));
+        // never before the initial value
+        let inc = Incremental::new("ts").initial_value(8).lag(5.0);
+        assert_eq!(
+            inc.start_value(Some(&json!({"last_value": 9}))),
+            Some(json!(8))
+        );
+    }
+
+    #[test]
+    fn lag_keeps_the_shape_of_dates_and_timestamps() {
+        let cases = [
+            ("2024-01-21T20:00:00Z", 259_200.0, "2024-01-18T20:00:00Z"),
+            (
+                "2024-01-21T20:00:00.5Z",
+                0.25,
+                "2024-01-21T20:00:00.250000Z",
+            ),
+            (
+                "2024-01-21T20:00:00+02:00",
+                3600.0,
+                "2024-01-21T19:00:00+02:00",
+            ),
+            ("2024-01-21T20:00:00-0130", 60.0, "2024-01-21T19:59:00-0130"),
+            ("2024-01-21T20:00:00", 86_400.0, "2024-01-20T20:00:00"),
+            ("2024-01-21T20:00", 60.0, "2024-01-21T19:59"),
+            ("2024-03-01", 1.0, "2024-02-29"),
+            ("2024-03-01", 1.5, "2024-02-28"),
+        ];
+        for (last, lag, want) in cases {
+            let got = apply_lag(lag, None, &json!(last), LastValueFunc::Max);
+            assert_eq!(got, Some(json!(want)), "{last} - {lag}");
+        }
+        // `min` moves forward; integers stay integers, as Python's `int()`
+        assert_eq!(
+            apply_lag(1.5, None, &json!(10), LastValueFunc::Min),
+            Some(json!(11))
+        );
+        assert_eq!(
+            apply_lag(1.5, None, &json!(10), LastValueFunc::Max),
+            Some(json!(8))
+        );
+        assert_eq!(
+            apply_lag(1.0, None, &json!("soon"), LastValueFunc::Max),
+            None
+        );
+        let inc = Incremental::new("ts").lag(1.0);
+        assert!(matches!(
+            inc.begin(Some(&json!({"last_value": "soon"}))),
+            Err(IncrementalError::LagNotApplicable { .. })
+        ));
+    }
+
+    #[test]
+    fn open_and_closed_range_bounds() {
+        let items: Vec<Value> = (1..=5).map(|i| json!({"id": i, "ts": i})).collect();
+        let inc = Incremental::new("ts")
+            .initial_value(2)
+            .range_start(RangeBound::Open);
+        let (kept, state) = run(&inc, None, &items);
+        assert_eq!(ids(&kept), vec![3, 4, 5]);
+        assert_eq!(state["unique_hashes"], json!([]));
+        let inc = Incremental::new("ts")
+            .initial_value(2)
+            .end_value(4)
+            .range_end(RangeBound::Closed);
+        assert_eq!(ids(&run(&inc, None, &items).0), vec![2, 3, 4]);
+        let inc = Incremental::new("ts").initial_value(2).end_value(4);
+        assert_eq!(ids(&run(&inc, None, &items).0), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_known_row_order_stops_at_the_first_item_out_of_range() {
+        let inc = Incremental::new("ts")
+            .initial_value(1)
+            .end_value(3)
+            .row_order(RowOrder::Asc);
+        let mut r = inc.begin(None).unwrap();
+        assert!(r.keep(&json!({"ts": 2})).unwrap());
+        assert!(!r.can_close());
+        assert!(!r.keep(&json!({"ts": 3})).unwrap());
+        assert!(r.can_close());
+        let inc = Incremental::new("ts").row_order(RowOrder::Desc);
+        let state = json!({"initial_value": null, "last_value": 5, "unique_hashes": []});
+        let mut r = inc.begin(Some(&state)).unwrap();
+        assert!(r.keep(&json!({"ts": 7})).unwrap());
+        assert!(!r.keep(&json!({"ts": 4})).unwrap());
+        assert!(r.can_close());
+        // without a row order nothing stops
+        let mut r = Incremental::new("ts").begin(Some(&state)).unwrap();
+        assert!(!r.keep(&json!({"ts": 4})).unwrap());
+        assert!(!r.can_close());
     }
 }

@@ -48,7 +48,7 @@ use dlt_config::{Config, ConfigBuilder};
 use crate::extract::ExtractTarget;
 pub use crate::incremental::{
     state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
-    LastValueFunc, OnMissing,
+    LastValueFunc, OnMissing, RangeBound, RowOrder,
 };
 pub use crate::local::{
     state_destination, DatasetOverview, DropInfo, DropPlan, FailedJob, LoadRecord, PipelineFolder,
@@ -58,13 +58,14 @@ pub use crate::package::{
     ExtractedResource, JobInfo, JobState, PackageDetail, PackageStage, PackageStatus,
 };
 pub use crate::progress::{Progress, ProgressSnapshot, Stage};
-use crate::resource::StrategySource;
 pub use crate::resource::{ItemError, Resource};
+use crate::resource::{Items, StrategySource};
 pub use crate::schema_files::{schema_document, schema_yaml};
 pub use crate::settings::SettingWarning;
 pub use crate::state::{PipelineState, SourceState};
 use crate::storage::{io_err, write_atomic, Storage, EXTRACTED, NORMALIZED};
 pub use crate::trace::{PackageTrace, RunTrace, StepTrace};
+use ::normalize::naming::Naming;
 /// The arrow-rs crates of [`Resource::from_record_batches`] (build batches with these, so
 /// the versions match).
 pub use columnar::{arrow_array, arrow_schema};
@@ -307,6 +308,7 @@ pub struct PipelineBuilder {
     restore_from_destination: bool,
     import_schema_path: Option<PathBuf>,
     export_schema_path: Option<PathBuf>,
+    schema_contract: Option<dest_core::SchemaContract>,
 }
 
 impl PipelineBuilder {
@@ -362,6 +364,14 @@ impl PipelineBuilder {
         self
     }
 
+    /// dlt's `schema_contract` argument of `pipeline.run`: every run sets it on each of its
+    /// resources and as the schema's contract (both are kept in the stored schema, so later
+    /// runs without it keep it).
+    pub fn schema_contract(mut self, contract: dest_core::SchemaContract) -> Self {
+        self.schema_contract = Some(contract);
+        self
+    }
+
     /// Whether a pipeline without local state restores it from the destination (default true).
     pub fn restore_from_destination(mut self, yes: bool) -> Self {
         self.restore_from_destination = yes;
@@ -400,12 +410,32 @@ impl PipelineBuilder {
             ))
         })?;
         let max = caps.max_identifier_length;
+        // `[schema] naming`: the convention of a new schema (an unknown name fails in
+        // `settings::check` below, with the closest name)
+        let naming = match config
+            .resolver(Some(&self.name))
+            .find(&["schema"], "naming")
+        {
+            Some(found) => Some(settings::parse_naming(
+                &found.as_string()?,
+                "schema.naming",
+            )?),
+            None => None,
+        };
         let dataset_raw = self
             .dataset_name
             .unwrap_or_else(|| format!("{}_dataset", self.name));
-        let dataset_name = ::normalize::naming::normalize_identifier(&dataset_raw, max)
+        // as dlt: the dataset is named with the schema's naming convention
+        let dataset_name = naming
+            .unwrap_or_default()
+            .normalize_identifier(&dataset_raw, max)
             .map_err(|e| PipelineError::Config(format!("dataset name: {e}")))?;
-        let staging_name = staging_name(destination.as_ref(), &dataset_name, max)?;
+        let staging_name = staging_name(
+            destination.as_ref(),
+            &dataset_name,
+            naming.unwrap_or_default(),
+            max,
+        )?;
         let schema_name = ::normalize::naming::normalize_identifier(&self.name, 64)
             .map_err(|e| PipelineError::Config(format!("pipeline name: {e}")))?;
         let dir = match self.pipelines_dir {
@@ -424,7 +454,32 @@ impl PipelineBuilder {
             Some(found) => found.as_bool()?,
             None => true,
         };
-        let setting_warnings = settings::check(&config, &self.name)?;
+        // dlt's pipeline settings `import_schema_path` / `export_schema_path` (in
+        // `[pipelines.<name>]` or at the top), where code and command line give none
+        let schema_path = |field: &str| -> Result<Option<PathBuf>, PipelineError> {
+            let r = config.resolver(None);
+            match r
+                .find(&["pipelines", &self.name], field)
+                .or_else(|| r.find(&[], field))
+            {
+                Some(found) => Ok(Some(PathBuf::from(found.as_string()?))),
+                None => Ok(None),
+            }
+        };
+        let import_schema_path = match self.import_schema_path {
+            Some(p) => Some(p),
+            None => schema_path("import_schema_path")?,
+        };
+        let export_schema_path = match self.export_schema_path {
+            Some(p) => Some(p),
+            None => schema_path("export_schema_path")?,
+        };
+        let destination_keys = settings::DestinationKeys {
+            name: destination.name(),
+            read: caps.config_keys,
+            dlt_only: caps.dlt_config_keys,
+        };
+        let setting_warnings = settings::check(&config, &self.name, &destination_keys)?;
         for w in &setting_warnings {
             tracing::warn!("{w}");
         }
@@ -476,10 +531,13 @@ impl PipelineBuilder {
                 arrow_load_id,
                 arrow_row_id,
                 arrow_parquet,
+                fold_case: !caps.case_sensitive_identifiers,
             },
             restore_from_destination: self.restore_from_destination,
-            import_schema_path: self.import_schema_path,
-            export_schema_path: self.export_schema_path,
+            import_schema_path,
+            export_schema_path,
+            schema_contract: self.schema_contract,
+            naming,
             overlap,
             extract_workers,
             setting_warnings,
@@ -496,11 +554,13 @@ impl PipelineBuilder {
 fn staging_name(
     destination: &dyn Destination,
     dataset: &str,
+    naming: Naming,
     max: usize,
 ) -> Result<String, PipelineError> {
     let layout = destination.staging_dataset_layout();
     let filled = dest_core::staging_dataset_name(layout, dataset);
-    let staging = ::normalize::naming::normalize_identifier(&filled, max)
+    let staging = naming
+        .normalize_identifier(&filled, max)
         .map_err(|e| PipelineError::Config(format!("staging dataset name: {e}")))?;
     if staging == dataset {
         return Err(PipelineError::Config(format!(
@@ -550,6 +610,10 @@ pub struct Pipeline {
     /// dlt's `import_schema_path` / `export_schema_path` ([`schema_files`]).
     import_schema_path: Option<PathBuf>,
     export_schema_path: Option<PathBuf>,
+    /// `[schema] naming`, when configured.
+    naming: Option<Naming>,
+    /// The run's contract ([`PipelineBuilder::schema_contract`]).
+    schema_contract: Option<dest_core::SchemaContract>,
     /// Load job files while normalizing (`[load] overlap`, default true).
     overlap: bool,
     /// Parallelized resources extracted at once (`[extract] workers`, default 5 as dlt's).
@@ -593,6 +657,7 @@ impl Pipeline {
             restore_from_destination: true,
             import_schema_path: None,
             export_schema_path: None,
+            schema_contract: None,
         }
     }
 
@@ -702,8 +767,13 @@ impl Pipeline {
         let state = self.current_state(&mut run.client).await?;
         let mut schema = match self.schema_to_start_from()? {
             Some(s) => s,
-            None => Schema::new(&self.schema_name),
+            None => {
+                let mut s = Schema::new(&self.schema_name);
+                self.naming.unwrap_or_default().set_on(&mut s);
+                s
+            }
         };
+        self.check_naming(&mut schema)?;
 
         // finish what an earlier run left
         for id in self.storage.packages(EXTRACTED)? {
@@ -726,6 +796,9 @@ impl Pipeline {
         }
 
         if !resources.is_empty() {
+            if let Some(c) = &self.schema_contract {
+                schema.set_schema_contract(Some(c));
+            }
             trace::step("extract+normalize");
             progress.set_stage(Stage::Extract);
             let load_id = next_load_id(state.local.last_load_id.as_deref());
@@ -751,6 +824,15 @@ impl Pipeline {
         for id in self.storage.packages(NORMALIZED)? {
             if let Some(e) = run.connect_error.take() {
                 return Err(e);
+            }
+            let package = package::LoadPackage::of(&self.storage, NORMALIZED, &id);
+            if package.is_marked_empty()? {
+                // as dlt: no item and no state change, no load
+                tracing::info!(load_id = %id, "the package holds nothing to load; dropped");
+                run.streamed.remove(&id);
+                std::fs::remove_dir_all(package.dir())
+                    .map_err(storage::io_err("removing an empty package", package.dir()))?;
+                continue;
             }
             trace::step("load");
             progress.set_stage(Stage::Load);
@@ -779,6 +861,15 @@ impl Pipeline {
         // the destination's `replace_strategy`, where a resource names none
         let configured = self.destination.replace_strategy();
         for res in resources.iter_mut() {
+            if let Some(c) = &self.schema_contract {
+                res.hints.schema_contract = Some(c.clone());
+            }
+            if res.hints.table_name_from.is_some() && matches!(res.items, Items::Arrow(_)) {
+                return Err(PipelineError::Config(format!(
+                    "resource `{}`: a table name from a field is for JSON items, not Arrow data",
+                    res.hints.table_name
+                )));
+            }
             let d = res.hints.disposition.disposition();
             if let (TableDisposition::Replace(_), Some(strategy), StrategySource::Destination) =
                 (d, configured, res.strategy)
@@ -788,8 +879,15 @@ impl Pipeline {
             let d = res.hints.disposition.disposition();
             caps.check_disposition(dest, d)?;
             let table = res.hints.table_name.clone();
-            for w in settings::check_column_hints(&table, &mut res.hints.columns) {
+            let hints = caps.column_hints;
+            for w in settings::check_column_hints(&table, &mut res.hints.columns, dest, hints) {
                 tracing::warn!("{w}");
+            }
+            for nested in &mut res.hints.nested {
+                let name = format!("{table}__{}", nested.path.join("__"));
+                for w in settings::check_column_hints(&name, &mut nested.columns, dest, hints) {
+                    tracing::warn!("{w}");
+                }
             }
             let has_pk = !res.hints.primary_key.is_empty()
                 || res.hints.columns.iter().any(|c| c.primary_key)
@@ -811,6 +909,27 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Applies `[schema] naming` to `schema`: a convention other than the schema's replaces
+    /// it while no table has data; after that it is an error (dlt's `TableIdentifiersFrozen`:
+    /// the tables' names were made with the schema's).
+    fn check_naming(&self, schema: &mut Schema) -> Result<(), PipelineError> {
+        let current = Naming::of_schema(schema)
+            .map_err(|e| PipelineError::Config(format!("the schema `{}`: {e}", schema.name)))?;
+        if let Some(n) = self.naming.filter(|n| *n != current) {
+            if let Some(t) = schema.tables.iter().find(|t| !t.is_system() && t.seen_data) {
+                return Err(PipelineError::Config(format!(
+                    "setting `schema.naming` = `{n}`: the schema `{}` names its tables with \
+                     `{current}` and table `{}` has data, so its names cannot change (as in \
+                     dlt); load into a new dataset or pipeline, or drop its tables first \
+                     (`dlt-rs pipeline {} drop`)",
+                    schema.name, t.name, self.name
+                )));
+            }
+            n.set_on(schema);
+        }
+        Ok(())
+    }
+
     /// Whether the schema this run will start from may give table `table` (a resource name)
     /// a primary key: the local schema has one, or there is no local schema yet and one may
     /// be restored from the destination (the load then checks the table it merges into).
@@ -819,7 +938,8 @@ impl Pipeline {
             return Ok(self.restore_from_destination || self.import_schema_path.is_some());
         };
         let max = self.destination.capabilities().max_identifier_length;
-        let Ok(name) = ::normalize::naming::normalize_path(table, max) else {
+        let naming = Naming::of_schema(&schema).unwrap_or_default();
+        let Ok(name) = naming.normalize_path(table, max) else {
             return Ok(false);
         };
         Ok(schema

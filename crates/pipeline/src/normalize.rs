@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use dest_core::{
-    Column, FileFormat, JobWriter, LoaderFileFormat, MergeStrategy, RowIdKind, Schema,
-    TableDisposition, TableSchema, Value, STATE_TABLE,
+    Column, ContractEntity, ContractMode, FileFormat, JobWriter, LoaderFileFormat, MergeStrategy,
+    RowIdKind, Schema, TableDisposition, TableSchema, Value, STATE_TABLE,
 };
-use normalize::{Normalizer, Row, RowSink};
+use normalize::{ArrowRule, Normalizer, Row, RowSink};
 
 use crate::extract::{ArrowFile, Live};
 use crate::package::{
@@ -48,6 +48,9 @@ pub(crate) struct NormalizeOptions {
     /// the destination loads `parquet` (binary COPY is the fastest way in; measured in
     /// docs/performance.md). Otherwise its rows go through `format`.
     pub arrow_parquet: bool,
+    /// The destination's identifiers ignore case
+    /// ([`dest_core::Capabilities::case_sensitive_identifiers`]).
+    pub fold_case: bool,
 }
 
 /// Normalizes extracted package `load_id` against `schema`; returns the evolved schema.
@@ -120,6 +123,7 @@ fn normalize_into(
 ) -> Result<Schema, PipelineError> {
     dst.create_job_folder(JobFolder::New)?;
 
+    let start = schema.clone();
     let mut normalizer = Normalizer::new(schema, load_id, opts.max_identifier_length);
     let mut sink = JobFiles::new(
         dst.job_folder(JobFolder::New),
@@ -128,6 +132,8 @@ fn normalize_into(
         opts.progress.clone(),
     );
     sink.batches_as_parquet = opts.arrow_parquet;
+    // root tables that items named (`table_name_from`): as named, and normalized
+    let mut named: Vec<(String, String)> = Vec::new();
     let manifest = match input {
         Input::Package => {
             let manifest = src.manifest()?;
@@ -156,7 +162,15 @@ fn normalize_into(
                 let path = src.path_of(&spec.items_file);
                 let file = fs::File::open(&path).map_err(io_err("opening an items file", &path))?;
                 let items = BufReader::with_capacity(1 << 20, file);
-                normalize_items(&mut normalizer, &mut sink, spec, &path, items, ready)?;
+                normalize_items(
+                    &mut normalizer,
+                    &mut sink,
+                    spec,
+                    &path,
+                    items,
+                    ready,
+                    &mut named,
+                )?;
             }
             manifest
         }
@@ -165,7 +179,15 @@ fn normalize_into(
                 Ok(Live::Resource(spec, items)) => {
                     let path = src.path_of(&spec.items_file);
                     let items = BufReader::with_capacity(1 << 20, items);
-                    normalize_items(&mut normalizer, &mut sink, &spec, &path, items, ready)?;
+                    normalize_items(
+                        &mut normalizer,
+                        &mut sink,
+                        &spec,
+                        &path,
+                        items,
+                        ready,
+                        &mut named,
+                    )?;
                 }
                 Ok(Live::Arrow(spec, opened)) => {
                     // each file as extract completes it; a closed channel: extract failed
@@ -189,15 +211,43 @@ fn normalize_into(
             }
         },
     };
+    // dlt drops a package without items (but for a replace's, which empties its table) and
+    // without a state change: nothing of it is loaded, no load is recorded
+    let mut empty = manifest.state.is_none();
+    for r in &manifest.resources {
+        let root = normalizer.table_name(&r.table_name)?;
+        let replace = matches!(r.disposition, TableDisposition::Replace(_));
+        let kept_out = r.table_name_from.is_none() && normalizer.kept_out(&root);
+        empty &= kept_out || (r.items == 0 && !replace);
+    }
+    if empty {
+        dst.mark_empty()?;
+    }
     // the chains this package touches, also those whose resource yielded nothing (replace
     // must still empty them)
     let roots: Vec<String> = manifest
         .resources
         .iter()
+        .filter(|r| r.table_name_from.is_none())
         .map(|r| normalizer.table_name(&r.table_name))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .chain(named.iter().map(|(_, root)| root.clone()))
+        // a table a contract kept out is not made
+        .filter(|r| normalizer.schema().table(r).is_some())
+        .collect();
     dst.write_roots(&roots)?;
+    let naming = normalizer.naming();
     let mut schema = normalizer.into_schema();
+    if opts.fold_case && naming.is_case_sensitive() {
+        check_case_collisions(&schema, naming)?;
+    }
+    // dlt's `clean_x_normalizer`: a table that received rows has had its one evolution
+    for name in sink.table_rows.keys() {
+        if let Some(t) = schema.table_mut(name) {
+            t.evolve_columns_once = false;
+        }
+    }
     verify_tables(&schema, &roots, &sink.table_rows)?;
     if let Some(state) = &manifest.state {
         let created: DateTime<Utc> = DateTime::parse_from_rfc3339(&manifest.created_at)
@@ -226,8 +276,88 @@ fn normalize_into(
     dst.write_table_rows(&sink.table_rows)?;
     dst.write_job_rows(&sink.job_rows)?;
     dst.write_origins(&sink.origins)?;
+    extract_version(&mut schema, start, &manifest, &named, opts)?;
     schema.bump_version();
     finish_package(dst, schema, &manifest)
+}
+
+/// On a destination whose identifiers ignore case, names of a case sensitive convention
+/// that differ only in case would be one table or column (dlt's
+/// `SchemaIdentifierNormalizationCollision`): an error naming both, before anything loads.
+fn check_case_collisions(
+    schema: &Schema,
+    naming: ::normalize::naming::Naming,
+) -> Result<(), PipelineError> {
+    let collision = |names: &mut dyn Iterator<Item = &str>| -> Option<(String, String)> {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for name in names {
+            if let Some(first) = seen.insert(name.to_lowercase(), name) {
+                return Some((first.to_string(), name.to_string()));
+            }
+        }
+        None
+    };
+    let fail = |what: String| {
+        PipelineError::Config(format!(
+            "{what} differ only in case: the naming convention `{naming}` keeps them apart, but \
+             the destination's identifiers ignore case (use `sql_ci_v1` or `snake_case`, or \
+             rename at the source); nothing of this package was loaded"
+        ))
+    };
+    if let Some((a, b)) = collision(&mut schema.tables.iter().map(|t| t.name.as_str())) {
+        return Err(fail(format!("tables `{a}` and `{b}`")));
+    }
+    for t in &schema.tables {
+        if let Some((a, b)) = collision(&mut t.columns.iter().map(|c| c.name.as_str())) {
+            return Err(fail(format!(
+                "columns `{a}` and `{b}` of table `{}`",
+                t.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// dlt saves the schema after extract (with the tables, hints and contracts the resources
+/// declare) and again after normalize, and each save that changes it takes a version: the
+/// schema `start` as extract of `manifest` would have left it becomes a version of `schema`
+/// of its own when it differs from the stored one. The first extract of a pipeline makes
+/// the schema: its version is the first.
+fn extract_version(
+    schema: &mut Schema,
+    start: Schema,
+    manifest: &Manifest,
+    named: &[(String, String)],
+    opts: &NormalizeOptions,
+) -> Result<(), PipelineError> {
+    let fresh = start.version == 1 && start.previous_hashes.is_empty();
+    let mut extract = Normalizer::new(start, "", opts.max_identifier_length);
+    for spec in &manifest.resources {
+        let hints = spec.hints()?;
+        if hints.table_name_from.is_none() {
+            extract.apply_hints(&hints)?;
+            continue;
+        }
+        // the tables its items named (in this package: one resource names them)
+        for (name, _) in named {
+            let mut table_hints = hints.clone();
+            table_hints.table_name = name.clone();
+            table_hints.resource = Some(spec.table_name.clone());
+            extract.apply_hints(&table_hints)?;
+        }
+    }
+    let hash = extract.into_schema().content_hash();
+    if fresh {
+        schema.version_hash = hash;
+    } else if hash != schema.version_hash {
+        let old = std::mem::replace(&mut schema.version_hash, hash);
+        if !old.is_empty() {
+            schema.previous_hashes.insert(0, old);
+            schema.previous_hashes.truncate(10);
+            schema.version += 1;
+        }
+    }
+    Ok(())
 }
 
 /// dlt's checks of the tables that received rows (`verify_normalized_table`): a key column
@@ -278,23 +408,57 @@ fn normalize_items(
     path: &Path,
     items: impl BufRead,
     ready: &mut dyn FnMut(&[String], &Schema),
+    named: &mut Vec<(String, String)>,
 ) -> Result<(), PipelineError> {
     let hints = spec.hints()?;
-    let root = normalizer.apply_hints(&hints)?;
+    // dlt's `table_name` function: the root of each item is the table its field names
+    let mut by_name: HashMap<String, String> = HashMap::new();
+    let fixed = match &hints.table_name_from {
+        None => Some(normalizer.apply_hints(&hints)?),
+        Some(_) => None,
+    };
     let resource = sink.resources.len();
     sink.resources.push(spec.table_name.clone());
     for (n, line) in items.lines().enumerate() {
         let line = line.map_err(io_err("reading an items file", path))?;
         sink.item = Some((resource, n as u64 + 1));
-        let item = ::normalize::parse_item(&line).map_err(|e| {
+        let item_err = |message: String| {
             PipelineError::Extract(crate::ItemError {
                 source_name: format!("resource `{}`", spec.table_name),
                 position: format!("item {}", n + 1),
-                message: format!("malformed JSON: {e}"),
+                message,
             })
-        })?;
+        };
+        let item =
+            ::normalize::parse_item(&line).map_err(|e| item_err(format!("malformed JSON: {e}")))?;
+        let named_root;
+        let root: &str = match (&fixed, &hints.table_name_from) {
+            (Some(root), _) => root,
+            (None, Some(field)) => {
+                let name = table_name_of(&item, field).ok_or_else(|| {
+                    item_err(format!(
+                        "the table name field `{field}` is missing, null or not a string or a \
+                         number"
+                    ))
+                })?;
+                named_root = match by_name.get(&name) {
+                    Some(root) => root.clone(),
+                    None => {
+                        let mut table_hints = hints.clone();
+                        table_hints.table_name = name.clone();
+                        table_hints.resource = Some(spec.table_name.clone());
+                        let root = normalizer.apply_hints(&table_hints)?;
+                        named.push((name.clone(), root.clone()));
+                        by_name.insert(name, root.clone());
+                        root
+                    }
+                };
+                &named_root
+            }
+            (None, None) => return Err(PipelineError::Internal("no root table".into())),
+        };
         normalizer
-            .normalize_item(&root, item, sink)
+            .normalize_item(root, item, sink)
             .map_err(|e| PipelineError::Normalize {
                 resource: spec.table_name.clone(),
                 item: n as u64 + 1,
@@ -315,7 +479,53 @@ fn normalize_items(
             c.table
         );
     }
+    report_discards(normalizer, spec);
     Ok(())
+}
+
+/// The table an item names in its top-level field `field`: a string, or a number as its
+/// text.
+fn table_name_of(item: &::normalize::Item, field: &str) -> Option<String> {
+    let ::normalize::Item::Object(entries) = item else {
+        return None;
+    };
+    match entries
+        .iter()
+        .rev()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+    {
+        Some(::normalize::Item::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(::normalize::Item::Int(i)) => Some(i.to_string()),
+        Some(::normalize::Item::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Warns of what the schema contract left out of resource `spec`'s data: a contract
+/// that discards is asked for, but a load that leaves rows out should say so.
+fn report_discards(normalizer: &mut Normalizer, spec: &ResourceSpec) {
+    for d in normalizer.take_discards() {
+        let what = match (d.entity, d.mode) {
+            (ContractEntity::Tables, _) => format!("{} row(s) of new table `{}`", d.count, d.name),
+            (_, ContractMode::DiscardRow) => {
+                format!(
+                    "{} row(s) of table `{}` (for `{}`)",
+                    d.count, d.table, d.name
+                )
+            }
+            _ => format!(
+                "{} value(s) of `{}` in table `{}`",
+                d.count, d.name, d.table
+            ),
+        };
+        tracing::warn!(
+            "resource `{}`: the schema contract ({}: {}) left out {what}",
+            spec.table_name,
+            d.entity,
+            d.mode
+        );
+    }
 }
 
 /// Normalizes the Arrow items of one resource (its Parquet items files) into `sink`, with
@@ -344,12 +554,33 @@ fn normalize_arrow(
     for file in files {
         let (file, path) = file?;
         let batches = columnar::ParquetBatches::from_file(file, &path).map_err(resource_err)?;
+        let normalize_err = |e: ::normalize::NormalizeError| PipelineError::Normalize {
+            resource: spec.table_name.clone(),
+            item: 0,
+            source: Box::new(e),
+        };
+        if normalizer.kept_out(&root) {
+            let mut rows = 0u64;
+            for batch in batches {
+                rows += batch.map_err(resource_err)?.num_rows() as u64;
+            }
+            normalizer.admit_root(&root, rows).map_err(normalize_err)?;
+            continue;
+        }
         let fields = batches.schema().fields().clone();
         let derived = fields
             .iter()
             .map(|f| columnar::column_of(f))
             .collect::<Result<Vec<_>, _>>()
             .map_err(resource_err)?;
+        // the schema contract: columns it removes, and those whose rows it leaves out
+        let rules = normalizer
+            .arrow_contract(&root, &derived)
+            .map_err(normalize_err)?;
+        let kept: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i] == ArrowRule::Keep)
+            .collect();
+        let derived: Vec<Column> = kept.iter().map(|&i| derived[i].clone()).collect();
         // a table that has dlt's columns (items loaded into it) gets them filled in
         let has = |name: &str| {
             normalizer
@@ -364,11 +595,7 @@ fn normalize_arrow(
         let row_hash = hints.disposition.row_id() == RowIdKind::RowHash;
         let targets = normalizer
             .arrow_columns(&root, &derived, add_load_id, add_row_id)
-            .map_err(|e| PipelineError::Normalize {
-                resource: spec.table_name.clone(),
-                item: 0,
-                source: Box::new(e),
-            })?;
+            .map_err(normalize_err)?;
         let table = normalizer
             .schema()
             .table(&root)
@@ -383,7 +610,14 @@ fn normalize_arrow(
         let job_columns: Vec<Column> = loaded.iter().map(|(_, c)| (*c).clone()).collect();
         let job_fields = columnar::job_schema(&job_columns).fields().clone();
         for batch in batches {
-            let batch = batch.map_err(resource_err)?;
+            let batch = contract_batch(
+                normalizer,
+                &root,
+                &rules,
+                &kept,
+                batch.map_err(resource_err)?,
+            )
+            .map_err(resource_err)?;
             let n = batch.num_rows();
             let mut arrays = Vec::with_capacity(loaded.len());
             let mut row_id_at = None;
@@ -418,7 +652,59 @@ fn normalize_arrow(
             }
         }
     }
+    report_discards(normalizer, spec);
     Ok(())
+}
+
+/// `batch` as the schema contract lets it load (`rules` per column, from
+/// [`Normalizer::arrow_contract`]): without the rows that have a value in a `discard_row`
+/// column, with only the `kept` columns; what is left out is noted for the report.
+fn contract_batch(
+    normalizer: &mut Normalizer,
+    root: &str,
+    rules: &[ArrowRule],
+    kept: &[usize],
+    batch: columnar::arrow_array::RecordBatch,
+) -> Result<columnar::arrow_array::RecordBatch, columnar::ColumnarError> {
+    if kept.len() == rules.len() {
+        return Ok(batch);
+    }
+    let n = batch.num_rows();
+    let mut keep = vec![true; n];
+    for (rule, array) in rules.iter().zip(batch.columns()) {
+        match rule {
+            ArrowRule::Keep => {}
+            ArrowRule::Drop(entity, mode, name) => {
+                let values = (n - array.null_count()) as u64;
+                if values > 0 {
+                    normalizer.note_discard(root, *entity, name, *mode, values);
+                }
+            }
+            ArrowRule::DropRowsWithValue(entity, mode, name) => {
+                let mut rows = 0u64;
+                for (row, k) in keep.iter_mut().enumerate() {
+                    if *k && !array.is_null(row) {
+                        *k = false;
+                        rows += 1;
+                    }
+                }
+                if rows > 0 {
+                    normalizer.note_discard(root, *entity, name, *mode, rows);
+                }
+            }
+        }
+    }
+    let batch = if keep.iter().all(|k| *k) {
+        batch
+    } else {
+        columnar::filter_rows(&batch, keep)?
+    };
+    batch
+        .project(kept)
+        .map_err(|source| columnar::ColumnarError::Arrow {
+            context: "removing the columns the schema contract keeps out".into(),
+            source,
+        })
 }
 
 /// The scd2 row version hashes of `n` rows of job-typed `arrays` (of `fields`): SHAKE-128,

@@ -49,6 +49,8 @@ const ITEMS: &str = "items";
 const SCHEMA: &str = "schema.json";
 /// The root tables of the package's resources (JSON list).
 const CHAINS: &str = "chains.json";
+/// Marks a normalized package with nothing to load (see [`LoadPackage::mark_empty`]).
+const EMPTY: &str = "empty.json";
 /// The package's creation time (RFC 3339), the boundary for scd2.
 const CREATED: &str = "created_at";
 /// The rows the package holds per table (`{"table": rows}`), for the run's summary.
@@ -206,6 +208,15 @@ pub(crate) struct ResourceSpec {
     pub columns: Vec<Column>,
     #[serde(default)]
     pub max_table_nesting: Option<u32>,
+    /// dlt's `schema_contract` of the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_contract: Option<dest_core::SchemaContract>,
+    /// dlt's `table_name` function as a field: each item goes to the table its value names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_name_from: Option<String>,
+    /// dlt's `nested_hints`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested_hints: Vec<normalize::NestedHints>,
     /// Options of the scd2 merge strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scd2: Option<Scd2Options>,
@@ -519,6 +530,18 @@ impl LoadPackage {
         DateTime::parse_from_rfc3339(text.trim())
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| PipelineError::Internal(format!("{}: {e}", p.display())))
+    }
+
+    /// Marks the package as one dlt drops instead of loading: no resource yielded an item
+    /// (a `replace` resource that yielded none still empties its table, so it counts), and
+    /// the state did not change.
+    pub(crate) fn mark_empty(&self) -> Result<(), PipelineError> {
+        write_atomic(&self.file(EMPTY), b"true")
+    }
+
+    /// Whether [`Self::mark_empty`] marked the package.
+    pub(crate) fn is_marked_empty(&self) -> Result<bool, PipelineError> {
+        Ok(read_optional::<bool>(&self.file(EMPTY))?.unwrap_or(false))
     }
 
     pub(crate) fn write_roots(&self, roots: &[String]) -> Result<(), PipelineError> {

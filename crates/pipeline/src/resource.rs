@@ -353,28 +353,82 @@ impl Resource {
 
     /// Column hints in dlt's dict form: `{"col": {"data_type": "json", "unique": true}}`.
     pub fn columns_json(self, spec: &Json) -> Result<Self, PipelineError> {
+        Ok(self.columns(columns_from_json(spec)?))
+    }
+
+    /// dlt's `schema_contract`: what the resource's data may change in the schema (new
+    /// tables, columns, data types); kept with its table in the stored schema, and ruling
+    /// its nested tables too.
+    pub fn schema_contract(mut self, contract: dest_core::SchemaContract) -> Self {
+        self.hints.schema_contract = Some(contract);
+        self
+    }
+
+    /// dlt's `table_name` function, as a field: each item loads into the root table its
+    /// top-level field `field` names (a string, or a number as its text), normalized as a
+    /// table name; the resource's other hints hold for every such table. An item without the
+    /// field fails the run, naming it. JSON items only.
+    pub fn table_name_from(mut self, field: &str) -> Self {
+        self.hints.table_name_from = Some(field.to_string());
+        self
+    }
+
+    /// dlt's `nested_hints` for one nested table (its path below the root as the data names
+    /// it, column hints, a contract).
+    pub fn nested_hints(mut self, hints: normalize::NestedHints) -> Self {
+        self.hints.nested.push(hints);
+        self
+    }
+
+    /// dlt's `nested_hints` in its dict form: `{"items": {"columns": {"price": {"data_type":
+    /// "decimal"}}}, "items__parts": {...}}`, a key the path below the root (fragments
+    /// joined with `__`). `columns` and `schema_contract` are applied; dlt's other nested
+    /// hints (`primary_key`, `merge_key`, `references`, ...) are not implemented: a warning
+    /// names each.
+    pub fn nested_hints_json(mut self, spec: &Json) -> Result<Self, PipelineError> {
+        let bad = |what: String| PipelineError::Config(format!("nested hints: {what}"));
         let Json::Object(map) = spec else {
-            return Err(PipelineError::Config(
-                "column hints must be a JSON object: {\"column\": {\"data_type\": \"text\", ...}}"
-                    .into(),
+            return Err(bad(
+                "expected an object of paths to hints: {\"items\": {\"columns\": {...}}}".into(),
             ));
         };
-        let mut cols = Vec::with_capacity(map.len());
-        for (name, hints) in map {
-            let mut obj = match hints {
-                Json::Object(o) => o.clone(),
-                _ => {
-                    return Err(PipelineError::Config(format!(
-                        "hints of column `{name}` must be a JSON object"
-                    )))
-                }
+        for (path, hints) in map {
+            let Json::Object(hints) = hints else {
+                return Err(bad(format!("the hints of `{path}` must be an object")));
             };
-            obj.insert("name".into(), Json::String(name.clone()));
-            let col: Column = serde_json::from_value(Json::Object(obj))
-                .map_err(|e| PipelineError::Config(format!("hints of column `{name}`: {e}")))?;
-            cols.push(col);
+            let mut nested = normalize::NestedHints {
+                path: path
+                    .split("__")
+                    .filter(|p| !p.trim().is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                ..Default::default()
+            };
+            if nested.path.is_empty() {
+                return Err(bad(format!("`{path}` names no nested table")));
+            }
+            for (key, value) in hints {
+                match key.as_str() {
+                    "columns" => {
+                        nested.columns =
+                            columns_from_json(value).map_err(|e| bad(format!("`{path}`: {e}")))?;
+                    }
+                    "schema_contract" => {
+                        nested.schema_contract = Some(
+                            dest_core::SchemaContract::from_json(value)
+                                .map_err(|e| bad(format!("`{path}`.schema_contract: {e}")))?,
+                        );
+                    }
+                    other => tracing::warn!(
+                        "resource `{}`: nested hint `{other}` of `{path}` is not implemented by \
+                         dlt-rs yet; ignored",
+                        self.hints.table_name
+                    ),
+                }
+            }
+            self.hints.nested.push(nested);
         }
-        Ok(self.columns(cols))
+        Ok(self)
     }
 
     /// dlt's `max_table_nesting`: below this depth nested data stays JSON.
@@ -423,4 +477,30 @@ impl Resource {
     pub fn table_name(&self) -> &str {
         &self.hints.table_name
     }
+}
+
+/// Column hints in dlt's dict form: `{"col": {"data_type": "json", "unique": true}}`.
+fn columns_from_json(spec: &Json) -> Result<Vec<Column>, PipelineError> {
+    let Json::Object(map) = spec else {
+        return Err(PipelineError::Config(
+            "column hints must be a JSON object: {\"column\": {\"data_type\": \"text\", ...}}"
+                .into(),
+        ));
+    };
+    let mut cols = Vec::with_capacity(map.len());
+    for (name, hints) in map {
+        let mut obj = match hints {
+            Json::Object(o) => o.clone(),
+            _ => {
+                return Err(PipelineError::Config(format!(
+                    "hints of column `{name}` must be a JSON object"
+                )))
+            }
+        };
+        obj.insert("name".into(), Json::String(name.clone()));
+        let col: Column = serde_json::from_value(Json::Object(obj))
+            .map_err(|e| PipelineError::Config(format!("hints of column `{name}`: {e}")))?;
+        cols.push(col);
+    }
+    Ok(cols)
 }

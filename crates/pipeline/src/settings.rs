@@ -5,6 +5,7 @@
 //! gets a warning saying so: never silently ignored. An unknown naming convention is an
 //! error. Destination and source sections are checked by their readers.
 
+use ::normalize::naming::Naming;
 use dlt_config::Config;
 
 use crate::PipelineError;
@@ -118,15 +119,6 @@ const DLT_ONLY: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// dlt's naming conventions; dlt-rs implements `snake_case`.
-const NAMING_CONVENTIONS: &[&str] = &[
-    "snake_case",
-    "sql_cs_v1",
-    "sql_ci_v1",
-    "direct",
-    "duck_case",
-];
-
 /// One setting that dlt-rs does not apply, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingWarning {
@@ -151,7 +143,11 @@ impl std::fmt::Display for SettingWarning {
 ///
 /// # Errors
 /// `schema.naming` names no naming convention of dlt.
-pub(crate) fn check(config: &Config, pipeline: &str) -> Result<Vec<SettingWarning>, PipelineError> {
+pub(crate) fn check(
+    config: &Config,
+    pipeline: &str,
+    destination: &DestinationKeys<'_>,
+) -> Result<Vec<SettingWarning>, PipelineError> {
     let pipeline = pipeline.to_lowercase();
     let mut warnings = Vec::new();
     for (path, provider) in config.keys() {
@@ -162,6 +158,15 @@ pub(crate) fn check(config: &Config, pipeline: &str) -> Result<Vec<SettingWarnin
         let Some((section, key_path)) = rest.split_first() else {
             continue;
         };
+        if section == "destination" {
+            if let Some(w) = destination.check(key_path, prefix, &provider) {
+                // a table (`csv_format`) has several leaves: one warning for it
+                if !warnings.iter().any(|o: &SettingWarning| o.key == w.key) {
+                    warnings.push(w);
+                }
+            }
+            continue;
+        }
         let Some((_, read)) = READ.iter().find(|(s, _)| s == section) else {
             continue;
         };
@@ -171,7 +176,7 @@ pub(crate) fn check(config: &Config, pipeline: &str) -> Result<Vec<SettingWarnin
             None => format!("{section}.{key}"),
         };
         if section == "schema" && key == "naming" {
-            naming(config, &path, &full, &provider, &mut warnings)?;
+            naming(config, &path, &full)?;
             continue;
         }
         if read.contains(&key.as_str()) {
@@ -211,41 +216,79 @@ pub(crate) fn check(config: &Config, pipeline: &str) -> Result<Vec<SettingWarnin
     Ok(warnings)
 }
 
-/// `schema.naming`: dlt's conventions (also as the module path dlt accepts) are known; only
-/// `snake_case` is implemented: the others get a warning, an unknown name is an error.
-fn naming(
-    config: &Config,
-    path: &[String],
-    full: &str,
-    provider: &str,
-    warnings: &mut Vec<SettingWarning>,
-) -> Result<(), PipelineError> {
+/// The keys of the destination's section (`destination.<name>`) that its destination reads,
+/// and dlt's keys there that it does not act on ([`dest_core::Capabilities::config_keys`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DestinationKeys<'a> {
+    pub name: &'a str,
+    pub read: &'a [&'a str],
+    pub dlt_only: &'a [&'a str],
+}
+
+impl DestinationKeys<'_> {
+    /// The warning for key path `key_path` below `destination` (under the pipeline's name
+    /// `prefix`), if any: another destination's section is not this one's business.
+    fn check(
+        &self,
+        key_path: &[String],
+        prefix: Option<&str>,
+        provider: &str,
+    ) -> Option<SettingWarning> {
+        let (name, rest) = key_path.split_first()?;
+        if name != self.name {
+            return None;
+        }
+        let key = rest.first()?;
+        if self.read.contains(&key.as_str()) {
+            return None;
+        }
+        let full = match prefix {
+            Some(p) => format!("{p}.destination.{name}.{key}"),
+            None => format!("destination.{name}.{key}"),
+        };
+        let message = if self.dlt_only.contains(&key.as_str()) {
+            format!("a dlt setting destination `{name}` does not implement; ignored")
+        } else {
+            let known: Vec<&str> = self.read.iter().chain(self.dlt_only).copied().collect();
+            match dlt_config::closest(key, &known) {
+                Some(k) => format!("unknown key, ignored; did you mean `destination.{name}.{k}`?"),
+                None => format!(
+                    "unknown key, ignored (destination `{name}` reads: {})",
+                    self.read.join(", ")
+                ),
+            }
+        };
+        Some(SettingWarning {
+            key: full,
+            provider: provider.to_string(),
+            message,
+        })
+    }
+}
+
+/// `schema.naming`: dlt's conventions (also as the module path dlt accepts); a name that
+/// is no convention of dlt is an error with the closest one.
+fn naming(config: &Config, path: &[String], full: &str) -> Result<(), PipelineError> {
     use dest_core::config::ConfigSource;
     let segs: Vec<&str> = path.iter().map(String::as_str).collect();
     let value = (0..config.provider_count())
         .find_map(|i| config.value(i, &segs))
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let name = value.rsplit('.').next().unwrap_or_default();
-    if !NAMING_CONVENTIONS.contains(&name) {
-        let hint = dlt_config::closest(name, NAMING_CONVENTIONS)
+    parse_naming(&value, full).map(|_| ())
+}
+
+/// The naming convention `value` of setting `key`; an unknown one is an error naming the
+/// closest convention.
+pub(crate) fn parse_naming(value: &str, key: &str) -> Result<Naming, PipelineError> {
+    Naming::parse(value).map_err(|e| {
+        let names: Vec<&str> = Naming::ALL.iter().map(|n| n.as_str()).collect();
+        let short = value.rsplit('.').next().unwrap_or_default();
+        let hint = dlt_config::closest(short, &names)
             .map(|c| format!("; did you mean `{c}`?"))
             .unwrap_or_default();
-        return Err(PipelineError::Config(format!(
-            "setting `{full}`: `{value}` is not a naming convention (dlt's: {}){hint}",
-            NAMING_CONVENTIONS.join(", ")
-        )));
-    }
-    if name != "snake_case" {
-        warnings.push(SettingWarning {
-            key: full.to_string(),
-            provider: provider.to_string(),
-            message: format!(
-                "naming convention `{name}` is not implemented by dlt-rs yet; tables and columns are named with `snake_case`"
-            ),
-        });
-    }
-    Ok(())
+        PipelineError::Config(format!("setting `{key}`: {e}{hint}"))
+    })
 }
 
 /// dlt's column hints (`TColumnSchema`) besides the ones `Column` models: kept in the
@@ -284,14 +327,20 @@ const DLT_COLUMN_HINTS: &[&str] = &[
     "description",
 ];
 
-/// dlt's PostgreSQL hints dlt-rs does not implement yet.
-const DLT_POSTGRES_HINTS_NOT_IMPLEMENTED: &[&str] = &["x-postgres-geometry", "x-postgres-srid"];
+/// dlt's destination-specific column hints: only a destination that lists one acts on it.
+const DLT_DESTINATION_HINTS: &[&str] = &["x-postgres-geometry", "x-postgres-srid"];
 
 /// Warnings for the column hints of a resource's `columns` that nothing acts on: a key dlt
 /// does not know (dlt refuses the resource; dlt-rs names it and the closest hint, and drops
-/// it, so that the stored schema stays one dlt reads), and dlt's PostgreSQL hints dlt-rs does
-/// not implement. Custom `x-` hints are kept in the schema as dlt keeps them.
-pub(crate) fn check_column_hints(table: &str, columns: &mut [dest_core::Column]) -> Vec<String> {
+/// it, so that the stored schema stays one dlt reads), and dlt's destination hints the
+/// destination (whose `acted_on` hints these are) does not act on. Custom `x-` hints are
+/// kept in the schema as dlt keeps them.
+pub(crate) fn check_column_hints(
+    table: &str,
+    columns: &mut [dest_core::Column],
+    destination: &str,
+    acted_on: &[&str],
+) -> Vec<String> {
     let mut out = Vec::new();
     for c in columns {
         let mut unknown = Vec::new();
@@ -300,12 +349,14 @@ pub(crate) fn check_column_hints(table: &str, columns: &mut [dest_core::Column])
             if DLT_COLUMN_HINTS_KEPT.contains(&key) {
                 continue;
             }
-            if DLT_POSTGRES_HINTS_NOT_IMPLEMENTED.contains(&key) {
-                out.push(format!(
-                    "table `{table}`, column `{}`: hint `{key}` is not implemented by dlt-rs yet; \
-                     the column loads as its data type",
-                    c.name
-                ));
+            if DLT_DESTINATION_HINTS.contains(&key) {
+                if !acted_on.contains(&key) {
+                    out.push(format!(
+                        "table `{table}`, column `{}`: hint `{key}` means nothing to destination \
+                         `{destination}`; the column loads as its data type",
+                        c.name
+                    ));
+                }
             } else if !key.starts_with("x-") {
                 let hint = dlt_config::closest(key, DLT_COLUMN_HINTS)
                     .map(|k| format!("; did you mean `{k}`?"))
@@ -330,6 +381,12 @@ mod tests {
 
     use super::*;
 
+    const NO_DESTINATION: DestinationKeys<'static> = DestinationKeys {
+        name: "postgres",
+        read: &["credentials", "create_indexes"],
+        dlt_only: &["csv_format"],
+    };
+
     fn config(pairs: &[(&str, serde_json::Value)]) -> Config {
         let mut b = Config::builder().no_global_dir().env(false);
         for (k, v) in pairs {
@@ -349,7 +406,7 @@ mod tests {
             ("sources.anything.goes", serde_json::json!(1)),
             ("data_writer.file_max_bytes", serde_json::json!(100)),
         ]);
-        let w = check(&c, "my_pipe").unwrap();
+        let w = check(&c, "my_pipe", &NO_DESTINATION).unwrap();
         let by_key: Vec<(&str, &str)> = w
             .iter()
             .map(|w| (w.key.as_str(), w.message.as_str()))
@@ -370,32 +427,68 @@ mod tests {
     }
 
     #[test]
+    fn destination_keys_are_checked_against_the_destination() {
+        let c = config(&[
+            (
+                "destination.postgres.create_indxes",
+                serde_json::json!(true),
+            ),
+            (
+                "destination.postgres.csv_format",
+                serde_json::json!({"delimiter": "|", "include_header": false}),
+            ),
+            (
+                "destination.postgres.credentials.password",
+                serde_json::json!("x"),
+            ),
+            (
+                "destination.postgres.create_indexes",
+                serde_json::json!(false),
+            ),
+            ("destination.bigquery.location", serde_json::json!("EU")),
+            ("my_pipe.destination.postgres.nope", serde_json::json!(1)),
+        ]);
+        let w = check(&c, "my_pipe", &NO_DESTINATION).unwrap();
+        let by_key: Vec<(&str, &str)> = w
+            .iter()
+            .map(|w| (w.key.as_str(), w.message.as_str()))
+            .collect();
+        assert_eq!(by_key.len(), 3, "{w:?}");
+        assert!(by_key
+            .iter()
+            .any(|(k, m)| *k == "destination.postgres.create_indxes"
+                && m.contains("`destination.postgres.create_indexes`")));
+        assert!(by_key
+            .iter()
+            .any(|(k, m)| *k == "destination.postgres.csv_format"
+                && m.contains("does not implement")));
+        assert!(by_key
+            .iter()
+            .any(|(k, _)| *k == "my_pipe.destination.postgres.nope"));
+    }
+
+    #[test]
     fn naming_conventions_are_checked() {
-        let w = check(
-            &config(&[("schema.naming", serde_json::json!("snake_case"))]),
-            "p",
-        )
-        .unwrap();
-        assert!(w.is_empty());
-        let w = check(
-            &config(&[("schema.naming", serde_json::json!("sql_cs_v1"))]),
-            "p",
-        )
-        .unwrap();
-        assert_eq!(w.len(), 1);
-        assert!(w[0].message.contains("not implemented"));
-        let w = check(
-            &config(&[(
-                "schema.naming",
-                serde_json::json!("dlt.common.normalizers.naming.duck_case"),
-            )]),
-            "p",
-        )
-        .unwrap();
-        assert_eq!(w.len(), 1);
+        for name in [
+            "snake_case",
+            "sql_cs_v1",
+            "sql_ci_v1",
+            "direct",
+            "duck_case",
+            "dlt.common.normalizers.naming.duck_case",
+        ] {
+            let w = check(
+                &config(&[("schema.naming", serde_json::json!(name))]),
+                "p",
+                &NO_DESTINATION,
+            )
+            .unwrap();
+            assert!(w.is_empty(), "{name}: {w:?}");
+        }
         let e = check(
             &config(&[("schema.naming", serde_json::json!("snake_cas"))]),
             "p",
+            &NO_DESTINATION,
         )
         .unwrap_err();
         assert!(e.to_string().contains("`snake_case`"), "{e}");
@@ -409,7 +502,7 @@ mod tests {
         c.other.insert("x-custom".into(), 1.into());
         c.other.insert("x-postgres-geometry".into(), "POINT".into());
         let mut columns = [c];
-        let w = super::check_column_hints("t", &mut columns);
+        let w = super::check_column_hints("t", &mut columns, "sqlite", &[]);
         assert_eq!(w.len(), 2, "{w:?}");
         let kept: Vec<&String> = columns[0].other.keys().collect();
         assert_eq!(kept, ["description", "x-custom", "x-postgres-geometry"]);

@@ -52,10 +52,30 @@ impl SourceState<'_> {
         self.state.set_resource_value(self.source, path, value);
     }
 
+    /// dlt's `resource_state(resource)[key]`: a value resource `resource` keeps between
+    /// runs (at `resources.<resource>.<key>` of the source's state, where dlt keeps it).
+    pub fn resource_value(&self, resource: &str, key: &str) -> Option<&Json> {
+        self.get(&resource_path(resource, key))
+    }
+
+    /// Sets `resource_state(resource)[key]`; saved with the run's package, as [`Self::set`].
+    pub fn set_resource_value(&mut self, resource: &str, key: &str, value: Json) {
+        self.set(&resource_path(resource, key), value);
+    }
+
     /// The source's name (the pipeline's schema name).
     pub fn source(&self) -> &str {
         self.source
     }
+}
+
+/// The path of `resource_state(resource)[key]` inside a source's state.
+fn resource_path(resource: &str, key: &str) -> [String; 3] {
+    [
+        "resources".to_string(),
+        resource.to_string(),
+        key.to_string(),
+    ]
 }
 
 /// dlt's pipeline state.

@@ -63,6 +63,10 @@ pub(crate) struct Hints {
     pub(crate) merge_key: Option<Json>,
     pub(crate) columns: Option<Json>,
     pub(crate) max_table_nesting: Option<u32>,
+    /// dlt's `schema_contract` of the resource.
+    pub(crate) schema_contract: Option<dest_core::SchemaContract>,
+    /// dlt's `nested_hints`, as given.
+    pub(crate) nested_hints: Option<Json>,
     /// `selected: false`: not loaded (its items may still feed dependent resources).
     pub(crate) selected: bool,
     pub(crate) parallelized: bool,
@@ -167,9 +171,7 @@ const RESOURCE_KEYS: &[&str] = &[
 ];
 /// Resource keys dlt accepts that dlt-rs does not implement here: a warning each.
 const UNSUPPORTED_RESOURCE_KEYS: &[&str] = &[
-    "nested_hints",
     "parent_table_name",
-    "schema_contract",
     "table_format",
     "file_format",
     "references",
@@ -617,6 +619,13 @@ fn parse_hints(r: &Map<String, Json>, at: &str) -> Result<Hints, ConfigError> {
                     .ok_or_else(|| {
                         ConfigError::new(key("max_table_nesting"), "expected a whole number >= 0")
                     })
+            })
+            .transpose()?,
+        nested_hints: get(r, "nested_hints").cloned(),
+        schema_contract: get(r, "schema_contract")
+            .map(|v| {
+                dest_core::SchemaContract::from_json(v)
+                    .map_err(|e| ConfigError::new(key("schema_contract"), e.to_string()))
             })
             .transpose()?,
         selected: get(r, "selected")

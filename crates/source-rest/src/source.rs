@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use pipeline::{Incremental, ItemError, OnMissing, Resource};
+use pipeline::{Incremental, ItemError, OnMissing, RangeBound, Resource, RowOrder};
 use serde_json::{Map, Value as Json};
 
 use crate::auth::Auth;
@@ -320,6 +320,28 @@ fn incremental_setup(r: &ResourceConfig) -> Result<Option<IncrementalSetup>, Con
                     _ => return Err(config_err(&key_at, "expected raise, include or exclude")),
                 });
             }
+            "lag" => match value.as_f64() {
+                Some(lag) => incremental = incremental.lag(lag),
+                None if value.is_null() => {}
+                None => return Err(config_err(&key_at, "expected a number")),
+            },
+            "range_start" | "range_end" => {
+                let bound = match value.as_str() {
+                    Some("open") => RangeBound::Open,
+                    Some("closed") => RangeBound::Closed,
+                    _ => return Err(config_err(&key_at, "expected open or closed")),
+                };
+                incremental = match key.as_str() {
+                    "range_start" => incremental.range_start(bound),
+                    _ => incremental.range_end(bound),
+                };
+            }
+            "row_order" => match value.as_str() {
+                Some("asc") => incremental = incremental.row_order(RowOrder::Asc),
+                Some("desc") => incremental = incremental.row_order(RowOrder::Desc),
+                None if value.is_null() => {}
+                _ => return Err(config_err(&key_at, "expected asc or desc")),
+            },
             "convert" | "transform" | "last_value_func" => {
                 return Err(config_err(
                     &key_at,
@@ -840,6 +862,14 @@ fn hinted(mut resource: Resource, r: &ResourceConfig) -> Result<Resource, Config
     }
     if let Some(n) = h.max_table_nesting {
         resource = resource.max_table_nesting(n);
+    }
+    if let Some(c) = &h.schema_contract {
+        resource = resource.schema_contract(c.clone());
+    }
+    if let Some(nested) = &h.nested_hints {
+        resource = resource
+            .nested_hints_json(nested)
+            .map_err(|e| err("nested_hints", e))?;
     }
     Ok(resource)
 }

@@ -22,6 +22,7 @@
 pub mod cluster;
 pub mod dbt;
 pub mod mysql;
+pub mod postgis;
 pub mod python;
 
 use sha3::{Digest, Sha3_256};

@@ -78,12 +78,14 @@ fn run_setup(cmd: &mut Command, step: &str, what: &str) {
     }
 }
 
-/// What the dlt venv installs: the dlt release dlt-rs is compared with.
-pub const DLT_REQUIREMENTS: &[&str] = &["dlt[postgres]==1.31.0"];
+/// What the dlt venv installs: the dlt release dlt-rs is compared with, and the DBML
+/// library its `schema --format dbml` needs.
+pub const DLT_REQUIREMENTS: &[&str] = &["dlt[postgres]==1.31.0", "pydbml==1.2.1"];
 
-/// The venv with real dlt 1.31 and psycopg2, installed on first use (`<target>/dlt-venv`).
+/// The venv with real dlt 1.31, psycopg2 and pydbml, installed on first use
+/// (`<target>/dlt-1.31-venv`; a new name whenever the requirements change).
 pub fn dlt_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    VENV.get_or_init(|| venv("dlt-venv", DLT_REQUIREMENTS, "dlt", "dlt 1.31"))
+    VENV.get_or_init(|| venv("dlt-1.31-venv", DLT_REQUIREMENTS, "dlt", "dlt 1.31"))
         .clone()
 }

@@ -38,6 +38,19 @@ pub(crate) fn load_args<'a>(
     url: &'a str,
     pipes: &'a str,
 ) -> Vec<&'a str> {
+    load_into(file, url, pipes, dataset, dataset, "items")
+}
+
+/// `dlt-rs load FILE` into PostgreSQL at `url`: pipeline `pipeline` (working folders in
+/// `pipes`), dataset `dataset`, root table `table`.
+pub(crate) fn load_into<'a>(
+    file: &'a str,
+    url: &'a str,
+    pipes: &'a str,
+    pipeline: &'a str,
+    dataset: &'a str,
+    table: &'a str,
+) -> Vec<&'a str> {
     vec![
         "load",
         file,
@@ -46,13 +59,13 @@ pub(crate) fn load_args<'a>(
         "--credentials",
         url,
         "--pipeline",
-        dataset,
+        pipeline,
         "--pipelines-dir",
         pipes,
         "--dataset",
         dataset,
         "--table",
-        "items",
+        table,
     ]
 }
 

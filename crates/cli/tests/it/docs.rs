@@ -79,6 +79,8 @@ const REQUIRED: &[&str] = &[
     "docs/extending.md",
     "docs/destinations/postgres.md",
     "docs/write-dispositions.md",
+    "docs/schema-contracts.md",
+    "docs/naming.md",
 ];
 /// The example API of the docs (`rest-fixture --port 8077`); the test starts one on a port
 /// of its own and rewrites this address.
@@ -1139,4 +1141,46 @@ fn doc_region(src: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// docs/configuration.md names every key each registered destination reads or warns about.
+#[test]
+fn the_configuration_doc_names_every_destination_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut missing = Vec::new();
+    for name in dest_core::registry::names() {
+        // a factory reads only configuration: any credentials will do
+        let config = dlt_config::Config::builder()
+            .project_dir(dir.path())
+            .no_global_dir()
+            .env(false)
+            .set(
+                &format!("destination.{name}.credentials"),
+                match name {
+                    "postgres" => "postgresql://doc@localhost:5432/doc".to_string(),
+                    _ => dir.path().join("doc.db").to_string_lossy().into_owned(),
+                },
+            )
+            .build()
+            .unwrap();
+        let ctx = dest_core::registry::DestinationContext {
+            destination_name: name,
+            pipeline_name: None,
+            config: &config,
+        };
+        let destination = dest_core::registry::create(name, &ctx).unwrap();
+        let caps = destination.capabilities();
+        for key in caps.config_keys.iter().chain(caps.dlt_config_keys) {
+            let row = format!("| `destination.{name}.{key}` |");
+            if !doc.contains(&row) {
+                missing.push(row);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md lacks {missing:?}"
+    );
 }

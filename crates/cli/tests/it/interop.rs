@@ -62,7 +62,7 @@ enum Tool {
 }
 
 /// The test server's URL with a password, which dlt requires (with trust auth any will do).
-fn url_with_password(url: &str) -> String {
+pub(crate) fn url_with_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -80,12 +80,26 @@ fn url_with_password(url: &str) -> String {
 
 /// `program` of the dlt venv (`python`, `dlt`), run in `dir` (also its `HOME`), without
 /// telemetry.
-fn dlt(dir: &std::path::Path, program: &str) -> Command {
+pub(crate) fn dlt(dir: &std::path::Path, program: &str) -> Command {
     let mut cmd = Command::new(test_support::python::dlt_venv().join("bin").join(program));
     cmd.current_dir(dir)
         .env("HOME", dir)
         .env("RUNTIME__DLTHUB_TELEMETRY", "false");
     cmd
+}
+
+/// Runs Python `script` of the dlt venv in `dir` with `args`; returns its standard output
+/// (a script that fails fails the test, with its standard error and `what`).
+pub(crate) fn dlt_script(dir: &std::path::Path, script: &str, args: &[&str], what: &str) -> String {
+    let path = dir.join("dlt_script.py");
+    std::fs::write(&path, script).unwrap();
+    let out = dlt(dir, "python").arg(&path).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs turn `n` (0-based) of `tool` on `dataset` in a fresh working folder, merging with
@@ -115,24 +129,8 @@ fn turn(
         }
         Tool::DltRs => {
             let pipes = dir.path().join("pipelines").to_string_lossy().to_string();
-            let mut args = vec![
-                "load",
-                &rows,
-                "--destination",
-                "postgres",
-                "--credentials",
-                &url,
-                "--pipeline",
-                "interop",
-                "--pipelines-dir",
-                &pipes,
-                "--dataset",
-                dataset,
-                "--table",
-                "orders",
-                "--write-disposition",
-                "merge",
-            ];
+            let mut args = load_into(&rows, &url, &pipes, "interop", dataset, "orders");
+            args.extend(["--write-disposition", "merge"]);
             if with_hints {
                 args.extend(["--primary-key", "id", "--columns", COLUMNS]);
             }
@@ -170,7 +168,7 @@ fn sequence_merging(dataset: &str, tools: [Tool; 3], strategy: &str) -> tempfile
 /// What a dataset holds, for comparison: columns with type and nullability, every table's
 /// rows without dlt's random ids, the stored schema's tables (newest version), and the
 /// number of schema versions, loads and state rows.
-async fn snapshot(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
+pub(crate) async fn snapshot(db: &tokio_postgres::Client, ds: &str) -> Vec<String> {
     let columns = contents(
         db,
         &format!(
@@ -280,7 +278,7 @@ async fn dlt_and_dlt_rs_take_turns_on_one_dataset() {
         .join("pipelines")
         .to_string_lossy()
         .to_string();
-    for format in ["yaml", "json", "mermaid"] {
+    for format in ["yaml", "json", "mermaid", "dbml"] {
         let args = [
             "pipeline",
             "--pipelines-dir",
@@ -471,4 +469,198 @@ p.run([{"id": 2, "payload": {"a": [1, 2]}}], table_name="events")
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(column(theirs).await, ["payload:jsonb"]);
+}
+
+/// The two sides of a comparison with real dlt.
+struct Side<'a> {
+    /// A Python script run with the dlt venv: argv `url dataset` then `script_args`.
+    script: &'a str,
+    script_args: &'a [&'a str],
+    /// `dlt-rs load rows.jsonl` into pipeline `pipeline`, table `table`, with `load_args`.
+    pipeline: &'a str,
+    table: &'a str,
+    load_args: &'a [&'a str],
+}
+
+/// Runs `runs` (each written to `rows.jsonl` in turn, one run each) with dlt into one fresh
+/// dataset and with dlt-rs into another (each in a working folder of its own); returns
+/// both [`snapshot`]s with the dataset names replaced by `DS`, and with the rows of `sql`
+/// (`{ds}` standing for the dataset) appended.
+async fn dlt_and_dlt_rs(
+    db: &tokio_postgres::Client,
+    name: &str,
+    runs: &[&str],
+    side: &Side<'_>,
+    sql: Option<&str>,
+) -> [Vec<String>; 2] {
+    let mut out: [Vec<String>; 2] = Default::default();
+    for (i, tool) in ["dlt", "rs"].into_iter().enumerate() {
+        let ds = fresh_schema(db, &format!("interop_{name}_{tool}")).await;
+        let dir = tempfile::tempdir().unwrap();
+        for rows in runs {
+            std::fs::write(dir.path().join("rows.jsonl"), rows).unwrap();
+            if tool == "dlt" {
+                let url = url_with_password(&pg_url());
+                let mut args = vec![url.as_str(), ds.as_str()];
+                args.extend_from_slice(side.script_args);
+                dlt_script(dir.path(), side.script, &args, name);
+            } else {
+                let pipes = dir.path().join("pipelines").to_string_lossy().to_string();
+                let url = pg_url();
+                let mut args =
+                    load_into("rows.jsonl", &url, &pipes, side.pipeline, &ds, side.table);
+                args.extend_from_slice(side.load_args);
+                let run = dlt_rs(&args, dir.path());
+                assert!(
+                    run.status.success(),
+                    "{name}: {}",
+                    String::from_utf8_lossy(&run.stderr)
+                );
+            }
+        }
+        let mut snap = snapshot(db, &ds).await;
+        if let Some(sql) = sql {
+            snap.extend(contents(db, &sql.replace("{ds}", &ds)).await);
+        }
+        out[i] = snap.into_iter().map(|l| l.replace(&ds, "DS")).collect();
+    }
+    out
+}
+
+/// dlt's `table_name` function as `--table-name-from FIELD`: each item goes to the table
+/// its `type` names (normalized as a table name), with the resource's hints; a second run
+/// adds a table. Two runs of dlt-rs end as two runs of dlt: tables, rows, the stored schema
+/// (tables keep the resource's name) and its versions.
+#[tokio::test]
+async fn table_names_from_a_field_as_dlt_does() {
+    const RUNS: [&str; 2] = [
+        r#"{"id": 1, "type": "click", "x": 1, "tags": ["a"]}
+{"id": 2, "type": "Page View", "url": "/"}
+{"id": 3, "type": "click", "x": 2}
+"#,
+        r#"{"id": 4, "type": "purchase", "amount": 9.5}
+{"id": 5, "type": "click", "x": 3, "extra": true}
+"#,
+    ];
+    const DLT: &str = r#"
+import dlt, json, sys
+url, dataset = sys.argv[1:3]
+rows = [json.loads(line) for line in open("rows.jsonl")]
+events = dlt.resource(rows, name="events", primary_key="id", write_disposition="merge",
+                      table_name=lambda item: item["type"])
+p = dlt.pipeline(pipeline_name="named", destination=dlt.destinations.postgres(url),
+                 dataset_name=dataset, pipelines_dir="pipelines")
+p.run(events)
+"#;
+    let db = connect().await;
+    let side = Side {
+        script: DLT,
+        script_args: &[],
+        pipeline: "named",
+        table: "events",
+        load_args: &[
+            "--table-name-from",
+            "type",
+            "--primary-key",
+            "id",
+            "--write-disposition",
+            "merge",
+        ],
+    };
+    let [theirs, ours] = dlt_and_dlt_rs(&db, "named", &RUNS, &side, None).await;
+    assert!(
+        theirs.iter().any(|l| l.starts_with("page_view|")),
+        "{theirs:#?}"
+    );
+    assert_eq!(ours, theirs);
+}
+
+/// dlt's `nested_hints` as `--nested-hints`: column hints for a nested table (a decimal, a
+/// `json` column) and for one below it. dlt-rs makes the tables, types, rows and stored
+/// schema (with its versions) that dlt makes, on a first run and a second one.
+#[tokio::test]
+async fn nested_hints_type_nested_tables_as_dlt_does() {
+    const ROWS: &str = r#"{"id": 1, "items": [{"sku": "a", "price": "10.50", "meta": {"k": [1, 2]}, "parts": [{"n": "1"}]}]}
+{"id": 2, "items": [{"sku": "b", "price": 3, "meta": {"k": []}}]}
+"#;
+    const HINTS: &str = r#"{"items": {"columns": {"price": {"data_type": "decimal", "precision": 12, "scale": 2}, "meta": {"data_type": "json"}}}, "items__parts": {"columns": {"n": {"data_type": "bigint"}}}}"#;
+    const DLT: &str = r#"
+import dlt, json, sys
+url, dataset, hints = sys.argv[1:4]
+rows = [json.loads(line) for line in open("rows.jsonl")]
+nested = {tuple(k.split("__")): dlt.mark.make_nested_hints(**v) for k, v in json.loads(hints).items()}
+orders = dlt.resource(rows, name="orders", nested_hints=nested)
+p = dlt.pipeline(pipeline_name="nested", destination=dlt.destinations.postgres(url),
+                 dataset_name=dataset, pipelines_dir="pipelines")
+p.run(orders)
+"#;
+    let db = connect().await;
+    let side = Side {
+        script: DLT,
+        script_args: &[HINTS],
+        pipeline: "nested",
+        table: "orders",
+        load_args: &["--nested-hints", HINTS],
+    };
+    let [theirs, ours] = dlt_and_dlt_rs(&db, "nested", &[ROWS, ROWS], &side, None).await;
+    assert!(
+        theirs
+            .iter()
+            .any(|l| l == "orders__items|price|numeric|YES"),
+        "{theirs:#?}"
+    );
+    assert_eq!(ours, theirs);
+}
+
+/// dlt's PostgreSQL geometry hints (`x-postgres-geometry`, `x-postgres-srid`): the column is
+/// PostGIS' `geometry(Geometry, <srid>)` and takes WKT, EWKT and hex WKB text, with
+/// `insert_values` and `csv` alike. dlt-rs makes the table, type, geometries and stored
+/// schema dlt makes from the same hints (as dlt's `postgres_adapter` sets them). PostGIS is
+/// installed from Debian's packages where the server lacks it.
+#[tokio::test]
+async fn geometry_columns_load_as_dlt_loads_them() {
+    const ROWS: &str = r#"{"id": 1, "loc": "POINT(1 2)", "area": "POLYGON((0 0, 1 0, 1 1, 0 0))"}
+{"id": 2, "loc": "SRID=4326;POINT(3 4)"}
+{"id": 3, "loc": "0101000000000000000000F03F0000000000000040"}
+"#;
+    const COLUMNS: &str = r#"{"loc": {"x-postgres-geometry": true}, "area": {"x-postgres-geometry": true, "x-postgres-srid": 3857}}"#;
+    const DLT: &str = r#"
+import dlt, json, sys
+url, dataset, columns = sys.argv[1:4]
+rows = [json.loads(line) for line in open("rows.jsonl")]
+places = dlt.resource(rows, name="places", columns=json.loads(columns))
+p = dlt.pipeline(pipeline_name="geo", destination=dlt.destinations.postgres(url),
+                 dataset_name=dataset, pipelines_dir="pipelines")
+p.run(places)
+"#;
+    const GEOMETRIES: &str = "SELECT id, ST_AsText(loc), ST_SRID(loc), ST_SRID(area), \
+        format_type(a.atttypid, a.atttypmod) FROM \"{ds}\".places, pg_attribute a \
+        WHERE a.attrelid = '\"{ds}\".places'::regclass AND a.attname = 'area' ORDER BY id";
+    let db = connect().await;
+    test_support::postgis::ensure_postgis(&db).await;
+    for format in ["insert_values", "csv"] {
+        let load_args = ["--columns", COLUMNS, "--loader-file-format", format];
+        let side = Side {
+            script: DLT,
+            script_args: &[COLUMNS],
+            pipeline: "geo",
+            table: "places",
+            load_args: &load_args,
+        };
+        let [theirs, ours] = dlt_and_dlt_rs(
+            &db,
+            &format!("geo_{format}"),
+            &[ROWS],
+            &side,
+            Some(GEOMETRIES),
+        )
+        .await;
+        assert!(
+            theirs
+                .iter()
+                .any(|l| l == "1|POINT(1 2)|4326|3857|geometry(Geometry,3857)"),
+            "{theirs:#?}"
+        );
+        assert_eq!(ours, theirs, "{format}");
+    }
 }

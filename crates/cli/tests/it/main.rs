@@ -7,12 +7,14 @@
 
 mod cli;
 mod common;
+mod contracts;
 mod docs;
 mod faults;
 mod files;
 mod filesystem;
 mod init;
 mod interop;
+mod naming;
 mod pipeline_cmd;
 mod rest_api;
 mod scale_out;

@@ -139,3 +139,68 @@ fn sqlite_is_registered_and_loads_merges_and_shows_from_the_command_line() {
         "{err}"
     );
 }
+
+/// SQLite's identifiers ignore case: a case sensitive naming convention whose names differ
+/// only in case fails the load naming both, and nothing loads; `sql_ci_v1` folds them into
+/// one column and loads.
+#[test]
+fn a_case_sensitive_naming_fails_on_names_sqlite_cannot_tell_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".dlt")).unwrap();
+    std::fs::write(dir.path().join("rows.jsonl"), "{\"Id\": 1, \"id\": 2}\n").unwrap();
+    let db = dir.path().join("case.db").to_string_lossy().to_string();
+    let load = |naming: &str| {
+        std::fs::write(
+            dir.path().join(".dlt/config.toml"),
+            format!("[schema]\nnaming = \"{naming}\"\n"),
+        )
+        .unwrap();
+        let pipes = dir.path().join(format!("pipes_{naming}"));
+        dlt_rs(
+            &[
+                "load",
+                "rows.jsonl",
+                "--destination",
+                "sqlite",
+                "--credentials",
+                &db,
+                "--pipelines-dir",
+                &pipes.to_string_lossy(),
+                "--pipeline",
+                "case",
+                "--dataset",
+                naming,
+                "--table",
+                "t",
+            ],
+            dir.path(),
+        )
+    };
+    let out = load("sql_cs_v1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("`Id` and `id`"), "{err}");
+    let out = load("sql_ci_v1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the dataset of the failed load holds no table; the other one the folded column
+    let tables = |dataset: &str| -> i64 {
+        let path = dir.path().join(format!("case__{dataset}.db"));
+        if !path.exists() {
+            return 0;
+        }
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 't'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(tables("sql_cs_v1"), 0);
+    assert_eq!(tables("sql_ci_v1"), 1);
+}

@@ -1082,8 +1082,8 @@ async fn a_failing_parallelized_resource_loads_nothing_of_the_run() {
 }
 
 /// Settings dlt-rs does not apply are named, never silently ignored: a typo (with the key
-/// meant), a dlt setting dlt-rs does not implement, a naming convention other than
-/// snake_case; an unknown naming convention fails the build.
+/// meant), a dlt setting dlt-rs does not implement; a naming convention of dlt is applied
+/// (no warning), an unknown one fails the build.
 #[tokio::test]
 async fn settings_that_do_nothing_are_named() {
     let env = Env::new();
@@ -1110,7 +1110,6 @@ async fn settings_that_do_nothing_are_named() {
         [
             ("load.wrkers".to_string(), true),
             ("normalize.workers".to_string(), false),
-            ("schema.naming".to_string(), false)
         ]
     );
     let cfg = dlt_config::Config::builder()
@@ -1126,4 +1125,78 @@ async fn settings_that_do_nothing_are_named() {
         .build()
         .unwrap_err();
     assert!(matches!(e, pipeline::PipelineError::Config(_)), "{e}");
+}
+
+/// dlt's pipeline settings `export_schema_path` / `import_schema_path` from the
+/// configuration (under `[pipelines.<name>]` or at the top): the schema is exported there,
+/// and an edited export is imported by the next run.
+#[tokio::test]
+async fn schema_paths_come_from_the_configuration() {
+    let env = Env::new();
+    let pipelines = env.dir.path().join("pipelines");
+    let schemas = env.dir.path().join("schemas");
+    let dir = json!(schemas.to_string_lossy());
+    let settings = [
+        ("pipelines.paths.export_schema_path", dir.clone()),
+        ("import_schema_path", dir),
+    ];
+    let mut p = env.pipeline_in("paths", "paths", &pipelines, &settings);
+    p.run(vec![Resource::new("t", vec![json!({"id": 1})])])
+        .await
+        .unwrap();
+    let file = schemas.join("paths.schema.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    assert!(yaml.contains("name: paths"), "{yaml}");
+    // a type for a column no item had yet: the next run takes it from the edited file
+    let edited = yaml.replacen(
+        "      id:\n",
+        "      doc:\n        data_type: json\n        nullable: true\n      id:\n",
+        1,
+    );
+    assert_ne!(edited, yaml, "{yaml}");
+    std::fs::write(&file, edited).unwrap();
+    let mut p = env.pipeline_in("paths", "paths", &pipelines, &settings);
+    p.run(vec![Resource::new(
+        "t",
+        vec![json!({"id": 2, "doc": {"a": 1}})],
+    )])
+    .await
+    .unwrap();
+    let rows = env.rows("paths", "SELECT doc FROM paths.t WHERE id = 2");
+    assert_eq!(rows, [r#"{"a":1}"#]);
+}
+
+/// dlt's `resource_state`: a resource keeps a value between runs (a page token here), set
+/// while its resources are made and saved with the package that carries its items, at
+/// dlt's place in the state (`sources.<source>.resources.<resource>.<key>`).
+#[tokio::test]
+async fn a_resource_keeps_its_state_between_runs() {
+    let env = Env::new();
+    let pipelines = env.dir.path().join("pipelines");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut p = env.pipeline_in("rstate", "rstate", &pipelines, &[]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        p.run_with_state(move |state| {
+            let page = state
+                .resource_value("pages", "next_page")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(1);
+            tx.send(page).unwrap();
+            state.set_resource_value("pages", "next_page", json!(page + 1));
+            Ok(vec![Resource::new("pages", vec![json!({"page": page})])])
+        })
+        .await
+        .unwrap();
+        seen.push(rx.recv().unwrap());
+    }
+    assert_eq!(seen, [1, 2, 3]);
+    let rows = env.rows("rstate", "SELECT page FROM rstate.pages ORDER BY page");
+    assert_eq!(rows, ["1", "2", "3"]);
+    let p = env.pipeline_in("rstate", "rstate", &pipelines, &[]);
+    let state = p.state().unwrap().unwrap();
+    assert_eq!(
+        state.sources["rstate"]["resources"]["pages"]["next_page"],
+        json!(4)
+    );
 }
