@@ -7,6 +7,7 @@ mod filesystem;
 pub mod init;
 pub mod pipeline_cmd;
 pub mod progress;
+mod query_output;
 pub mod rest_api;
 mod schema_export;
 pub use schema_export::SchemaFormat;

@@ -56,6 +56,18 @@ pub enum PipelineAction {
     },
     /// The last run: its steps with their times, the packages it loaded, rows per table.
     Trace,
+    /// Run SQL against the pipeline's dataset in a read-only transaction (tables by their
+    /// names alone) and print the rows.
+    Query {
+        /// The query (its last statement's rows are printed).
+        sql: String,
+        /// table (aligned columns), csv (RFC 4180, a header line, NULL as an empty field)
+        /// or json (an array of objects, values as text, NULL as null).
+        #[arg(long, value_enum, default_value = "table")]
+        format: QueryFormat,
+        #[command(flatten)]
+        destination: DestinationArgs,
+    },
     /// The pipeline's schema as dlt prints it: dlt's schema document in YAML (the default)
     /// or JSON, or a Mermaid ER diagram.
     Schema {
@@ -109,6 +121,14 @@ pub enum PipelineAction {
         #[command(flatten)]
         destination: DestinationArgs,
     },
+}
+
+/// How `query` prints its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 /// Where the commands that reach the destination go.
@@ -203,6 +223,16 @@ pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
             PipelineFolder::inspect(&name, dir)?;
             let p = open_pipeline(&name, a.pipelines_dir, &destination)?;
             show(&p, loads, &mut out).await?
+        }
+        PipelineAction::Query {
+            sql,
+            format,
+            destination,
+        } => {
+            PipelineFolder::inspect(&name, dir)?;
+            let p = open_pipeline(&name, a.pipelines_dir, &destination)?;
+            let rows = p.query(&sql).await?;
+            out.push_str(&crate::query_output::render(&rows, format)?);
         }
         PipelineAction::Drop {
             resources,

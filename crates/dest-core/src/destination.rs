@@ -332,6 +332,20 @@ pub trait LoadClient: Send + Sync {
     async fn drop_tables(&self, _tables: &[String], _schema_name: &str) -> Result<()> {
         Err(unsupported("dropping tables"))
     }
+    /// Runs the user's query `sql` against the dataset (its tables are found without the
+    /// dataset's name) in a read-only transaction, and returns the rows of its last
+    /// statement, every value as the destination prints it as text.
+    async fn read_query(&self, _sql: &str) -> Result<QueryRows> {
+        Err(unsupported("queries"))
+    }
+}
+
+/// The rows of a read-only query ([`LoadClient::read_query`]): the column names, and each
+/// value as the destination prints it (`None`: NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryRows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
 }
 
 /// The error of a [`LoadClient`] method a destination does not implement (the client does

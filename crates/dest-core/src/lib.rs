@@ -27,7 +27,7 @@ pub use contract::{ContractEntity, ContractError, ContractMode, ContractModes, S
 pub use dbt::{DbtProfile, DbtSecret, ProfileValue};
 pub use destination::{
     staging_dataset_name, Capabilities, DatasetRef, Destination, FollowUpJob, JobOutcome,
-    LoadClient, LoadJob, LoadSession, Prepared, StagingLock, StoredSchema, StoredState,
+    LoadClient, LoadJob, LoadSession, Prepared, QueryRows, StagingLock, StoredSchema, StoredState,
 };
 pub use disposition::{
     parse_write_disposition, Append, ChainPlan, DispositionKind, FollowUp, LoadTarget, Merge,

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dest_core::{Error, FollowUp, LoadJob, LoaderFileFormat, Result, StagingLock};
+use dest_core::{Error, FollowUp, LoadJob, LoaderFileFormat, QueryRows, Result, StagingLock};
 use dest_sql::{Connection, DbError, Dialect, Driver, Param, Row, SqlValue};
 use postgres_types::{ToSql, Type};
 use tokio::io::AsyncBufReadExt;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::client::{db_err, PgError, Pool};
 use crate::config::{InsertValuesExecution, PostgresSettings};
@@ -90,6 +90,38 @@ impl Connection for PgConn {
             .map(|r| (0..r.len()).map(|i| value(r, i)).collect())
             .collect::<Result<_, _>>()
             .map_err(boxed)
+    }
+
+    /// `BEGIN READ ONLY` with the dataset first on the search path (then `public`, where
+    /// extensions such as PostGIS live), the query as a simple query (values as text, the
+    /// server's own rendering), and `ROLLBACK` whatever happened.
+    async fn read_query(&mut self, dataset: &str, sql: &str) -> Result<QueryRows, DbError> {
+        let begin = format!(
+            "BEGIN READ ONLY; SET LOCAL search_path TO {}, public",
+            crate::sql::quote_ident(dataset)
+        );
+        self.client.batch_execute(&begin).await.map_err(boxed)?;
+        let result = self.client.simple_query(sql).await;
+        let rollback = self.client.batch_execute("ROLLBACK").await;
+        let messages = result.map_err(boxed)?;
+        rollback.map_err(boxed)?;
+        let mut out = QueryRows::default();
+        for m in messages {
+            match m {
+                SimpleQueryMessage::RowDescription(columns) => {
+                    // a new statement's rows: the last one's are returned
+                    out.columns = columns.iter().map(|c| c.name().to_string()).collect();
+                    out.rows.clear();
+                }
+                SimpleQueryMessage::Row(row) => out.rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     async fn existing_columns(

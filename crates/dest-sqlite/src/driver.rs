@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use dest_core::{DestinationError, Error, LoadJob, LoaderFileFormat, Result, Retry, StagingLock};
+use dest_core::{
+    DestinationError, Error, LoadJob, LoaderFileFormat, QueryRows, Result, Retry, StagingLock,
+};
 use dest_sql::{Connection, DbError, Dialect, Driver, Param, Row, SqlValue};
 use rusqlite::types::{Value as Sql, ValueRef};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -134,6 +136,23 @@ fn value(v: ValueRef<'_>) -> SqlValue {
     }
 }
 
+/// A value of a user's query as text: blobs as hex.
+fn text_of(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(x) => Some(x.to_string()),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => {
+            let mut hex = Vec::with_capacity(2 * b.len());
+            for byte in b {
+                dest_core::push_hex(&mut hex, *byte);
+            }
+            Some(String::from_utf8_lossy(&hex).into_owned())
+        }
+    }
+}
+
 #[async_trait]
 impl Connection for SqliteConn {
     async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
@@ -167,6 +186,37 @@ impl Connection for SqliteConn {
                 );
             }
             Ok(out)
+        })
+        .await
+    }
+
+    /// With `PRAGMA query_only` on (no statement may write): the dataset's file is attached
+    /// under its name, so its tables are found by their names alone (after `main`'s).
+    /// Values as SQLite prints them; blobs as hex.
+    async fn read_query(&mut self, _dataset: &str, sql: &str) -> Result<QueryRows, DbError> {
+        let sql = sql.to_string();
+        self.run(move |c| {
+            c.execute_batch("PRAGMA query_only = ON")?;
+            let result = (|| {
+                let mut stmt = c.prepare(&sql)?;
+                let columns: Vec<String> =
+                    stmt.column_names().iter().map(|n| n.to_string()).collect();
+                let n = columns.len();
+                let mut rows = stmt.query([])?;
+                let mut out = QueryRows {
+                    columns,
+                    rows: Vec::new(),
+                };
+                while let Some(r) = rows.next()? {
+                    let row = (0..n)
+                        .map(|i| r.get_ref(i).map(text_of))
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    out.rows.push(row);
+                }
+                Ok(out)
+            })();
+            c.execute_batch("PRAGMA query_only = OFF")?;
+            result
         })
         .await
     }

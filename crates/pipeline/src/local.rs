@@ -470,6 +470,14 @@ impl Pipeline {
         }
     }
 
+    /// Runs `sql` against the pipeline's dataset in a read-only transaction (its tables are
+    /// found by their names alone): the columns and rows of its last statement, every
+    /// value as the destination prints it (dlt's `pipeline.sql_client()` for reading).
+    pub async fn query(&self, sql: &str) -> Result<dest_core::QueryRows, PipelineError> {
+        let client = self.client(&mut None).await?;
+        client.read_query(sql).await.map_err(|e| self.named(e))
+    }
+
     /// The dataset's tables (those of the local schema, else of the schema stored in the
     /// destination) with their row counts, and the newest `loads` loads.
     pub async fn show_dataset(&self, loads: usize) -> Result<DatasetOverview, PipelineError> {

@@ -673,3 +673,111 @@ async fn drop_and_sync_refuse_while_packages_are_pending() {
         );
     }
 }
+
+/// `pipeline NAME query`: SQL against the dataset (tables by their names alone) in a
+/// read-only transaction, on PostgreSQL and SQLite alike: the count, valid CSV (read back
+/// with Python's `csv` module), JSON, and a write refused with the dataset unchanged.
+#[tokio::test]
+async fn query_reads_the_dataset_and_writes_nothing() {
+    let db = connect().await;
+    let ds = fresh_schema(&db, "pipeline_cmd_query").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("events.jsonl");
+    std::fs::write(
+        &rows,
+        "{\"id\": 1, \"note\": \"plain\"}\n{\"id\": 2, \"note\": \"a, \\\"quoted\\\"\\nline\"}\n{\"id\": 3}\n",
+    )
+    .unwrap();
+    let rows = rows.to_string_lossy().to_string();
+    let sqlite_db = dir.path().join("q.db").to_string_lossy().to_string();
+    let url = pg_url();
+    for (destination, credentials) in [("postgres", url.as_str()), ("sqlite", sqlite_db.as_str())] {
+        let pipes = dir
+            .path()
+            .join(format!("pipes_{destination}"))
+            .to_string_lossy()
+            .to_string();
+        let out = dlt_rs(
+            &[
+                "load",
+                &rows,
+                "--destination",
+                destination,
+                "--credentials",
+                credentials,
+                "--pipeline",
+                "q",
+                "--pipelines-dir",
+                &pipes,
+                "--dataset",
+                &ds,
+                "--table",
+                "events",
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{destination}: {}", stderr(&out));
+        let query = |sql: &str, format: &str| {
+            dlt_rs(
+                &[
+                    "pipeline",
+                    "--pipelines-dir",
+                    &pipes,
+                    "q",
+                    "query",
+                    sql,
+                    "--format",
+                    format,
+                    "--credentials",
+                    credentials,
+                ],
+                dir.path(),
+            )
+        };
+        let out = query("select count(*) as n from events", "table");
+        assert!(out.status.success(), "{destination}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["n", "-", "3", "(1 row)"],
+            "{destination}"
+        );
+
+        let out = query("select id, note from events order by id", "csv");
+        assert!(out.status.success(), "{destination}: {}", stderr(&out));
+        let csv = dir.path().join("out.csv");
+        std::fs::write(&csv, &out.stdout).unwrap();
+        let parsed = Command::new("python3")
+            .args([
+                "-c",
+                "import csv, json, sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))",
+            ])
+            .arg(&csv)
+            .output()
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+        assert_eq!(
+            parsed,
+            json!([
+                ["id", "note"],
+                ["1", "plain"],
+                ["2", "a, \"quoted\"\nline"],
+                ["3", ""]
+            ]),
+            "{destination}"
+        );
+
+        let out = query("select id, note from events where id = 3", "json");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v, json!([{"id": "3", "note": null}]), "{destination}");
+
+        let out = query("delete from events", "table");
+        assert!(!out.status.success(), "{destination}: a write must fail");
+        let out = query("select count(*) from events", "csv");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("\r\n3\r\n"),
+            "{destination}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     DatasetRef, Error, FollowUp, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession,
-    LoadTarget, Prepared, ReplaceStrategy, Result, Schema, StagingLock, StoredSchema, StoredState,
-    TableDisposition, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
+    LoadTarget, Prepared, QueryRows, ReplaceStrategy, Result, Schema, StagingLock, StoredSchema,
+    StoredState, TableDisposition, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
+    VERSION_TABLE,
 };
 
 use super::driver::{Connection, DbError, Driver, Param, Row, SqlValue};
@@ -700,6 +701,17 @@ impl<D: Driver> LoadClient for SqlClient<D> {
         }
         // `open_session` is the session module's (it knows the client, not the other way)
         Ok(Some(self.open_session().await?))
+    }
+
+    async fn read_query(&self, sql: &str) -> Result<QueryRows> {
+        let ctx = format!("querying dataset `{}`", self.dataset);
+        let mut conn = self.driver.acquire().await?;
+        let rows = conn
+            .read_query(&self.dataset, sql)
+            .await
+            .map_err(db(&ctx))?;
+        self.driver.release(conn);
+        Ok(rows)
     }
 
     async fn table_row_counts(&self, tables: &[String]) -> Result<Vec<(String, Option<u64>)>> {

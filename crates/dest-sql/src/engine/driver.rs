@@ -7,7 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dest_core::{DestinationError, FollowUp, LoadJob, Result, StagingLock};
+use dest_core::{DestinationError, FollowUp, LoadJob, QueryRows, Result, StagingLock};
 
 use crate::Dialect;
 
@@ -45,6 +45,9 @@ pub trait Connection: Send {
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, DbError>;
     /// Runs one query; returns its rows.
     async fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError>;
+    /// Runs the user's query `sql` in a read-only transaction in which the tables of
+    /// `dataset` are found by their names alone; the rows of its last statement, as text.
+    async fn read_query(&mut self, dataset: &str, sql: &str) -> Result<QueryRows, DbError>;
     /// The columns that exist of each of `tables` in `dataset` (a table that does not exist
     /// has no entry).
     async fn existing_columns(
