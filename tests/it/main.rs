@@ -8,3 +8,4 @@ mod arrow;
 mod e2e;
 mod hostile;
 mod no_loss;
+mod read_back;

@@ -8,7 +8,9 @@
 //!    deleting `<target>/e2e/pipelines`;
 //! 5. load it with `dlt-rs load --destination sqlite` into dataset `e2e_sqlite` of
 //!    `<target>/e2e/sqlite/e2e.db` (the dataset is the attached file `e2e__e2e_sqlite.db`);
-//! 6. print every table of the three datasets with its row count and fail unless all hold the
+//! 6. read the `e2e_cli` and `e2e_sqlite` datasets back with `examples/read_back` (JSON rows,
+//!    typed rows, Arrow batches of every event);
+//! 7. print every table of the three datasets with its row count and fail unless all hold the
 //!    same tables with the same counts and `events` holds one row per generated record.
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -134,7 +136,7 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         .arg("--input")
         .arg(&input)
         .current_dir(root);
-    let lib_run = load("library", &psql, url, LIB_DATASET, &pipelines, lib)?;
+    let lib_run = load("load: library", &psql, url, LIB_DATASET, &pipelines, lib)?;
 
     let mut cli = Command::new(release.join("dlt-rs"));
     cli.arg("load")
@@ -145,7 +147,14 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         .arg(&pipelines)
         .args(["--dataset", CLI_DATASET, "--table", ROOT_TABLE])
         .current_dir(root);
-    let cli_run = load("command line", &psql, url, CLI_DATASET, &pipelines, cli)?;
+    let cli_run = load(
+        "load: command line",
+        &psql,
+        url,
+        CLI_DATASET,
+        &pipelines,
+        cli,
+    )?;
 
     let sqlite_dir = work.join("sqlite");
     if sqlite_dir.exists() {
@@ -165,7 +174,32 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
         .arg(&pipelines)
         .args(["--dataset", SQLITE_DATASET, "--table", ROOT_TABLE])
         .current_dir(root);
-    let sqlite_run = run_timed("command line into SQLite", sqlite);
+    let sqlite_run = run_timed("load: SQLite", sqlite);
+
+    // read both datasets back through the library (rows, typed rows, Arrow batches)
+    let mut read_pg = Command::new(release.join("examples").join("read_back"));
+    read_pg
+        .args(["--pipeline", CLI_PIPELINE, "--credentials", url])
+        .arg("--pipelines-dir")
+        .arg(&pipelines)
+        .args(["--expect-rows", &options.rows.to_string()])
+        .current_dir(root);
+    let read_pg_run = run_timed("read back: PostgreSQL", read_pg);
+    let mut read_sqlite = Command::new(release.join("examples").join("read_back"));
+    read_sqlite
+        .args([
+            "--pipeline",
+            SQLITE_DATASET,
+            "--destination",
+            "sqlite",
+            "--credentials",
+        ])
+        .arg(sqlite_dir.join("e2e.db"))
+        .arg("--pipelines-dir")
+        .arg(&pipelines)
+        .args(["--expect-rows", &options.rows.to_string()])
+        .current_dir(root);
+    let read_sqlite_run = run_timed("read back: SQLite", read_sqlite);
 
     let lib_tables = table_counts(&psql, url, LIB_DATASET)?;
     let cli_tables = table_counts(&psql, url, CLI_DATASET)?;
@@ -175,9 +209,15 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     print_tables(SQLITE_DATASET, &sqlite_tables);
 
     let mut problems = Vec::new();
-    for run in [&lib_run, &cli_run, &sqlite_run] {
+    for run in [
+        &lib_run,
+        &cli_run,
+        &sqlite_run,
+        &read_pg_run,
+        &read_sqlite_run,
+    ] {
         if !run.ok {
-            problems.push(format!("the {} load failed", run.label));
+            problems.push(format!("the {} run failed", run.label));
         }
     }
     for (dataset, tables) in [
@@ -206,17 +246,23 @@ pub(crate) fn run(root: &Path, args: Vec<OsString>) -> Result<ExitCode> {
     println!();
     println!("timings:");
     if let Some(build_time) = build_time {
-        println!("  release build        {:>9}", secs(build_time));
+        println!("  release build          {:>9}", secs(build_time));
     }
     println!(
-        "  generate {:>7} rows {:>9}",
+        "  generate {:>7} rows   {:>9}",
         options.rows,
         secs(generate_time)
     );
-    for run in [&lib_run, &cli_run, &sqlite_run] {
+    for run in [
+        &lib_run,
+        &cli_run,
+        &sqlite_run,
+        &read_pg_run,
+        &read_sqlite_run,
+    ] {
         println!(
-            "  {:<20} {:>9}  {}",
-            format!("load ({})", run.label),
+            "  {:<22} {:>9}  {}",
+            run.label,
             secs(run.elapsed),
             if run.ok { "ok" } else { "FAILED" }
         );
@@ -258,12 +304,12 @@ fn load(
 
 /// Runs a load and times it; a load that fails (or cannot start) is reported, not an error.
 fn run_timed(label: &'static str, mut cmd: Command) -> Run {
-    eprintln!("\nxtask: load through the {label}: {}", crate::show(&cmd));
+    eprintln!("\nxtask: {label}: {}", crate::show(&cmd));
     let started = Instant::now();
     let ok = match cmd.status() {
         Ok(status) if status.success() => true,
         Ok(status) => {
-            eprintln!("xtask: the {label} load failed ({status})");
+            eprintln!("xtask: {label} failed ({status})");
             false
         }
         Err(e) => {
@@ -275,7 +321,7 @@ fn run_timed(label: &'static str, mut cmd: Command) -> Run {
         }
     };
     let elapsed = started.elapsed();
-    eprintln!("xtask: the {label} load took {}", secs(elapsed));
+    eprintln!("xtask: {label} took {}", secs(elapsed));
     Run { label, elapsed, ok }
 }
 

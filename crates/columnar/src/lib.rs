@@ -11,6 +11,8 @@
 //! - [`json_value`] / [`filter_rows`]: a cell of any Arrow type as JSON, and the rows of a
 //!   batch kept by a filter (incremental cursors on Arrow data);
 //! - [`ParquetBatchWriter`]: record batches into a Parquet file as they come;
+//! - [`RowBatchBuilder`]: normalized rows into job-typed record batches (the `parquet`
+//!   writer's row groups, a dataset read back as Arrow);
 //! - [`cell`]: one cell of a job-typed array as a [`dest_core::Value`] (destinations that bind
 //!   values one by one, such as SQLite).
 //!
@@ -43,7 +45,7 @@ mod write;
 pub use arrow_in::{column_of, filter_rows, json_value, to_job_array};
 pub use read::ParquetBatches;
 pub use types::{arrow_type, cell, job_batch, job_schema, DATA_TYPE_KEY};
-pub use write::{Parquet, ParquetBatchWriter};
+pub use write::{Parquet, ParquetBatchWriter, RowBatchBuilder};
 
 /// The arrow-rs crates this crate is built with, for callers that build record batches.
 pub use arrow_array;

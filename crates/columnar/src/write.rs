@@ -22,6 +22,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::types::{arrow_type, job_schema, UTC};
+use crate::ColumnarError;
 
 /// Rows per row group (and per record batch when the file is read back).
 const ROW_GROUP_ROWS: usize = 16 * 1024;
@@ -112,77 +113,142 @@ impl FileFormat for Parquet {
         columns: &[Column],
         out: Box<dyn Write + Send>,
     ) -> Result<Box<dyn JobWriter>> {
-        let schema: SchemaRef = Arc::new(job_schema(columns));
-        let writer = ParquetBatchWriter::new(table, schema.clone(), out)?;
+        let batch = RowBatchBuilder::new(columns);
+        let writer = ParquetBatchWriter::new(table, batch.schema.clone(), out)?;
         Ok(Box::new(Writer {
             table: table.to_string(),
-            names: columns.iter().map(|c| c.name.clone()).collect(),
-            builders: columns
-                .iter()
-                .map(|c| Builder::new(&arrow_type(c)))
-                .collect(),
-            schema,
+            batch,
             writer,
-            rows: 0,
-            bytes: 0,
         }))
     }
 }
 
-struct Writer {
-    table: String,
+/// Normalized rows into an Arrow record batch of job-typed columns ([`job_schema`]): one
+/// builder per column, a batch whenever the caller asks (the `parquet` writer's row groups,
+/// a dataset read back as Arrow).
+pub struct RowBatchBuilder {
     names: Vec<String>,
     builders: Vec<Builder>,
     schema: SchemaRef,
-    writer: ParquetBatchWriter,
     /// Rows and value bytes in the builders.
     rows: usize,
     bytes: usize,
 }
 
-impl Writer {
-    fn flush(&mut self) -> Result<()> {
-        if self.rows == 0 {
-            return Ok(());
+impl RowBatchBuilder {
+    pub fn new(columns: &[Column]) -> Self {
+        RowBatchBuilder {
+            names: columns.iter().map(|c| c.name.clone()).collect(),
+            builders: columns
+                .iter()
+                .map(|c| Builder::new(&arrow_type(c)))
+                .collect(),
+            schema: Arc::new(job_schema(columns)),
+            rows: 0,
+            bytes: 0,
         }
+    }
+
+    /// The schema of the batches.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows appended since the last batch.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of values appended since the last batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Appends a row (a value per column); the error names the column of a value its
+    /// Arrow type cannot hold.
+    pub fn append_row(&mut self, row: &[Value]) -> std::result::Result<(), ColumnarError> {
+        if row.len() != self.builders.len() {
+            return Err(ColumnarError::Column {
+                column: self.names.join(", "),
+                message: format!(
+                    "a row of {} values for {} columns",
+                    row.len(),
+                    self.builders.len()
+                ),
+            });
+        }
+        for ((builder, value), name) in self.builders.iter_mut().zip(row).zip(&self.names) {
+            self.bytes += builder
+                .append(value)
+                .map_err(|found| ColumnarError::Column {
+                    column: name.clone(),
+                    message: format!(
+                        "a {found} value in a column of Arrow type {}",
+                        builder.arrow_type()
+                    ),
+                })?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows appended since the last batch, as a batch.
+    pub fn finish(&mut self) -> std::result::Result<RecordBatch, ColumnarError> {
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|e| Error::Internal(format!("a parquet row group of {}: {e}", self.table)))?;
-        self.writer.write(&batch)?;
         self.rows = 0;
         self.bytes = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| ColumnarError::Arrow {
+            context: "a batch of job-typed columns".into(),
+            source,
+        })
+    }
+}
+
+impl std::fmt::Debug for RowBatchBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowBatchBuilder")
+            .field("schema", &self.schema)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Writer {
+    table: String,
+    batch: RowBatchBuilder,
+    writer: ParquetBatchWriter,
+}
+
+impl Writer {
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.rows == 0 {
+            return Ok(());
+        }
+        let batch = self
+            .batch
+            .finish()
+            .map_err(|e| Error::Internal(format!("a parquet row group of {}: {e}", self.table)))?;
+        self.writer.write(&batch)?;
         Ok(())
     }
 }
 
 impl JobWriter for Writer {
     fn write_row(&mut self, row: &[Value]) -> Result<()> {
-        if row.len() != self.builders.len() {
-            return Err(Error::Internal(format!(
-                "a row of {} values for {} columns of {}",
-                row.len(),
-                self.builders.len(),
-                self.table
-            )));
-        }
-        for ((builder, value), name) in self.builders.iter_mut().zip(row).zip(&self.names) {
-            self.bytes += builder.append(value).map_err(|found| {
-                Error::Internal(format!(
-                    "column {name} of {}: a {found} value in a column of Arrow type {}",
-                    self.table,
-                    builder.arrow_type()
-                ))
-            })?;
-        }
-        self.rows += 1;
-        if self.rows >= ROW_GROUP_ROWS || self.bytes >= ROW_GROUP_BYTES {
+        self.batch.append_row(row).map_err(|e| match e {
+            ColumnarError::Column { column, message } => {
+                Error::Internal(format!("column {column} of {}: {message}", self.table))
+            }
+            e => Error::Internal(format!("{} of {}", e, self.table)),
+        })?;
+        if self.batch.rows >= ROW_GROUP_ROWS || self.batch.bytes >= ROW_GROUP_BYTES {
             self.flush()?;
         }
         Ok(())
     }
 
     fn buffered_bytes(&self) -> u64 {
-        self.bytes as u64
+        self.batch.bytes as u64
     }
 
     fn finish(mut self: Box<Self>) -> Result<Box<dyn Write + Send>> {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     DispositionKind, FileFormat, FollowUp, LoadTarget, LoaderFileFormat, MergeStrategy,
-    ReplaceStrategy, Result, Schema, TableDisposition, TableSchema,
+    ReadRequest, ReplaceStrategy, Result, RowCursor, Schema, TableDisposition, TableSchema,
 };
 
 /// What a destination supports, as data. The pipeline checks it before loading.
@@ -337,6 +337,11 @@ pub trait LoadClient: Send + Sync {
     /// statement, every value as the destination prints it as text.
     async fn read_query(&self, _sql: &str) -> Result<QueryRows> {
         Err(unsupported("queries"))
+    }
+    /// Opens a read of the dataset ([`ReadRequest`]) in a read-only transaction: typed
+    /// rows, a batch at a time, values bound as parameters (`Pipeline::dataset`).
+    async fn read(&self, _request: &ReadRequest) -> Result<Box<dyn RowCursor>> {
+        Err(unsupported("reading data back"))
     }
 }
 

@@ -17,6 +17,7 @@ mod destination;
 mod disposition;
 mod error;
 mod format;
+mod read;
 pub mod registry;
 mod schema;
 mod secret;
@@ -36,10 +37,11 @@ pub use disposition::{
 };
 pub use error::{DestinationError, Error, Result, Retry};
 pub use format::{FileFormat, JobWriter, LoaderFileFormat};
+pub use read::{Comparison, Filter, ReadColumn, ReadRequest, RowCursor, TableRead};
 pub use schema::{
     loads_table, state_table, version_table, Column, DataType, Schema, SortOrder, TableSchema,
     ENGINE_VERSION, LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 pub use secret::Secret;
 pub use stored::canonical_json;
-pub use value::{push_hex, Value};
+pub use value::{decode_hex, hex_text, push_hex, Value};

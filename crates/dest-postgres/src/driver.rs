@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dest_core::{Error, FollowUp, LoadJob, LoaderFileFormat, QueryRows, Result, StagingLock};
+use dest_core::{
+    DataType, Error, FollowUp, LoadJob, LoaderFileFormat, QueryRows, ReadColumn, Result,
+    StagingLock, Value,
+};
 use dest_sql::{Connection, DbError, Dialect, Driver, Param, Row, SqlValue};
 use postgres_types::{ToSql, Type};
 use tokio::io::AsyncBufReadExt;
@@ -16,6 +19,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use crate::client::{db_err, PgError, Pool};
 use crate::config::{InsertValuesExecution, PostgresSettings};
 use crate::insert_values::TABLE_PLACEHOLDER;
+use crate::read;
 use crate::sql::{EXISTING_COLUMNS, PG, SERVER_VERSION};
 use crate::staging_lock::StagingLocks;
 
@@ -34,6 +38,8 @@ pub(crate) struct PgDriver {
 pub(crate) struct PgConn {
     client: Client,
     settings: Arc<PostgresSettings>,
+    /// The result column types of the open read ([`Connection::read_open`]).
+    read_types: Vec<Type>,
 }
 
 fn boxed(e: tokio_postgres::Error) -> DbError {
@@ -96,13 +102,10 @@ impl Connection for PgConn {
     /// extensions such as PostGIS live), the query as a simple query (values as text, the
     /// server's own rendering), and `ROLLBACK` whatever happened.
     async fn read_query(&mut self, dataset: &str, sql: &str) -> Result<QueryRows, DbError> {
-        let begin = format!(
-            "BEGIN READ ONLY; SET LOCAL search_path TO {}, public",
-            crate::sql::quote_ident(dataset)
-        );
+        let begin = crate::sql::read_begin(dataset);
         self.client.batch_execute(&begin).await.map_err(boxed)?;
         let result = self.client.simple_query(sql).await;
-        let rollback = self.client.batch_execute("ROLLBACK").await;
+        let rollback = self.client.batch_execute(crate::sql::READ_END).await;
         let messages = result.map_err(boxed)?;
         rollback.map_err(boxed)?;
         let mut out = QueryRows::default();
@@ -122,6 +125,81 @@ impl Connection for PgConn {
             }
         }
         Ok(out)
+    }
+
+    /// `BEGIN READ ONLY` (one snapshot) with the dataset first on the search path, the
+    /// query prepared (its column types) and declared as a cursor with its parameters in
+    /// text form; rows are fetched in text form and typed by column type.
+    async fn read_open(
+        &mut self,
+        dataset: &str,
+        sql: &str,
+        params: &[Value],
+        types: &[Option<DataType>],
+    ) -> Result<Vec<ReadColumn>, DbError> {
+        let begin = crate::sql::read_begin(dataset);
+        self.client.batch_execute(&begin).await.map_err(boxed)?;
+        let sql = sql.trim_end().trim_end_matches(';');
+        let statement = self.client.prepare(sql).await.map_err(boxed)?;
+        let bound: Vec<read::TextParam> = params
+            .iter()
+            .map(|p| read::TextParam(read::param_text(p)))
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let declare = crate::sql::declare_read_cursor(sql);
+        self.client
+            .execute(declare.as_str(), &refs)
+            .await
+            .map_err(boxed)?;
+        self.read_types = statement
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
+        Ok(statement
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ReadColumn {
+                name: c.name().to_string(),
+                data_type: Some(
+                    types
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .unwrap_or_else(|| read::column_type(c.type_())),
+                ),
+            })
+            .collect())
+    }
+
+    async fn read_next(&mut self, max_rows: usize) -> Result<Vec<Vec<Value>>, DbError> {
+        let fetch = crate::sql::fetch_read_cursor(max_rows);
+        let messages = self.client.simple_query(&fetch).await.map_err(boxed)?;
+        let mut rows = Vec::new();
+        for m in messages {
+            if let SimpleQueryMessage::Row(row) = m {
+                rows.push(
+                    (0..row.len())
+                        .map(|i| match (row.get(i), self.read_types.get(i)) {
+                            (None, _) => Value::Null,
+                            (Some(s), Some(ty)) => read::text_value(ty, s),
+                            (Some(s), None) => Value::Text(s.to_string()),
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn read_close(&mut self) -> Result<(), DbError> {
+        self.read_types.clear();
+        self.client
+            .batch_execute(crate::sql::READ_END)
+            .await
+            .map_err(boxed)
     }
 
     async fn existing_columns(
@@ -256,6 +334,7 @@ impl Driver for PgDriver {
         Ok(PgConn {
             client: self.pool.get().await?,
             settings: self.settings.clone(),
+            read_types: Vec::new(),
         })
     }
 

@@ -23,6 +23,7 @@ mod driver;
 mod insert_values;
 #[cfg(test)]
 mod merge_sql;
+mod read;
 mod sql;
 mod staging_lock;
 mod tls;

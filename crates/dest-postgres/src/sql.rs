@@ -25,6 +25,35 @@ pub(crate) const EXISTING_COLUMNS: &str =
 /// The server's version number (`150004`).
 pub(crate) const SERVER_VERSION: &str = "SELECT current_setting('server_version_num')::int";
 
+/// Opens the read-only transaction of a user's query or a read back, the dataset first on
+/// the search path (then `public`, where extensions such as PostGIS live), with the text
+/// forms `read::text_value` reads (`DateStyle` ISO, UTC, shortest exact floats, hex bytea).
+pub(crate) fn read_begin(dataset: &str) -> String {
+    format!(
+        "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ; \
+         SET LOCAL search_path TO {}, public; SET LOCAL TimeZone TO 'UTC'; \
+         SET LOCAL DateStyle TO 'ISO, YMD'; SET LOCAL extra_float_digits TO 1; \
+         SET LOCAL bytea_output TO 'hex'",
+        quote_ident(dataset)
+    )
+}
+
+/// Ends a read's transaction.
+pub(crate) const READ_END: &str = "ROLLBACK";
+
+/// The cursor of a read back (one per connection: a connection runs one read at a time).
+const READ_CURSOR: &str = "dlt_rs_read";
+
+/// Declares the read's cursor for `query` (one query, its parameters `$n` bound).
+pub(crate) fn declare_read_cursor(query: &str) -> String {
+    format!("DECLARE {READ_CURSOR} NO SCROLL CURSOR FOR {query}")
+}
+
+/// The next `rows` rows of the read's cursor.
+pub(crate) fn fetch_read_cursor(rows: usize) -> String {
+    format!("FETCH FORWARD {rows} FROM {READ_CURSOR}")
+}
+
 /// The statements of the staging lock (`crate::staging_lock`): a two-key session lock
 /// `($1, hashtext($2))` taken, waited for, released; the backend pid; and whether backend
 /// `$1` holds lock `($2, hashtext($3))`.

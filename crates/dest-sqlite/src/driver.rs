@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dest_core::{
-    DestinationError, Error, LoadJob, LoaderFileFormat, QueryRows, Result, Retry, StagingLock,
+    DataType, DestinationError, Error, LoadJob, LoaderFileFormat, QueryRows, ReadColumn, Result,
+    Retry, StagingLock, Value,
 };
 use dest_sql::{Connection, DbError, Dialect, Driver, Param, Row, SqlValue};
 use rusqlite::types::{Value as Sql, ValueRef};
@@ -20,7 +21,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::client::{db_err, SqliteError};
 use crate::parquet_rows::ParquetRows;
-use crate::sql::{insert_rows, SQLITE};
+use crate::read::ReadThread;
+use crate::sql::{insert_rows, QUERY_ONLY_OFF, QUERY_ONLY_ON, SQLITE};
 use crate::typed_jsonl::{Reader, RowSource};
 
 /// SQLite's default limit of bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
@@ -67,6 +69,10 @@ impl fmt::Display for TaskLost {
 
 impl std::error::Error for TaskLost {}
 
+fn lost(what: &str) -> DbError {
+    Box::new(TaskLost(what.into()))
+}
+
 impl DestinationError for TaskLost {
     fn retry(&self) -> Retry {
         Retry::Terminal
@@ -79,6 +85,8 @@ impl DestinationError for TaskLost {
 /// The connection, held exclusively until dropped.
 pub(crate) struct SqliteConn {
     guard: Option<OwnedMutexGuard<rusqlite::Connection>>,
+    /// The open read, which holds the connection meanwhile.
+    read: Option<ReadThread>,
 }
 
 impl SqliteConn {
@@ -143,13 +151,7 @@ fn text_of(v: ValueRef<'_>) -> Option<String> {
         ValueRef::Integer(n) => Some(n.to_string()),
         ValueRef::Real(x) => Some(x.to_string()),
         ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => {
-            let mut hex = Vec::with_capacity(2 * b.len());
-            for byte in b {
-                dest_core::push_hex(&mut hex, *byte);
-            }
-            Some(String::from_utf8_lossy(&hex).into_owned())
-        }
+        ValueRef::Blob(b) => Some(dest_core::hex_text(b)),
     }
 }
 
@@ -196,7 +198,7 @@ impl Connection for SqliteConn {
     async fn read_query(&mut self, _dataset: &str, sql: &str) -> Result<QueryRows, DbError> {
         let sql = sql.to_string();
         self.run(move |c| {
-            c.execute_batch("PRAGMA query_only = ON")?;
+            c.execute_batch(QUERY_ONLY_ON)?;
             let result = (|| {
                 let mut stmt = c.prepare(&sql)?;
                 let columns: Vec<String> =
@@ -215,10 +217,50 @@ impl Connection for SqliteConn {
                 }
                 Ok(out)
             })();
-            c.execute_batch("PRAGMA query_only = OFF")?;
+            c.execute_batch(QUERY_ONLY_OFF)?;
             result
         })
         .await
+    }
+
+    async fn read_open(
+        &mut self,
+        _dataset: &str,
+        sql: &str,
+        params: &[Value],
+        types: &[Option<DataType>],
+    ) -> Result<Vec<ReadColumn>, DbError> {
+        let guard = self
+            .guard
+            .take()
+            .ok_or_else(|| lost("the connection was lost by an earlier task"))?;
+        let (thread, columns) =
+            ReadThread::start(guard, sql.to_string(), params.to_vec(), types.to_vec())
+                .await
+                .map_err(|e| Box::new(SqliteError(e)) as DbError)?;
+        self.read = Some(thread);
+        Ok(columns)
+    }
+
+    async fn read_next(&mut self, max_rows: usize) -> Result<Vec<Vec<Value>>, DbError> {
+        match self.read.as_mut() {
+            Some(read) => read
+                .next(max_rows)
+                .await
+                .map_err(|e| Box::new(SqliteError(e)) as DbError),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn read_close(&mut self) -> Result<(), DbError> {
+        if let Some(read) = self.read.take() {
+            self.guard = Some(
+                read.finish()
+                    .await
+                    .ok_or_else(|| lost("the read thread did not give the connection back"))?,
+            );
+        }
+        Ok(())
     }
 
     async fn existing_columns(
@@ -331,6 +373,7 @@ impl Driver for SqliteDriver {
     async fn acquire(&self) -> Result<SqliteConn> {
         let mut conn = SqliteConn {
             guard: Some(self.conn.clone().lock_owned().await),
+            read: None,
         };
         if conn.guard.as_ref().is_some_and(|c| !c.is_autocommit()) {
             conn.batch("ROLLBACK")

@@ -67,6 +67,7 @@ mod client;
 mod config;
 mod driver;
 mod parquet_rows;
+mod read;
 mod sql;
 mod typed_jsonl;
 

@@ -50,6 +50,11 @@ pub(crate) const SQLITE: SqliteDialect = SqliteDialect;
 pub const MAX_IDENTIFIER_LENGTH: usize = 200;
 
 /// The current UTC time in the stored timestamp form (SQLite's `%f` has milliseconds).
+/// Read-only on: no statement may write (a user's query, a read back).
+pub(crate) const QUERY_ONLY_ON: &str = "PRAGMA query_only = ON";
+/// Read-only off again.
+pub(crate) const QUERY_ONLY_OFF: &str = "PRAGMA query_only = OFF";
+
 const NOW: &str = "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))";
 
 // doc:start dialect

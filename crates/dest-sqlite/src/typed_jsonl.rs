@@ -278,26 +278,17 @@ impl<R: BufRead> Reader<R> {
                             .ok_or_else(|| bad(format!("number `{n}` out of range")))?,
                     ),
                 },
-                Json::String(s) if *binary => Sql::Blob(decode_hex(&s).ok_or_else(|| {
-                    bad("a binary value that is not hexadecimal text".to_string())
-                })?),
+                Json::String(s) if *binary => {
+                    Sql::Blob(dest_core::decode_hex(&s).ok_or_else(|| {
+                        bad("a binary value that is not hexadecimal text".to_string())
+                    })?)
+                }
                 Json::String(s) => Sql::Text(s),
                 other => return Err(bad(format!("unexpected value `{other}`"))),
             });
         }
         Ok(true)
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let pairs = s.as_bytes().chunks_exact(2);
-    if !pairs.remainder().is_empty() {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16);
-    pairs
-        .map(|p| Some((digit(p[0])? * 16 + digit(p[1])?) as u8))
-        .collect()
 }
 
 #[cfg(test)]

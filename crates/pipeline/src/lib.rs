@@ -17,6 +17,7 @@
 //! The pipeline knows destinations only by name, through the registry of `dest-core`;
 //! the binary that uses it links the destination crates.
 
+mod dataset;
 mod extract;
 pub mod fault;
 mod incremental;
@@ -45,6 +46,9 @@ use dest_core::{
 };
 use dlt_config::{Config, ConfigBuilder};
 
+pub use crate::dataset::{
+    json_value, ArrowBatches, Dataset, JsonRow, Query, Relation, Rows, DEFAULT_BATCH_ROWS,
+};
 use crate::extract::ExtractTarget;
 pub use crate::incremental::{
     state_path as incremental_state_path, Incremental, IncrementalError, IncrementalRun,
@@ -127,6 +131,11 @@ pub enum PipelineError {
 
     #[error("configuration: {0}")]
     Config(String),
+
+    /// Reading the dataset back ([`Pipeline::dataset`]) asked for something it does not
+    /// have (a table, a column) or got rows that are not what was asked for.
+    #[error("{0}")]
+    Read(String),
 
     #[error("{context}: {}: {source}", path.display())]
     Io {

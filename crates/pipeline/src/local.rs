@@ -454,7 +454,7 @@ impl Pipeline {
     }
 
     /// Gives an "unsupported" error of a destination client this destination's name.
-    fn named(&self, e: dest_core::Error) -> PipelineError {
+    pub(crate) fn named(&self, e: dest_core::Error) -> PipelineError {
         match e {
             dest_core::Error::Unsupported {
                 destination,
@@ -478,11 +478,13 @@ impl Pipeline {
         client.read_query(sql).await.map_err(|e| self.named(e))
     }
 
-    /// The dataset's tables (those of the local schema, else of the schema stored in the
-    /// destination) with their row counts, and the newest `loads` loads.
-    pub async fn show_dataset(&self, loads: usize) -> Result<DatasetOverview, PipelineError> {
-        let client = self.client(&mut None).await?;
-        let (schema, schema_from) = match self.schema()? {
+    /// The schema of the dataset: the local one, else the one stored in the destination;
+    /// with where it came from (`local`, `destination`, `none`).
+    pub(crate) async fn dataset_schema(
+        &self,
+        client: &dyn LoadClient,
+    ) -> Result<(Option<Schema>, &'static str), PipelineError> {
+        Ok(match self.schema()? {
             Some(s) => (Some(s), "local"),
             None => match client.stored_schema(&self.schema_name).await? {
                 Some(stored) => match serde_json::from_str::<Schema>(&stored.schema) {
@@ -496,7 +498,14 @@ impl Pipeline {
                 },
                 None => (None, "none"),
             },
-        };
+        })
+    }
+
+    /// The dataset's tables (those of the local schema, else of the schema stored in the
+    /// destination) with their row counts, and the newest `loads` loads.
+    pub async fn show_dataset(&self, loads: usize) -> Result<DatasetOverview, PipelineError> {
+        let client = self.client(&mut None).await?;
+        let (schema, schema_from) = self.dataset_schema(client.as_ref()).await?;
         let mut tables = Vec::new();
         if let Some(schema) = &schema {
             let names: Vec<String> = schema

@@ -8,6 +8,7 @@ pub(super) mod configuration_in_code;
 pub(super) mod extending_sqlite;
 pub(super) mod postgres_parquet;
 pub(super) mod postgres_timestamps;
+pub(super) mod reading_back;
 pub(super) mod write_dispositions_in_code;
 
 /// An example's entry point: its `main`.
@@ -30,6 +31,10 @@ pub(super) const EXAMPLES: &[(&str, Example)] = &[
     (
         "crates/cli/tests/doc_examples/postgres_timestamps.rs",
         postgres_timestamps::run,
+    ),
+    (
+        "crates/cli/tests/doc_examples/reading_back.rs",
+        reading_back::run,
     ),
     (
         "crates/cli/tests/doc_examples/write_dispositions_in_code.rs",

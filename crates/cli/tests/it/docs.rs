@@ -81,6 +81,7 @@ const REQUIRED: &[&str] = &[
     "docs/write-dispositions.md",
     "docs/schema-contracts.md",
     "docs/naming.md",
+    "docs/reading-back.md",
 ];
 /// The example API of the docs (`rest-fixture --port 8077`); the test starts one on a port
 /// of its own and rewrites this address.

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dest_core::{
     DatasetRef, Error, FollowUp, FollowUpJob, JobOutcome, LoadClient, LoadJob, LoadSession,
-    LoadTarget, Prepared, QueryRows, ReplaceStrategy, Result, Schema, StagingLock, StoredSchema,
-    StoredState, TableDisposition, TableSchema, ENGINE_VERSION, LOADS_TABLE, STATE_TABLE,
-    VERSION_TABLE,
+    LoadTarget, Prepared, QueryRows, ReadRequest, ReplaceStrategy, Result, RowCursor, Schema,
+    StagingLock, StoredSchema, StoredState, TableDisposition, TableSchema, ENGINE_VERSION,
+    LOADS_TABLE, STATE_TABLE, VERSION_TABLE,
 };
 
 use super::driver::{Connection, DbError, Driver, Param, Row, SqlValue};
@@ -712,6 +712,10 @@ impl<D: Driver> LoadClient for SqlClient<D> {
             .map_err(db(&ctx))?;
         self.driver.release(conn);
         Ok(rows)
+    }
+
+    async fn read(&self, request: &ReadRequest) -> Result<Box<dyn RowCursor>> {
+        super::read::open(&self.driver, &self.dataset, request).await
     }
 
     async fn table_row_counts(&self, tables: &[String]) -> Result<Vec<(String, Option<u64>)>> {

@@ -7,7 +7,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dest_core::{DestinationError, FollowUp, LoadJob, QueryRows, Result, StagingLock};
+use dest_core::{
+    DataType, DestinationError, FollowUp, LoadJob, QueryRows, ReadColumn, Result, StagingLock,
+    Value,
+};
 
 use crate::Dialect;
 
@@ -48,6 +51,22 @@ pub trait Connection: Send {
     /// Runs the user's query `sql` in a read-only transaction in which the tables of
     /// `dataset` are found by their names alone; the rows of its last statement, as text.
     async fn read_query(&mut self, dataset: &str, sql: &str) -> Result<QueryRows, DbError>;
+    /// Opens a read ([`dest_core::LoadClient::read`]): query `sql` with `params` bound
+    /// (positional), in a read-only transaction in which the tables of `dataset` are found
+    /// by their names alone. `types` has one dlt type per result column where the engine
+    /// knows them (a table read: the driver returns values of those types), or is empty
+    /// (the user's query: the driver types the columns as it can). Returns the columns.
+    async fn read_open(
+        &mut self,
+        dataset: &str,
+        sql: &str,
+        params: &[Value],
+        types: &[Option<DataType>],
+    ) -> Result<Vec<ReadColumn>, DbError>;
+    /// Up to `max_rows` next rows of the open read; empty at its end.
+    async fn read_next(&mut self, max_rows: usize) -> Result<Vec<Vec<Value>>, DbError>;
+    /// Ends the open read and its transaction (the connection can be used again).
+    async fn read_close(&mut self) -> Result<(), DbError>;
     /// The columns that exist of each of `tables` in `dataset` (a table that does not exist
     /// has no entry).
     async fn existing_columns(

@@ -19,6 +19,7 @@
 
 mod client;
 mod driver;
+mod read;
 mod session;
 
 pub use client::SqlClient;
