@@ -81,10 +81,57 @@ pub enum Command {
     /// Run a dbt project against a pipeline's dataset (dlt's dbt runner): the dbt profile is
     /// made from the pipeline's credentials; dbt comes from PATH or `--venv`.
     Dbt(DbtArgs),
+    /// Serve the dashboard: a local, read-only web page of the pipelines of the pipelines
+    /// dir (loads, schema, data, failed jobs, state) on 127.0.0.1.
+    Dashboard(DashboardArgs),
     /// Make a Cargo project in the current folder that loads SOURCE into DESTINATION
     /// (`dlt-rs init chess postgres`, `sql_database`, `filesystem`); `--list` shows the
     /// sources and destinations.
     Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Where pipelines keep their working folders (default `~/.dlt/pipelines`).
+    #[arg(long)]
+    pub pipelines_dir: Option<PathBuf>,
+    /// The port on 127.0.0.1 (0: any free port; the address is printed).
+    #[arg(long, default_value_t = DASHBOARD_PORT)]
+    pub port: u16,
+}
+
+/// The dashboard's default port (dlt's dashboard's).
+pub const DASHBOARD_PORT: u16 = 2718;
+
+/// Serves the dashboard of `pipelines_dir` on 127.0.0.1:`port` until Ctrl-C; prints its
+/// address first (with `pipeline`'s view when given).
+pub(crate) async fn dashboard(
+    pipelines_dir: Option<PathBuf>,
+    port: u16,
+    pipeline: Option<&str>,
+) -> Result<()> {
+    use std::io::Write;
+    let dir = pipeline::PipelineFolder::list(pipelines_dir.as_deref())?.pipelines_dir;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("could not listen on 127.0.0.1:{port} (`--port` picks another)")
+        })?;
+    let addr = listener.local_addr()?;
+    let url = match pipeline {
+        Some(p) => format!("http://{addr}/#/p/{p}"),
+        None => format!("http://{addr}/"),
+    };
+    println!(
+        "dlt-rs dashboard: {url} (pipelines of {}; Ctrl-C stops it)",
+        dir.display()
+    );
+    std::io::stdout().flush()?;
+    tokio::select! {
+        served = dashboard::serve(listener, dir) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -462,6 +509,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Dashboard(args) => dashboard(args.pipelines_dir, args.port, None).await,
         Command::Destinations => {
             for name in dest_core::registry::names() {
                 let d = dest_core::registry::find(name)?;

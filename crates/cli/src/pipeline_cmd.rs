@@ -53,6 +53,13 @@ pub enum PipelineAction {
         /// How many of the last loads to list.
         #[arg(long, default_value_t = 10)]
         loads: usize,
+        /// Serve the dashboard (`dlt-rs dashboard`) on 127.0.0.1 with this pipeline's view
+        /// instead of printing.
+        #[arg(long)]
+        web: bool,
+        /// The dashboard's port with `--web` (0: any free port).
+        #[arg(long, default_value_t = crate::DASHBOARD_PORT, requires = "web")]
+        port: u16,
     },
     /// The last run: its steps with their times, the packages it loaded, rows per table.
     Trace,
@@ -219,7 +226,15 @@ pub async fn run(a: PipelineArgs, verbose: bool) -> Result<()> {
                  (`dlt-rs load` with the same arguments finishes it without reading the files again)"
             );
         }
-        PipelineAction::Show { destination, loads } => {
+        PipelineAction::Show {
+            web: true, port, ..
+        } => {
+            PipelineFolder::inspect(&name, dir)?;
+            crate::dashboard(a.pipelines_dir.clone(), port, Some(&name)).await?;
+        }
+        PipelineAction::Show {
+            destination, loads, ..
+        } => {
             PipelineFolder::inspect(&name, dir)?;
             let p = open_pipeline(&name, a.pipelines_dir, &destination)?;
             show(&p, loads, &mut out).await?

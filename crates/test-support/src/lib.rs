@@ -19,6 +19,7 @@
 //! }
 //! ```
 
+pub mod chromium;
 pub mod cluster;
 pub mod dbt;
 pub mod mysql;

@@ -8,6 +8,7 @@
 mod cli;
 mod common;
 mod contracts;
+mod dashboard;
 mod docs;
 mod faults;
 mod files;
