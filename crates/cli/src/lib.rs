@@ -654,6 +654,31 @@ fn with_input_position(
     text.replacen(&anchor, &format!("{anchor}: {position}"), 1)
 }
 
+/// Opens local files counting the bytes read into `progress` (its percentage and ETA).
+fn counting_open(progress: std::sync::Arc<pipeline::Progress>) -> input::RawOpen {
+    std::sync::Arc::new(move |path: &std::path::Path| {
+        let file = std::fs::File::open(path)?;
+        Ok(Box::new(CountingRead {
+            inner: file,
+            progress: progress.clone(),
+        }) as Box<dyn std::io::Read + Send>)
+    })
+}
+
+/// A reader that counts what it reads into the run's progress.
+struct CountingRead<R> {
+    inner: R,
+    progress: std::sync::Arc<pipeline::Progress>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.input_read(n as u64);
+        Ok(n)
+    }
+}
+
 /// The signal that stopped a `load`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -673,7 +698,11 @@ pub(crate) async fn drive(
     run: &RunArgs,
     quiet: bool,
 ) -> Result<pipeline::LoadInfo> {
-    let display = crate::progress::Display::start(progress, crate::progress::Mode::detect(quiet));
+    let display = crate::progress::Display::start(
+        progress,
+        crate::progress::Mode::detect(quiet),
+        &run.pipeline,
+    );
     let result = tokio::select! {
         result = work => Ok(result),
         signal = signals.recv() => Err(Interrupted { signal, from_stdin: false, pipeline: run.pipeline.clone() }),
@@ -792,12 +821,28 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
     let columns = a.read.columns()?;
     let hinted = |resource| a.read.hint(&a.run, columns.as_ref(), resource);
     let csv = a.read.csv_options(columns.as_ref());
+    let mut p = a.run.pipeline()?;
+    let progress = p.progress();
+    // the input's size, for a percentage and an ETA (not with standard input or Parquet
+    // files, whose reading is not counted)
+    if !from_stdin && parquet.is_empty() && !files.is_empty() {
+        let sizes: std::io::Result<Vec<u64>> = files
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()))
+            .collect();
+        if let Ok(sizes) = sizes {
+            progress.set_input_total(sizes.iter().sum());
+        }
+    }
     let mut resources = Vec::new();
     if !files.is_empty() || parquet.is_empty() {
-        resources.push(hinted(Resource::from_json_lines(
-            &a.table,
-            input::read_files(files.clone(), csv.clone()),
-        ))?);
+        let open = counting_open(progress.clone());
+        let csv = csv.clone();
+        let items = files
+            .clone()
+            .into_iter()
+            .flat_map(move |f| input::read_file_with(f, &csv, &open, false));
+        resources.push(hinted(Resource::from_json_lines(&a.table, items))?);
     }
     if !parquet.is_empty() {
         resources.push(hinted(Resource::from_parquet_files(
@@ -806,9 +851,9 @@ async fn load(a: LoadArgs, quiet: bool) -> Result<()> {
         ))?);
     }
 
-    let mut p = a.run.pipeline()?;
     let id = input_id(&a, &[files.as_slice(), parquet.as_slice()].concat())?;
-    let display = progress::Display::start(p.progress(), progress::Mode::detect(quiet));
+    let display =
+        progress::Display::start(p.progress(), progress::Mode::detect(quiet), &a.run.pipeline);
     // a signal drops the run where it is: as a crash at that moment, which the next run
     // recovers from (the caller exits at once, not waiting for the run's threads)
     let result = tokio::select! {

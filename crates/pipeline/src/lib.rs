@@ -277,6 +277,17 @@ impl fmt::Display for LoadInfo {
         if self.items > 0 {
             write!(f, "\n  {} item(s) extracted", self.items)?;
         }
+        let rows: u64 = self.packages.iter().map(|p| p.rows).sum();
+        if total > 0.0 && (self.items > 0 || rows > 0) {
+            #[allow(clippy::cast_precision_loss)]
+            let per_second = |n: u64| n as f64 / total;
+            write!(
+                f,
+                "\n  throughput: {:.0} item(s)/s extracted, {:.0} row(s)/s loaded (over the whole run)",
+                per_second(self.items),
+                per_second(rows)
+            )?;
+        }
         for p in &self.packages {
             for (table, removed) in &p.replaced_empty {
                 write!(
@@ -823,6 +834,7 @@ impl Pipeline {
                 .extract_and_normalize(&target, resources, &mut next, schema, &mut run)
                 .await?;
             info.items = items;
+            progress.normalize_done();
             // the package holding the data (and this state) is durable: advance the state
             next.local.last_load_id = Some(load_id.clone());
             next.local.last_extracted_hash = Some(next.version_hash.clone());
@@ -1039,6 +1051,7 @@ impl Pipeline {
                 &progress,
                 workers,
             ));
+            progress.extract_done();
             drop(sink);
             (r, state)
         })
@@ -1276,14 +1289,32 @@ impl Pipeline {
         use fs2::FileExt;
         let file = self.storage.lock_file()?;
         if file.try_lock_exclusive().is_ok() {
-            return Ok(file);
+            return Ok(self.locked(file));
         }
-        tracing::info!(pipeline = %self.name, "another run of this pipeline is active; waiting for it");
+        // the holder wrote its process id into the file
+        let holder = fs::read_to_string(self.storage.lock_path())
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        tracing::info!(pipeline = %self.name, holder, "another run of this pipeline is active; waiting for it");
+        self.normalize.progress.waiting_for_lock(holder);
         let handle = tokio::task::spawn_blocking(move || file.lock_exclusive().map(|_| file));
-        handle
+        let file = handle
             .await
             .map_err(|e| PipelineError::Internal(format!("lock task: {e}")))?
-            .map_err(io_err("locking the pipeline", &self.storage.lock_path()))
+            .map_err(io_err("locking the pipeline", &self.storage.lock_path()))?;
+        Ok(self.locked(file))
+    }
+
+    /// The lock just taken, with this process's id written into the file (for a run that
+    /// waits for it to say whom it waits for; best effort).
+    fn locked(&self, mut file: fs::File) -> fs::File {
+        use std::io::{Seek, Write};
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| write!(file, "{}", std::process::id()))
+            .and_then(|()| file.flush());
+        file
     }
 
     /// The destination the pipeline loads to, configured (for tools that reuse its

@@ -12,16 +12,20 @@ use std::sync::Mutex;
 
 /// The stage a run is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Stage {
-    Idle,
+    Idle = 0,
     /// Finishing packages an earlier run left pending.
-    Pending,
+    Pending = 1,
     /// Extracting (normalizing, and loading while normalizing, at the same time when
     /// `[load] overlap` is on).
-    Extract,
+    Extract = 2,
     /// Loading normalized packages.
-    Load,
-    Done,
+    Load = 3,
+    Done = 4,
+    /// Waiting for another run of the pipeline to end (its lock;
+    /// [`ProgressSnapshot::lock_holder`] names the process).
+    WaitingForLock = 5,
 }
 
 impl Stage {
@@ -31,6 +35,7 @@ impl Stage {
             2 => Stage::Extract,
             3 => Stage::Load,
             4 => Stage::Done,
+            5 => Stage::WaitingForLock,
             _ => Stage::Idle,
         }
     }
@@ -47,7 +52,17 @@ pub struct Progress {
     tables: Mutex<BTreeSet<String>>,
     loaded_rows: AtomicU64,
     loaded_jobs: AtomicU64,
+    /// Bytes of input the run will read (0: not known) and has read.
+    input_total: AtomicU64,
+    input_read: AtomicU64,
+    /// [`EXTRACT_DONE`] and [`NORMALIZE_DONE`].
+    finished: AtomicU8,
+    /// The process that holds the pipeline's lock while this run waits for it (0: none).
+    lock_holder: AtomicU64,
 }
+
+const EXTRACT_DONE: u8 = 1;
+const NORMALIZE_DONE: u8 = 2;
 
 /// The counters at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +79,17 @@ pub struct ProgressSnapshot {
     /// transaction).
     pub loaded_rows: u64,
     pub loaded_jobs: u64,
+    /// Bytes of input the run will read, when known ([`Progress::set_input_total`]), and
+    /// has read so far ([`Progress::input_read`]).
+    pub input_total: Option<u64>,
+    pub input_read: u64,
+    /// Extraction ended (every item is in the package).
+    pub extract_done: bool,
+    /// Normalization ended (every job file is written).
+    pub normalize_done: bool,
+    /// While the run waits for the pipeline's lock ([`Stage::WaitingForLock`]): the process
+    /// holding it, when it said.
+    pub lock_holder: Option<u32>,
 }
 
 impl Progress {
@@ -79,7 +105,39 @@ impl Progress {
             tables: self.tables.lock().map(|t| t.len()).unwrap_or(0),
             loaded_rows: get(&self.loaded_rows),
             loaded_jobs: get(&self.loaded_jobs),
+            input_total: Some(get(&self.input_total)).filter(|n| *n > 0),
+            input_read: get(&self.input_read),
+            extract_done: self.finished.load(Ordering::Relaxed) & EXTRACT_DONE != 0,
+            normalize_done: self.finished.load(Ordering::Relaxed) & NORMALIZE_DONE != 0,
+            lock_holder: u32::try_from(get(&self.lock_holder))
+                .ok()
+                .filter(|pid| *pid > 0),
         }
+    }
+
+    /// The bytes of input the next run reads (the sizes of its files), for a percentage and
+    /// an ETA; kept until set again (a run's start does not clear it).
+    pub fn set_input_total(&self, bytes: u64) {
+        self.input_total.store(bytes, Ordering::Relaxed);
+    }
+
+    /// `n` more bytes of input read (by whoever reads the files a total was set for).
+    pub fn input_read(&self, n: u64) {
+        self.input_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn waiting_for_lock(&self, holder: Option<u32>) {
+        self.lock_holder
+            .store(holder.map_or(0, u64::from), Ordering::Relaxed);
+        self.set_stage(Stage::WaitingForLock);
+    }
+
+    pub(crate) fn extract_done(&self) {
+        self.finished.fetch_or(EXTRACT_DONE, Ordering::Relaxed);
+    }
+
+    pub(crate) fn normalize_done(&self) {
+        self.finished.fetch_or(NORMALIZE_DONE, Ordering::Relaxed);
     }
 
     pub(crate) fn reset(&self) {
@@ -90,9 +148,12 @@ impl Progress {
             &self.job_files,
             &self.loaded_rows,
             &self.loaded_jobs,
+            &self.input_read,
+            &self.lock_holder,
         ] {
             a.store(0, Ordering::Relaxed);
         }
+        self.finished.store(0, Ordering::Relaxed);
         if let Ok(mut t) = self.tables.lock() {
             t.clear();
         }

@@ -14,21 +14,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// # Panics
 /// When Chromium cannot be installed: the message says exactly what to install.
 pub fn ensure_chromium() -> PathBuf {
-    let path = PathBuf::from(CHROMIUM);
-    if !path.exists() {
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "-q", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-        if !matches!(status, Ok(s) if s.success()) || !path.exists() {
-            panic!(
-                "headless Chromium is needed for the dashboard test and could not be installed \
-                 ({status:?}): install it with `apt-get install chromium` (Debian) and run \
-                 the tests again"
-            );
-        }
-    }
-    path
+    crate::ensure_debian_binary(CHROMIUM, "chromium", "the tests of web pages")
 }
 
 /// The DOM of `url` after its scripts ran (at most `budget_ms` of virtual time, which waits

@@ -25,6 +25,29 @@ pub mod dbt;
 pub mod mysql;
 pub mod postgis;
 pub mod python;
+pub mod tmux;
+
+/// The path of `binary`, installed from Debian's package `package` (as root, with
+/// `apt-get`) when missing; `purpose` says in the panic what needs it.
+///
+/// # Panics
+/// When the package cannot be installed: the message says exactly what to install.
+pub fn ensure_debian_binary(binary: &str, package: &str, purpose: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(binary);
+    if !path.exists() {
+        let status = std::process::Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+        if !matches!(status, Ok(s) if s.success()) || !path.exists() {
+            panic!(
+                "{package} is needed for {purpose} and could not be installed ({status:?}): \
+                 install it with `apt-get install {package}` (Debian) and run the tests again"
+            );
+        }
+    }
+    path
+}
 
 use sha3::{Digest, Sha3_256};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};

@@ -17,6 +17,7 @@ mod init;
 mod interop;
 mod naming;
 mod pipeline_cmd;
+mod progress;
 mod rest_api;
 mod scale_out;
 mod sql_database;
