@@ -78,3 +78,81 @@ async fn a_200_mb_load_shows_rates_and_an_eta_in_a_terminal() {
         "extract did not finish with its time:\n{screen}"
     );
 }
+
+/// A run that finds its pipeline locked by another process says whom it waits for, then
+/// loads once the lock is free.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_waiting_for_the_lock_names_the_process_that_holds_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let db = connect().await;
+    let ds = fresh_schema(&db, "progress::lock_wait").await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.jsonl");
+    std::fs::write(&input, "{\"id\": 1}\n").unwrap();
+    let pipes = dir.path().join("pipes");
+    let url = pg_url();
+    let load = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "load",
+            input.to_str().unwrap(),
+            "--table",
+            "t",
+            "--pipeline",
+            &ds,
+        ])
+        .args(["--dataset", &ds, "--credentials", &url, "--pipelines-dir"])
+        .arg(&pipes)
+        .env("HOME", dir.path())
+        .stdin(Stdio::null());
+        cmd
+    };
+    assert!(load().output().unwrap().status.success());
+
+    // another process holds the pipeline's lock (as a run does: its pid in the file) until
+    // it reads a line
+    let lock_file = pipes.join(&ds).join(".lock");
+    let mut holder = Command::new("flock")
+        .arg(&lock_file)
+        .args(["-c", "echo locked; read line"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("flock (util-linux) runs");
+    let mut said = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said.trim(), "locked");
+    let pid = holder.id();
+    std::fs::write(&lock_file, pid.to_string()).unwrap();
+
+    // without a terminal the waiting run prints its plain progress line after 5 s
+    let mut waiting = load().stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(waiting.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("waiting for the lock") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the run ended without waiting"
+        );
+    }
+    assert_eq!(
+        line.trim(),
+        format!("progress: waiting for the lock of pipeline {ds} (held by pid {pid})")
+    );
+    // the holder lets go: the run loads
+    holder.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(holder.wait().unwrap().success());
+    let rest: String = stderr
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(waiting.wait().unwrap().success(), "{rest}");
+    let count = query_rows(&db, &format!("select count(*) from {ds}.t")).await;
+    assert_eq!(count[0][0].as_deref(), Some("2"));
+}
