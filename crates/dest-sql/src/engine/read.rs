@@ -14,6 +14,10 @@ use super::client::db;
 use super::driver::{Connection, Driver};
 use crate::Dialect;
 
+/// The most rows one batch of a read asks the database for (a larger request gets batches
+/// of this size).
+const MAX_BATCH_ROWS: usize = 1 << 20;
+
 /// The query of a request: its text, its parameters, and the types its result columns
 /// have (one per column of a table read; none for the user's query, whose columns the
 /// driver reads off the result).
@@ -155,7 +159,7 @@ impl<D: Driver> RowCursor for EngineCursor<D> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(Vec::new());
         };
-        let rows = match conn.read_next(max_rows.max(1)).await {
+        let rows = match conn.read_next(max_rows.clamp(1, MAX_BATCH_ROWS)).await {
             Ok(rows) => rows,
             Err(e) => {
                 self.conn = None;
